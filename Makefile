@@ -1,0 +1,26 @@
+# Set-up and everyday commands. Each target creates .venv from the pinned requirements first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: venv test lint demo up clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+venv: $(BIN)/.installed
+
+## Run the whole test suite (unit tests, DAG checks, end-to-end runs against moto).
+test: venv
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info include/*.egg-info

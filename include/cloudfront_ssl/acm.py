@@ -1,0 +1,203 @@
+"""AWS Certificate Manager: requesting certificates for a job, reading their validation records.
+
+Every call goes to us-east-1, the only region whose certificates CloudFront accepts, whatever the
+connection's default region is. Clients come from the Amazon provider's ``AwsBaseHook``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from cloudfront_ssl.config import TAG_PREFIX
+
+if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+log = logging.getLogger(__name__)
+
+ACM_REGION = "us-east-1"
+"""CloudFront takes certificates from ACM in us-east-1 only."""
+TAG_DAG_ID = f"{TAG_PREFIX}dag_id"
+TAG_RUN_ID = f"{TAG_PREFIX}run_id"
+
+ALL_KEY_TYPES = [
+    "RSA_1024",
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "EC_prime256v1",
+    "EC_secp384r1",
+    "EC_secp521r1",
+]
+"""ListCertificates returns only RSA_1024 and RSA_2048 certificates unless told otherwise."""
+
+FAILED_STATUSES = {"FAILED", "VALIDATION_TIMED_OUT", "REVOKED", "EXPIRED", "INACTIVE"}
+"""Statuses from which a requested certificate never becomes ISSUED."""
+
+
+class CertificateRequestError(RuntimeError):
+    """ACM refused a request in a way that retrying will not mend (a quota, a refused name)."""
+
+
+def acm_hook(aws_conn_id: str | None) -> AwsBaseHook:
+    """The provider's hook for ACM in us-east-1 on the given Airflow connection."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    return AwsBaseHook(aws_conn_id=aws_conn_id, client_type="acm", region_name=ACM_REGION)
+
+
+def job_tags(dag_id: str, run_id: str, user_tags: dict[str, str]) -> list[dict[str, str]]:
+    """The tags of everything a job creates: the user's, then ``airflow:dag_id`` and ``airflow:run_id``."""
+    tags = [{"Key": key, "Value": value} for key, value in user_tags.items()]
+    tags += [{"Key": TAG_DAG_ID, "Value": dag_id}, {"Key": TAG_RUN_ID, "Value": run_id}]
+    return tags
+
+
+def idempotency_token(dag_id: str, run_id: str, names: Iterable[str]) -> str:
+    """ACM's IdempotencyToken for one certificate of one job: 32 hex characters (``\\w+``, no hyphen).
+
+    Within an hour ACM returns the same certificate for the same token, which covers a quick retry.
+    """
+    digest = hashlib.sha256("\n".join([dag_id, run_id, *names]).encode()).hexdigest()
+    return digest[:32]
+
+
+def list_certificates(client: Any, statuses: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Every certificate summary in the region, all key types, following pagination."""
+    kwargs: dict[str, Any] = {"Includes": {"keyTypes": ALL_KEY_TYPES}}
+    if statuses:
+        kwargs["CertificateStatuses"] = statuses
+    for page in client.get_paginator("list_certificates").paginate(**kwargs):
+        yield from page.get("CertificateSummaryList", [])
+
+
+def certificate_tags(client: Any, arn: str) -> dict[str, str]:
+    """A certificate's tags as a dict."""
+    tags = client.list_tags_for_certificate(CertificateArn=arn).get("Tags", [])
+    return {tag["Key"]: tag.get("Value", "") for tag in tags}
+
+
+def summary_names(summary: dict[str, Any]) -> list[str]:
+    """The names of a ListCertificates summary: its subject first, then the alternative names."""
+    names = [summary["DomainName"]]
+    names += [n for n in summary.get("SubjectAlternativeNameSummaries", []) if n != summary["DomainName"]]
+    return names
+
+
+def find_job_certificates(client: Any, dag_id: str, run_id: str, wanted: list[list[str]]) -> dict[int, str]:
+    """Find certificates an earlier try of this job already requested, for each wanted name list.
+
+    ACM forgets an idempotency token after an hour, so a later retry must find its certificates by
+    their tags. Only certificates whose subject is one of the wanted subjects are looked at, so the
+    number of tag look-ups stays small in a large account. Returns ``{index in wanted: arn}``.
+    """
+    by_subject = {names[0]: index for index, names in enumerate(wanted)}
+    found: dict[int, str] = {}
+    for summary in list_certificates(client):
+        index = by_subject.get(summary["DomainName"])
+        if index is None or index in found:
+            continue
+        if sorted(summary_names(summary)) != sorted(wanted[index]):
+            continue
+        if summary.get("Status") == "FAILED":
+            # A failed request cannot be retried; a new one is needed.
+            continue
+        tags = certificate_tags(client, summary["CertificateArn"])
+        if tags.get(TAG_DAG_ID) == dag_id and tags.get(TAG_RUN_ID) == run_id:
+            found[index] = summary["CertificateArn"]
+    return found
+
+
+def request_certificate(client: Any, names: list[str], token: str, tags: list[dict[str, str]]) -> str:
+    """Request one DNS-validated certificate (``names[0]`` is the subject) and return its ARN."""
+    from botocore.exceptions import ClientError
+
+    kwargs: dict[str, Any] = {
+        "DomainName": names[0],
+        "ValidationMethod": "DNS",
+        "IdempotencyToken": token,
+        "Tags": tags,
+    }
+    if len(names) > 1:
+        kwargs["SubjectAlternativeNames"] = names
+    try:
+        return client.request_certificate(**kwargs)["CertificateArn"]
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        message = error.response.get("Error", {}).get("Message", str(error))
+        if code == "LimitExceededException":
+            raise CertificateRequestError(
+                f"ACM quota reached while requesting {names[0]}: {message}. "
+                "Ask AWS to raise the quota or delete unused certificates; retrying will not help."
+            ) from None
+        if code in (
+            "InvalidDomainValidationOptionsException",
+            "InvalidParameterException",
+            "InvalidTagException",
+            "TooManyTagsException",
+            "TagPolicyException",
+        ):
+            raise CertificateRequestError(f"ACM refused the certificate for {names[0]}: {message}") from None
+        raise
+
+
+def validation_records(certificate: dict[str, Any]) -> list[dict[str, str]]:
+    """The DNS records to add for a described certificate, one per distinct record name.
+
+    An apex and its wildcard (``example.com``, ``*.example.com``) share one record.
+    """
+    records: dict[str, dict[str, str]] = {}
+    for option in certificate.get("DomainValidationOptions", []):
+        record = option.get("ResourceRecord")
+        if record and record["Name"] not in records:
+            records[record["Name"]] = {
+                "name": record["Name"],
+                "type": record["Type"],
+                "value": record["Value"],
+            }
+    return list(records.values())
+
+
+def describe_until_records(
+    client: Any, arn: str, *, timeout_seconds: float = 300, interval_seconds: float = 2
+) -> dict[str, Any]:
+    """Describe a certificate, waiting while ACM has not yet produced every DNS validation record.
+
+    Right after RequestCertificate the validation options can lack their ``ResourceRecord`` for a few
+    seconds.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        certificate = client.describe_certificate(CertificateArn=arn)["Certificate"]
+        options = certificate.get("DomainValidationOptions", [])
+        if certificate.get("Status") != "PENDING_VALIDATION" or (
+            options and all(option.get("ResourceRecord") for option in options)
+        ):
+            return certificate
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"ACM gave no DNS validation records for {arn} within {timeout_seconds:.0f} s")
+        time.sleep(interval_seconds)
+
+
+def certificate_result(certificate: dict[str, Any]) -> dict[str, Any]:
+    """The summary entry of spec section 7 for a described certificate."""
+    names = [certificate["DomainName"]]
+    names += [n for n in certificate.get("SubjectAlternativeNames", []) if n != certificate["DomainName"]]
+    return {
+        "arn": certificate["CertificateArn"],
+        "names": names,
+        "status": certificate.get("Status"),
+        "validation_records": validation_records(certificate),
+    }
+
+
+def failure_reason(certificate: dict[str, Any]) -> str:
+    """A readable reason why a certificate will not be issued."""
+    status = certificate.get("Status", "")
+    reason = certificate.get("FailureReason")
+    text = f"{certificate.get('DomainName', certificate.get('CertificateArn'))} is {status}"
+    return f"{text} ({reason})" if reason else text

@@ -1,0 +1,202 @@
+"""Amazon CloudFront: reading the source distribution, checking aliases, creating a job's distributions."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from cloudfront_ssl.acm import TAG_DAG_ID, TAG_RUN_ID
+
+if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+MIN_PROTOCOL_VERSION = "TLSv1.2_2021"
+MAX_ALIASES = 100
+
+
+class DistributionError(RuntimeError):
+    """A distribution cannot be made as asked (missing source, alias taken); retrying will not help."""
+
+
+def cloudfront_hook(aws_conn_id: str | None) -> AwsBaseHook:
+    """The provider's hook for CloudFront (a global service, addressed through us-east-1)."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    return AwsBaseHook(aws_conn_id=aws_conn_id, client_type="cloudfront", region_name="us-east-1")
+
+
+def _error_code(error: Exception) -> str:
+    return getattr(error, "response", {}).get("Error", {}).get("Code", "")
+
+
+def get_source_config(client: Any, distribution_id: str) -> dict[str, Any]:
+    """The current ``DistributionConfig`` of the source distribution; a clear error if it is missing."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return client.get_distribution_config(Id=distribution_id)["DistributionConfig"]
+    except ClientError as error:
+        if _error_code(error) in ("NoSuchDistribution", "AccessDenied"):
+            raise DistributionError(
+                f"source_distribution_id: distribution {distribution_id} does not exist "
+                "(or this connection may not read it)"
+            ) from None
+        raise
+
+
+def list_distributions(client: Any) -> Iterator[dict[str, Any]]:
+    """Every distribution summary of the account, following pagination."""
+    for page in client.get_paginator("list_distributions").paginate():
+        yield from page.get("DistributionList", {}).get("Items", []) or []
+
+
+def summary_aliases(summary: dict[str, Any]) -> list[str]:
+    """The aliases of a distribution summary or config, lower-cased."""
+    return [alias.lower() for alias in (summary.get("Aliases", {}).get("Items") or [])]
+
+
+def distributions_holding(client: Any, aliases: set[str]) -> Iterator[tuple[dict[str, Any], set[str]]]:
+    """Each distribution of the account that holds any of ``aliases``, with the aliases it holds."""
+    for summary in list_distributions(client):
+        held = aliases.intersection(summary_aliases(summary))
+        if held:
+            yield summary, held
+
+
+def is_job_resource(tags: dict[str, str], dag_id: str, run_id: str) -> bool:
+    """Whether a resource's tags say that the given job created it."""
+    return tags.get(TAG_DAG_ID) == dag_id and tags.get(TAG_RUN_ID) == run_id
+
+
+def alias_conflicts(client: Any, wanted: dict[int, list[str]], dag_id: str, run_id: str) -> list[str]:
+    """Messages for every wanted alias that already sits on a distribution this job did not create.
+
+    ``wanted`` maps a ``certificates`` item index to its aliases. CloudFront allows an alias on one
+    distribution only. A distribution of this very job (a re-run) is not a conflict.
+    """
+    item_of = {alias.lower(): item for item, aliases in wanted.items() for alias in aliases}
+    conflicts = []
+    for summary, held in distributions_holding(client, set(item_of)):
+        if is_job_resource(distribution_tags(client, summary["ARN"]), dag_id, run_id):
+            continue
+        conflicts += [
+            f"certificates[{item_of[alias]}]: {alias} is already an alias of distribution {summary['Id']}"
+            for alias in sorted(held)
+        ]
+    return sorted(conflicts, key=lambda message: int(message.split("[", 1)[1].split("]", 1)[0]))
+
+
+def caller_reference(dag_id: str, run_id: str, item: int) -> str:
+    """A CallerReference unique to one distribution of one job (CloudFront refuses a reused one)."""
+    digest = hashlib.sha256(f"{dag_id}\n{run_id}\n{item}".encode()).hexdigest()[:40]
+    return f"airflow-ssl-{digest}"
+
+
+def clone_config(
+    source: dict[str, Any], *, aliases: list[str], certificate_arn: str, caller_ref: str, comment: str
+) -> dict[str, Any]:
+    """A new distribution's config: the source's, with new aliases, certificate and caller reference.
+
+    The viewer certificate becomes the ACM certificate with SNI and TLS 1.2 (2021) at least; the
+    deprecated certificate fields and the continuous-deployment links are dropped; everything else is
+    copied as it is.
+    """
+    if len(aliases) > MAX_ALIASES:
+        raise DistributionError(f"a distribution takes at most {MAX_ALIASES} aliases, got {len(aliases)}")
+    config = copy.deepcopy(source)
+    config["CallerReference"] = caller_ref
+    config["Aliases"] = {"Quantity": len(aliases), "Items": list(aliases)}
+    config["Comment"] = comment[:128]
+    viewer = {
+        key: value
+        for key, value in config.get("ViewerCertificate", {}).items()
+        if key not in ("Certificate", "CertificateSource", "IAMCertificateId", "ACMCertificateArn")
+    }
+    viewer.update(
+        {
+            "CloudFrontDefaultCertificate": False,
+            "ACMCertificateArn": certificate_arn,
+            "SSLSupportMethod": "sni-only",
+            "MinimumProtocolVersion": MIN_PROTOCOL_VERSION,
+        }
+    )
+    config["ViewerCertificate"] = viewer
+    # A copy is a primary distribution of its own, never a staging one or linked to the source's policy.
+    config["Staging"] = False
+    if "ContinuousDeploymentPolicyId" in config:
+        config["ContinuousDeploymentPolicyId"] = ""
+    return config
+
+
+def distribution_tags(client: Any, arn: str) -> dict[str, str]:
+    """A distribution's tags as a dict."""
+    items = client.list_tags_for_resource(Resource=arn).get("Tags", {}).get("Items", []) or []
+    return {tag["Key"]: tag.get("Value", "") for tag in items}
+
+
+def distribution_result(distribution: dict[str, Any]) -> dict[str, Any]:
+    """The summary entry of spec section 7 for a distribution (from GetDistribution or a create)."""
+    config = distribution.get("DistributionConfig", distribution)
+    return {
+        "id": distribution["Id"],
+        "arn": distribution["ARN"],
+        "domain_name": distribution["DomainName"],
+        "aliases": list(config.get("Aliases", {}).get("Items") or []),
+        "certificate_arn": config.get("ViewerCertificate", {}).get("ACMCertificateArn"),
+    }
+
+
+def create_job_distribution(
+    client: Any,
+    source: dict[str, Any],
+    *,
+    aliases: list[str],
+    certificate_arn: str,
+    dag_id: str,
+    run_id: str,
+    item: int,
+    tags: list[dict[str, str]],
+) -> dict[str, Any]:
+    """Create one distribution of a job, or return the one an earlier try of the same task created.
+
+    An alias sits on one distribution only, so the distribution holding the first alias is either
+    this job's (tags say so: reuse it) or someone else's (refuse, naming it).
+    """
+    from botocore.exceptions import ClientError
+
+    for summary, held in distributions_holding(client, {alias.lower() for alias in aliases}):
+        if is_job_resource(distribution_tags(client, summary["ARN"]), dag_id, run_id):
+            return distribution_result(client.get_distribution(Id=summary["Id"])["Distribution"])
+        raise DistributionError(
+            f"certificates[{item}]: {', '.join(sorted(held))} already an alias of distribution "
+            f"{summary['Id']}; CloudFront allows an alias on one distribution only"
+        )
+
+    config = clone_config(
+        source,
+        aliases=aliases,
+        certificate_arn=certificate_arn,
+        caller_ref=caller_reference(dag_id, run_id, item),
+        comment=f"{aliases[0]} ({dag_id} {run_id})",
+    )
+    try:
+        response = client.create_distribution_with_tags(
+            DistributionConfigWithTags={"DistributionConfig": config, "Tags": {"Items": tags}}
+        )
+    except ClientError as error:
+        code = _error_code(error)
+        if code in (
+            "CNAMEAlreadyExists",
+            "InvalidViewerCertificate",
+            "TooManyDistributions",
+            "TooManyDistributionCNAMEs",
+            "InvalidArgument",
+        ):
+            message = error.response.get("Error", {}).get("Message", str(error))
+            raise DistributionError(
+                f"certificates[{item}]: CloudFront refused the distribution: {code}: {message}"
+            ) from None
+        raise
+    return distribution_result(response["Distribution"])

@@ -1,0 +1,241 @@
+"""The jobs' configuration models: the single source of the DAGs' ``params`` and of the *check* step.
+
+Each model field carries its description and its trigger-form section; :func:`dag_params` turns a model
+into Airflow ``Param`` objects (so the UI form and the REST API's trigger-time validation come from the
+same place), and :func:`parse_config` validates a run's params with the same model, turning errors into
+messages that name the field and the item.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+TAG_PREFIX = "airflow:"
+"""Prefix of the tags the jobs set themselves (spec section 7); users may not set them."""
+MAX_USER_TAGS = 48
+"""CloudFront and ACM take 50 tags per resource; the jobs add two of their own."""
+
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+_DISTRIBUTION_ID = re.compile(r"^[A-Z0-9]{8,20}$")
+
+SECTION_NAMES = "Certificates"
+SECTION_DISTRIBUTIONS = "Distributions"
+SECTION_NOTIFY = "Notifications and tags"
+SECTION_ADVANCED = "Advanced"
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class ConfigError(ValueError):
+    """A job's conf is refused; the message names the field (and the item) that is wrong."""
+
+
+def _form(section: str, title: str, **extra: Any) -> dict[str, Any]:
+    """JSON-schema extras that Airflow's trigger form reads: the section and the field's title."""
+    return {"section": section, "title": title, **extra}
+
+
+class JobOptions(BaseModel):
+    """Fields shared by the create and the import job (spec sections 3 and 4)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source_distribution_id: str | None = Field(
+        None,
+        description="The distribution whose current config is copied for every new distribution "
+        "(required when distributions are created).",
+        json_schema_extra=_form(SECTION_DISTRIBUTIONS, "Source distribution id"),
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="Tags added to every certificate and distribution the job creates, "
+        'as a JSON object, e.g. {"team": "web"}.',
+        json_schema_extra=_form(SECTION_NOTIFY, "Tags"),
+    )
+    notification_topic_arn: str | None = Field(
+        None,
+        description="SNS topic for the domain owners' messages. Empty: the Airflow Variable "
+        "ssl_notification_topic_arn; if that is unset too, the job sends no messages.",
+        json_schema_extra=_form(SECTION_NOTIFY, "SNS topic ARN"),
+    )
+    aws_conn_id: str = Field(
+        "aws_default",
+        min_length=1,
+        description="The Airflow AWS connection. ACM calls always go to us-east-1 (CloudFront's region).",
+        json_schema_extra=_form(SECTION_ADVANCED, "AWS connection id"),
+    )
+    cleanup_on_failure: bool = Field(
+        False,
+        description="When the job fails, remove what it created (as the ssl_cleanup_job DAG does).",
+        json_schema_extra=_form(SECTION_ADVANCED, "Clean up on failure"),
+    )
+
+    @field_validator("source_distribution_id")
+    @classmethod
+    def _distribution_id(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not _DISTRIBUTION_ID.match(value):
+            raise ValueError(f"{value!r} is not a CloudFront distribution id (like E2ABCDEF123)")
+        return value
+
+    @field_validator("notification_topic_arn")
+    @classmethod
+    def _topic_arn(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not _TOPIC_ARN.match(value):
+            raise ValueError(f"{value!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        if len(tags) > MAX_USER_TAGS:
+            raise ValueError(f"at most {MAX_USER_TAGS} tags (AWS takes 50, the job sets 2 itself)")
+        for key, value in tags.items():
+            if not 1 <= len(key) <= 128:
+                raise ValueError(f"tag key {key!r} must be 1..128 characters")
+            if len(value) > 256:
+                raise ValueError(f"tag {key!r}: the value must be at most 256 characters")
+            if key.lower().startswith("aws:") or key.startswith(TAG_PREFIX):
+                raise ValueError(f"tag key {key!r}: the prefixes aws: and {TAG_PREFIX} are reserved")
+        return tags
+
+
+class CreateJobConfig(JobOptions):
+    """Conf of ``ssl_create_certificates`` (spec section 3)."""
+
+    certificates: Annotated[
+        list[str | list[str]],
+        Field(
+            min_length=1,
+            max_length=100,
+            description="One certificate per line: its domain names separated by commas or spaces "
+            "(the first becomes the certificate's subject). Up to 10 names per certificate, "
+            "up to 100 certificates. Wildcards like *.example.com cover one label.",
+            json_schema_extra=_form(SECTION_NAMES, "Certificates (one per line)"),
+        ),
+    ]
+    aggregate: bool = Field(
+        False,
+        description="Do not request again a name that a wildcard name of this job already covers.",
+        json_schema_extra=_form(SECTION_NAMES, "Aggregate under wildcards"),
+    )
+    create_distributions: bool = Field(
+        True,
+        description="Once the certificates are issued, create one CloudFront distribution per line, "
+        "copied from the source distribution, with the line's names as aliases.",
+        json_schema_extra=_form(SECTION_DISTRIBUTIONS, "Create distributions"),
+    )
+    poll_interval_seconds: int = Field(
+        300,
+        ge=1,
+        description="How often ACM is checked while waiting for issuance (no worker is held meanwhile).",
+        json_schema_extra=_form(SECTION_ADVANCED, "Poll interval (seconds)"),
+    )
+    validation_timeout_hours: float = Field(
+        72,
+        gt=0,
+        description="Give up waiting for issuance after this many hours (ACM gives up after 72).",
+        json_schema_extra=_form(SECTION_ADVANCED, "Validation timeout (hours)"),
+    )
+
+    @model_validator(mode="after")
+    def _source_needed(self) -> CreateJobConfig:
+        if self.create_distributions and not self.source_distribution_id:
+            raise ValueError("source_distribution_id is required when create_distributions is true")
+        return self
+
+    @classmethod
+    def field_order(cls) -> list[str]:
+        """The order of the trigger form's fields."""
+        return [
+            "certificates",
+            "aggregate",
+            "create_distributions",
+            "source_distribution_id",
+            "tags",
+            "notification_topic_arn",
+            "poll_interval_seconds",
+            "validation_timeout_hours",
+            "aws_conn_id",
+            "cleanup_on_failure",
+        ]
+
+
+def _simplify(schema: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite pydantic's ``anyOf: [X, null]`` as ``type: [X, "null"]``, which the trigger form renders."""
+    any_of = schema.get("anyOf")
+    if any_of and len(any_of) == 2 and {"type": "null"} in any_of:
+        other = next(option for option in any_of if option != {"type": "null"})
+        if set(other) == {"type"}:
+            schema = {k: v for k, v in schema.items() if k != "anyOf"}
+            schema["type"] = [other["type"], "null"]
+    return schema
+
+
+def dag_params(model: type[BaseModel], order: list[str]) -> dict[str, Any]:
+    """Build a DAG's ``params`` from a config model: one ``Param`` per field, in ``order``.
+
+    The JSON schema, description, section and default come from the model, so the trigger form, the
+    REST API's trigger-time validation and :func:`parse_config` agree.
+    """
+    from airflow.sdk import Param
+
+    schema = model.model_json_schema()
+    params: dict[str, Any] = {}
+    for name in order:
+        field_schema = _simplify(dict(schema["properties"][name]))
+        field_schema.pop("title", None)
+        title = field_schema.pop("title", None) or name
+        info = model.model_fields[name]
+        extras = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        title = extras.get("title", title)
+        field_schema.pop("section", None)
+        description = field_schema.pop("description", None)
+        default = field_schema.pop("default", None)
+        if info.is_required():
+            params[name] = Param(
+                description=description, title=title, section=extras.get("section"), **field_schema
+            )
+        else:
+            if info.default_factory is not None:
+                default = info.default_factory()  # type: ignore[call-arg]
+            params[name] = Param(
+                default, description=description, title=title, section=extras.get("section"), **field_schema
+            )
+    return params
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line per problem, each naming the field and the item, e.g. ``certificates[2]: ...``."""
+    lines = []
+    for problem in error.errors():
+        where = ""
+        for part in problem["loc"]:
+            if isinstance(part, int):
+                where += f"[{part}]"
+            elif part in ("str", "list[str]", "function-after[_source_needed()]"):
+                continue
+            else:
+                where += ("." if where else "") + str(part)
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = "is not a setting of this job (check the spelling)"
+        lines.append(f"{where}: {message}" if where else message)
+    return "; ".join(dict.fromkeys(lines))
+
+
+def parse_config(model: type[ModelT], params: dict[str, Any]) -> ModelT:
+    """Validate a run's params with ``model``; raise :class:`ConfigError` naming field and item."""
+    try:
+        return model.model_validate(dict(params))
+    except ValidationError as error:
+        raise ConfigError(describe_error(error)) from None

@@ -1,0 +1,80 @@
+"""The plain-text messages the domain owners receive (spec section 8). Pure functions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+MAX_SUBJECT = 99
+"""SNS subjects must be under 100 characters, on one line."""
+
+_PRIVATE_KEY_BLOCK = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL
+)
+
+
+def subject(text: str) -> str:
+    """An SNS subject: one line, under 100 characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_SUBJECT else text[: MAX_SUBJECT - 1] + "…"
+
+
+def scrub_secrets(text: str) -> str:
+    """Remove any PEM private key block from a text before it is published or shown."""
+    return _PRIVATE_KEY_BLOCK.sub("[private key removed]", text)
+
+
+def validation_message(job_id: str, certificates: list[dict[str, Any]]) -> tuple[str, str]:
+    """Subject and body telling the owners which DNS records to add for each requested certificate."""
+    lines = [
+        f"Certificates were requested in AWS Certificate Manager for job {job_id}.",
+        "To prove that you control these domains, add the DNS records below at your DNS provider.",
+        "Keep them in place: ACM also uses them to renew the certificates.",
+        "",
+    ]
+    for number, certificate in enumerate(certificates, start=1):
+        lines.append(f"Certificate {number}: {', '.join(certificate['names'])}")
+        records = certificate.get("validation_records") or []
+        if not records:
+            lines.append("  (no DNS record to add: ACM has validated these names already)")
+        for record in records:
+            lines += [
+                f"  Name:  {record['name']}",
+                f"  Type:  {record['type']}",
+                f"  Value: {record['value']}",
+            ]
+            lines.append("")
+        if not records:
+            lines.append("")
+    count = len(certificates)
+    title = f"Add DNS records to validate {count} certificate{'s' if count != 1 else ''} ({job_id})"
+    return subject(title), "\n".join(lines).rstrip() + "\n"
+
+
+def cname_message(job_id: str, distributions: list[dict[str, Any]]) -> tuple[str, str]:
+    """Subject and body telling the owners which CNAME target each name must point to."""
+    lines = [
+        f"CloudFront distributions are ready for job {job_id}.",
+        "Point each name below at its target with a CNAME record (or an alias record at the zone apex).",
+        "",
+    ]
+    for distribution in distributions:
+        lines.append(f"Distribution {distribution['id']}:")
+        for alias in distribution["aliases"]:
+            lines.append(f"  {alias}  CNAME  {distribution['domain_name']}")
+        lines.append("")
+    count = len(distributions)
+    title = f"Point your domains at CloudFront: {count} distribution{'s' if count != 1 else ''} ({job_id})"
+    return subject(title), "\n".join(lines).rstrip() + "\n"
+
+
+def failure_message(dag_id: str, job_id: str, step: str, error: str) -> tuple[str, str]:
+    """Subject and body saying which step of a job failed and why, with any private key removed."""
+    error = scrub_secrets(error).strip() or "no error message"
+    body = (
+        f"Job {job_id} of {dag_id} failed at step '{step}'.\n\n"
+        f"Reason: {error}\n\n"
+        "Nothing more will happen for this job. Fix the cause and start a new job; "
+        "the clean-up job (ssl_cleanup_job) removes what this one created.\n"
+    )
+    return subject(f"Certificate job failed at {step} ({job_id})"), body

@@ -1,0 +1,268 @@
+"""Domain-name rules of a job (spec section 5): normalising, validating, wildcard coverage, aggregation.
+
+Pure functions, no AWS and no Airflow: the create job's *check* step and the tests call them directly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import idna
+
+MAX_NAMES_PER_CERTIFICATE = 10
+"""ACM's default quota of domain names per requested certificate."""
+MAX_SUBJECT_LENGTH = 64
+"""ACM puts the first name in the certificate's subject (CN), which is limited to 64 characters."""
+MAX_NAME_LENGTH = 253
+MAX_LABEL_LENGTH = 63
+
+_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+_SEPARATORS = re.compile(r"[\s,]+")
+
+
+class InvalidNameError(ValueError):
+    """A domain name or a certificate item breaks a rule of spec section 5.
+
+    The message names the conf field and the item (``certificates[2]``) so that a user can find it.
+    """
+
+
+def split_names(item: str | Sequence[str]) -> list[str]:
+    """Return the raw names of one ``certificates`` item.
+
+    An item is either a list of names or one string of names separated by commas and/or whitespace
+    (the trigger form's textarea gives one string per line).
+    """
+    raw = [item] if isinstance(item, str) else list(item)
+    names: list[str] = []
+    for part in raw:
+        if not isinstance(part, str):
+            raise InvalidNameError(f"expected a domain name (text), got {part!r}")
+        names.extend(piece for piece in _SEPARATORS.split(part) if piece)
+    return names
+
+
+def normalize_name(name: str) -> str:
+    """Trim, lower-case, drop one trailing dot and convert an internationalised name to punycode.
+
+    Raises :class:`InvalidNameError` with the reason when the result is not a valid certificate name:
+    labels of 1..63 letters, digits and inner hyphens, at most 253 characters, at least two labels
+    after an optional leading ``*.`` (wildcard), and no other ``*``.
+    """
+    original = name
+    name = name.strip().lower()
+    if name.endswith("."):
+        name = name[:-1]
+    if not name:
+        raise InvalidNameError(f"{original!r} is empty")
+    wildcard = name.startswith("*.")
+    base = name[2:] if wildcard else name
+    if "*" in base:
+        raise InvalidNameError(f"{original!r}: a wildcard is allowed only as the whole first label ('*.')")
+    labels = base.split(".")
+    if any(label == "" for label in labels):
+        raise InvalidNameError(f"{original!r} has an empty label")
+    if not base.isascii():
+        try:
+            labels = [idna.encode(label, uts46=True).decode("ascii") for label in labels]
+        except idna.IDNAError as error:
+            raise InvalidNameError(f"{original!r} is not a valid internationalised name: {error}") from None
+    if len(labels) < 2:
+        raise InvalidNameError(f"{original!r} needs at least two labels (like example.com)")
+    for label in labels:
+        if len(label) > MAX_LABEL_LENGTH:
+            raise InvalidNameError(f"{original!r} has a label longer than {MAX_LABEL_LENGTH} characters")
+        if not _LABEL.match(label):
+            raise InvalidNameError(
+                f"{original!r}: label {label!r} may hold only letters, digits and inner hyphens"
+            )
+    result = ("*." if wildcard else "") + ".".join(labels)
+    if len(result) > MAX_NAME_LENGTH:
+        raise InvalidNameError(f"{original!r} is longer than {MAX_NAME_LENGTH} characters")
+    return result
+
+
+def covers(certificate_name: str, name: str) -> bool:
+    """Whether a certificate for ``certificate_name`` is valid for ``name``.
+
+    Equal names cover each other; a wildcard ``*.example.com`` covers exactly one more label:
+    ``a.example.com``, but not ``example.com`` and not ``a.b.example.com``. Case-insensitive.
+    """
+    certificate_name = certificate_name.lower().rstrip(".")
+    name = name.lower().rstrip(".")
+    if certificate_name == name:
+        return True
+    if not certificate_name.startswith("*."):
+        return False
+    first, _, rest = name.partition(".")
+    return bool(first) and first != "*" and rest == certificate_name[2:]
+
+
+def order_for_subject(names: Sequence[str]) -> list[str]:
+    """Put a name of at most 64 characters first, as ACM needs for the certificate's subject.
+
+    Keeps the user's order when the first name fits; otherwise moves the first name that fits to the
+    front. Raises :class:`InvalidNameError` when no name fits.
+    """
+    for position, name in enumerate(names):
+        if len(name) <= MAX_SUBJECT_LENGTH:
+            return [name, *names[:position], *names[position + 1 :]]
+    raise InvalidNameError(
+        f"no name is at most {MAX_SUBJECT_LENGTH} characters long, so none can be the certificate's subject"
+    )
+
+
+def normalize_item(item: str | Sequence[str], where: str) -> list[str]:
+    """Normalise one ``certificates`` item: valid names, duplicates dropped (order kept), 1..10 names.
+
+    ``where`` names the item in error messages, e.g. ``certificates[3]``.
+    """
+    try:
+        raw_names = split_names(item)
+    except InvalidNameError as error:
+        raise InvalidNameError(f"{where}: {error}") from None
+    names: list[str] = []
+    for raw in raw_names:
+        try:
+            name = normalize_name(raw)
+        except InvalidNameError as error:
+            raise InvalidNameError(f"{where}: {error}") from None
+        if name not in names:
+            names.append(name)
+    if not names:
+        raise InvalidNameError(f"{where}: holds no domain name")
+    if len(names) > MAX_NAMES_PER_CERTIFICATE:
+        raise InvalidNameError(
+            f"{where}: holds {len(names)} names; a certificate takes at most {MAX_NAMES_PER_CERTIFICATE}"
+        )
+    try:
+        return order_for_subject(names)
+    except InvalidNameError as error:
+        raise InvalidNameError(f"{where}: {error}") from None
+
+
+@dataclass(frozen=True)
+class CertificateRequest:
+    """One certificate to request in ACM: ``names[0]`` is the subject, the rest are alternative names."""
+
+    item: int
+    """Index of the ``certificates`` item the certificate is for."""
+    names: list[str]
+
+    def to_dict(self) -> dict:
+        """Plain-JSON form for XCom."""
+        return {"item": self.item, "names": list(self.names)}
+
+
+@dataclass(frozen=True)
+class DistributionGroup:
+    """One CloudFront distribution to create: every name of a ``certificates`` item, and its certificate."""
+
+    item: int
+    aliases: list[str]
+    certificate_item: int
+    """Index of the item whose certificate the distribution uses (itself, or the covering item)."""
+
+    def to_dict(self) -> dict:
+        """Plain-JSON form for XCom."""
+        return {"item": self.item, "aliases": list(self.aliases), "certificate_item": self.certificate_item}
+
+
+@dataclass(frozen=True)
+class CertificatePlan:
+    """What a create job will request and create, decided before anything reaches AWS."""
+
+    certificates: list[CertificateRequest]
+    groups: list[DistributionGroup]
+    notes: list[str] = field(default_factory=list)
+    """Human-readable decisions of the aggregation, for the job's log."""
+
+    def to_dict(self) -> dict:
+        """Plain-JSON form for XCom."""
+        return {
+            "certificates": [c.to_dict() for c in self.certificates],
+            "groups": [g.to_dict() for g in self.groups],
+            "notes": list(self.notes),
+        }
+
+
+def plan_certificates(
+    items: Iterable[str | Sequence[str]], *, aggregate: bool, create_distributions: bool
+) -> CertificatePlan:
+    """Turn the ``certificates`` conf into the certificates to request and the distributions to create.
+
+    Refuses (with :class:`InvalidNameError`) any invalid name and the same name in two items.
+
+    With ``aggregate``, a name covered by a wildcard name of the job is not requested again:
+
+    - an item all of whose names are covered by the wildcards of one other item gets no certificate;
+      its distribution uses that item's certificate;
+    - otherwise the item's covered names are dropped from its certificate, except when the job creates
+      distributions: a distribution takes one certificate, which must cover every alias, so the
+      covered names of a partly covered item stay in its own certificate.
+
+    Aliases always keep every name the user gave.
+    """
+    normalized = [normalize_item(item, f"certificates[{index}]") for index, item in enumerate(items)]
+    if not normalized:
+        raise InvalidNameError("certificates: give at least one certificate")
+
+    first_seen: dict[str, int] = {}
+    for index, names in enumerate(normalized):
+        for name in names:
+            if name in first_seen:
+                raise InvalidNameError(
+                    f"certificates[{index}]: {name} is already in certificates[{first_seen[name]}]; "
+                    "a name may appear in one certificate of a job only"
+                )
+            first_seen[name] = index
+
+    wildcards = [
+        (index, name) for index, names in enumerate(normalized) for name in names if name.startswith("*.")
+    ]
+    certificates: list[CertificateRequest] = []
+    groups: list[DistributionGroup] = []
+    notes: list[str] = []
+    for index, names in enumerate(normalized):
+        if not aggregate:
+            certificates.append(CertificateRequest(index, names))
+            groups.append(DistributionGroup(index, names, index))
+            continue
+
+        # covered_by[name]: the items holding a wildcard (other than the name itself) that covers it.
+        covered_by = {
+            name: {owner for owner, wildcard in wildcards if wildcard != name and covers(wildcard, name)}
+            for name in names
+        }
+        single_covers = sorted(set.intersection(*covered_by.values()) - {index})
+        if single_covers:
+            owner = single_covers[0]
+            notes.append(
+                f"certificates[{index}]: every name is covered by certificates[{owner}], "
+                "so it gets no certificate of its own"
+            )
+            groups.append(DistributionGroup(index, names, owner))
+            continue
+
+        # A name covered inside its own item can always go. One covered only by other items can go
+        # only when no distribution is made: a distribution needs one certificate for all its aliases.
+        dropped = [
+            name
+            for name in names
+            if index in covered_by[name] or (covered_by[name] and not create_distributions)
+        ]
+        kept = [name for name in names if name not in dropped]
+        if dropped:
+            notes.append(
+                f"certificates[{index}]: not requested again, already covered by a wildcard of the job: "
+                + ", ".join(dropped)
+            )
+        if kept:
+            certificates.append(CertificateRequest(index, order_for_subject(kept)))
+        groups.append(DistributionGroup(index, names, index))
+
+    if not create_distributions:
+        groups = []
+    return CertificatePlan(certificates, groups, notes)

@@ -1,0 +1,118 @@
+"""Operators of the job DAGs: thin orchestration around the library's AWS functions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from cloudfront_ssl.acm import FAILED_STATUSES, acm_hook, failure_reason
+from cloudfront_ssl.triggers import CertificatesIssuedTrigger
+
+
+class CertificateIssuanceError(RuntimeError):
+    """ACM will not issue a certificate of the job, or not in time."""
+
+
+class WaitForCertificatesOperator(BaseOperator):
+    """Wait, holding no worker slot, until ACM has issued every given certificate.
+
+    It checks once at once (a job whose certificates are already issued needs no wait), then defers
+    to :class:`~cloudfront_ssl.triggers.CertificatesIssuedTrigger`, which checks every
+    ``poll_interval_seconds``. It fails at once, naming the certificate and ACM's reason, when one is
+    FAILED, VALIDATION_TIMED_OUT or REVOKED, and after ``validation_timeout_hours`` counted from the
+    earliest certificate's request.
+
+    :param certificate_arns: the certificates to wait for (templated; an XCom of the request step).
+    :param aws_conn_id: the Airflow AWS connection (templated).
+    :param poll_interval_seconds: seconds between two checks (templated).
+    :param validation_timeout_hours: give up after this many hours (templated).
+    """
+
+    template_fields: Sequence[str] = (
+        "certificate_arns",
+        "aws_conn_id",
+        "poll_interval_seconds",
+        "validation_timeout_hours",
+    )
+    ui_color = "#f3e9c6"
+
+    def __init__(
+        self,
+        *,
+        certificate_arns: Any,
+        aws_conn_id: str | None = "aws_default",
+        poll_interval_seconds: Any = 300,
+        validation_timeout_hours: Any = 72,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.certificate_arns = certificate_arns
+        self.aws_conn_id = aws_conn_id
+        self.poll_interval_seconds = poll_interval_seconds
+        self.validation_timeout_hours = validation_timeout_hours
+
+    def execute(self, context: Any) -> list[str]:
+        """Check once; return if all are issued, otherwise defer to the trigger."""
+        arns = list(self.certificate_arns or [])
+        if not arns:
+            self.log.info("No certificate to wait for")
+            return []
+        client = acm_hook(self.aws_conn_id).conn
+        pending = []
+        requested_at = []
+        for arn in arns:
+            certificate = client.describe_certificate(CertificateArn=arn)["Certificate"]
+            if certificate.get("Status") in FAILED_STATUSES:
+                raise CertificateIssuanceError(f"ACM will not issue {arn}: {failure_reason(certificate)}")
+            if certificate.get("Status") != "ISSUED":
+                pending.append(arn)
+            if certificate.get("CreatedAt"):
+                requested_at.append(certificate["CreatedAt"].timestamp())
+        if not pending:
+            self.log.info("All %d certificates are issued", len(arns))
+            return arns
+        hours = float(self.validation_timeout_hours)
+        deadline = min(requested_at or [time.time()]) + hours * 3600
+        interval = float(self.poll_interval_seconds)
+        self.log.info(
+            "%d of %d certificates pending validation; checking every %s s until %s (UTC)",
+            len(pending),
+            len(arns),
+            int(interval) if interval.is_integer() else interval,
+            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(deadline)),
+        )
+        self.defer(
+            trigger=CertificatesIssuedTrigger(
+                certificate_arns=pending,
+                aws_conn_id=self.aws_conn_id,
+                poll_interval_seconds=interval,
+                deadline=deadline,
+            ),
+            method_name="execute_complete",
+            # A safety net only: the trigger itself reports the deadline with a clear message.
+            timeout=timedelta(seconds=max(deadline - time.time(), 0) + 2 * interval + 600),
+        )
+        return arns  # not reached: defer() raises
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> list[str]:
+        """Resume after the trigger: succeed when all are issued, fail with the reason otherwise."""
+        status = event.get("status")
+        if status == "issued":
+            self.log.info("All certificates are issued")
+            return list(self.certificate_arns)
+        if status == "failed":
+            raise CertificateIssuanceError(
+                f"ACM will not issue {event['certificate_arn']}: {event['reason']}. "
+                "A failed request cannot be retried: fix the cause (DNS records, CAA) and start a new job."
+            )
+        if status == "timeout":
+            raise CertificateIssuanceError(
+                f"{len(event['pending'])} certificate(s) still pending validation after "
+                f"{self.validation_timeout_hours} hours: {', '.join(event['pending'])}. "
+                "Check that the DNS validation records are in place."
+            )
+        raise CertificateIssuanceError(f"unexpected event from the wait: {event!r}")

@@ -1,0 +1,77 @@
+"""Running the project's DAGs for real with ``dag.test()`` and reading back their results."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@cache
+def dag_bag() -> Any:
+    """The DAGs folder parsed once per test session."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags"))
+
+
+def load_dag(dag_id: str) -> Any:
+    """A DAG of the project, parsed from its file."""
+    bag = dag_bag()
+    assert not bag.import_errors, bag.import_errors
+    return bag.get_dag(dag_id)
+
+
+@dataclass
+class RunResult:
+    """What a finished DAG run left in Airflow."""
+
+    dag_id: str
+    run_id: str
+    state: str
+    task_states: dict[str, list[str]]
+
+    def xcom(self, task_id: str, key: str = "return_value") -> Any:
+        """The value a task pushed (a list for a mapped task)."""
+        from airflow.models.xcom import XComModel
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            rows = (
+                session.query(XComModel)
+                .filter_by(dag_id=self.dag_id, run_id=self.run_id, task_id=task_id, key=key)
+                .order_by(XComModel.map_index)
+                .all()
+            )
+            values = [json.loads(row.value) if isinstance(row.value, str) else row.value for row in rows]
+            mapped = any(row.map_index >= 0 for row in rows)
+        if mapped:
+            return values
+        return values[0] if values else None
+
+    def all_xcom_text(self) -> str:
+        """Every XCom value of the run, as text (for leak scans)."""
+        from airflow.models.xcom import XComModel
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            rows = session.query(XComModel).filter_by(dag_id=self.dag_id, run_id=self.run_id).all()
+            return "\n".join(str(row.value) for row in rows)
+
+
+def run_dag(dag: Any, conf: dict[str, Any]) -> RunResult:
+    """Run a DAG once with ``conf`` through ``dag.test()`` and return its outcome."""
+    dag_run = dag.test(run_conf=conf)
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        stored = session.query(DagRun).filter_by(dag_id=dag.dag_id, run_id=dag_run.run_id).one()
+        states: dict[str, list[str]] = {}
+        for ti in stored.get_task_instances(session=session):
+            states.setdefault(ti.task_id, []).append(str(getattr(ti.state, "value", ti.state)))
+        return RunResult(dag.dag_id, stored.run_id, str(getattr(stored.state, "value", stored.state)), states)
