@@ -89,8 +89,17 @@ class Emulator:
         arns = [
             summary["CertificateArn"]
             for page in self.acm.get_paginator("list_certificates").paginate(
-                Includes={"keyTypes": ["RSA_1024", "RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1",
-                                       "EC_secp384r1", "EC_secp521r1"]}
+                Includes={
+                    "keyTypes": [
+                        "RSA_1024",
+                        "RSA_2048",
+                        "RSA_3072",
+                        "RSA_4096",
+                        "EC_prime256v1",
+                        "EC_secp384r1",
+                        "EC_secp521r1",
+                    ]
+                }
             )
             for summary in page["CertificateSummaryList"]
         ]
@@ -115,7 +124,11 @@ class Emulator:
 
     def distributions(self, include_source: bool = False) -> list[dict[str, Any]]:
         """Every distribution (by default without the source), with config and tags."""
-        items = self.cloudfront.list_distributions()["DistributionList"].get("Items", []) or []
+        items = [
+            item
+            for page in self.cloudfront.get_paginator("list_distributions").paginate()
+            for item in page["DistributionList"].get("Items", []) or []
+        ]
         result = []
         for item in items:
             if item["Id"] == self.source_distribution_id and not include_source:

@@ -20,8 +20,14 @@ def dag_bag() -> Any:
 
 
 def load_dag(dag_id: str) -> Any:
-    """A DAG of the project, parsed from its file."""
-    bag = dag_bag()
+    """A fresh copy of a DAG of the project, parsed from its file ``dags/<dag_id>.py``.
+
+    Each test gets its own copy: running a DAG in-process updates its params with the run's conf,
+    which must not leak into the next test's run.
+    """
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags" / f"{dag_id}.py"))
     assert not bag.import_errors, bag.import_errors
     return bag.get_dag(dag_id)
 

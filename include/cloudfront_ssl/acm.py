@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from cloudfront_ssl.config import TAG_PREFIX
+from cloudfront_ssl.errors import FinalError
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -39,7 +40,7 @@ FAILED_STATUSES = {"FAILED", "VALIDATION_TIMED_OUT", "REVOKED", "EXPIRED", "INAC
 """Statuses from which a requested certificate never becomes ISSUED."""
 
 
-class CertificateRequestError(RuntimeError):
+class CertificateRequestError(FinalError):
     """ACM refused a request in a way that retrying will not mend (a quota, a refused name)."""
 
 
@@ -81,11 +82,10 @@ def certificate_tags(client: Any, arn: str) -> dict[str, str]:
     return {tag["Key"]: tag.get("Value", "") for tag in tags}
 
 
-def summary_names(summary: dict[str, Any]) -> list[str]:
-    """The names of a ListCertificates summary: its subject first, then the alternative names."""
-    names = [summary["DomainName"]]
-    names += [n for n in summary.get("SubjectAlternativeNameSummaries", []) if n != summary["DomainName"]]
-    return names
+def certificate_names(certificate: dict[str, Any]) -> list[str]:
+    """The names of a described certificate: its subject first, then the other alternative names."""
+    subject = certificate["DomainName"]
+    return [subject, *[name for name in certificate.get("SubjectAlternativeNames", []) if name != subject]]
 
 
 def find_job_certificates(client: Any, dag_id: str, run_id: str, wanted: list[list[str]]) -> dict[int, str]:
@@ -93,22 +93,23 @@ def find_job_certificates(client: Any, dag_id: str, run_id: str, wanted: list[li
 
     ACM forgets an idempotency token after an hour, so a later retry must find its certificates by
     their tags. Only certificates whose subject is one of the wanted subjects are looked at, so the
-    number of tag look-ups stays small in a large account. Returns ``{index in wanted: arn}``.
+    number of extra calls stays small in a large account. Returns ``{index in wanted: arn}``.
     """
     by_subject = {names[0]: index for index, names in enumerate(wanted)}
     found: dict[int, str] = {}
     for summary in list_certificates(client):
         index = by_subject.get(summary["DomainName"])
-        if index is None or index in found:
+        if index is None or index in found or summary.get("Status") == "FAILED":
+            # A failed request cannot be retried: the job needs a new one.
             continue
-        if sorted(summary_names(summary)) != sorted(wanted[index]):
+        arn = summary["CertificateArn"]
+        tags = certificate_tags(client, arn)
+        if tags.get(TAG_DAG_ID) != dag_id or tags.get(TAG_RUN_ID) != run_id:
             continue
-        if summary.get("Status") == "FAILED":
-            # A failed request cannot be retried; a new one is needed.
-            continue
-        tags = certificate_tags(client, summary["CertificateArn"])
-        if tags.get(TAG_DAG_ID) == dag_id and tags.get(TAG_RUN_ID) == run_id:
-            found[index] = summary["CertificateArn"]
+        # The summary may list only some alternative names: compare the full description.
+        described = client.describe_certificate(CertificateArn=arn)["Certificate"]
+        if sorted(certificate_names(described)) == sorted(wanted[index]):
+            found[index] = arn
     return found
 
 
@@ -185,11 +186,9 @@ def describe_until_records(
 
 def certificate_result(certificate: dict[str, Any]) -> dict[str, Any]:
     """The summary entry of spec section 7 for a described certificate."""
-    names = [certificate["DomainName"]]
-    names += [n for n in certificate.get("SubjectAlternativeNames", []) if n != certificate["DomainName"]]
     return {
         "arn": certificate["CertificateArn"],
-        "names": names,
+        "names": certificate_names(certificate),
         "status": certificate.get("Status"),
         "validation_records": validation_records(certificate),
     }

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from cloudfront_ssl.acm import TAG_DAG_ID, TAG_RUN_ID
+from cloudfront_ssl.errors import FinalError
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -16,7 +17,7 @@ MIN_PROTOCOL_VERSION = "TLSv1.2_2021"
 MAX_ALIASES = 100
 
 
-class DistributionError(RuntimeError):
+class DistributionError(FinalError):
     """A distribution cannot be made as asked (missing source, alias taken); retrying will not help."""
 
 

@@ -11,13 +11,10 @@ from typing import Any
 
 from cloudfront_ssl import acm, cloudfront, messages, notify
 from cloudfront_ssl.config import ConfigError, CreateJobConfig, parse_config
+from cloudfront_ssl.errors import JobInputError
 from cloudfront_ssl.names import InvalidNameError, plan_certificates
 
 log = logging.getLogger(__name__)
-
-
-class JobInputError(ValueError):
-    """The job's input is refused before anything is created in AWS; the message names field and item."""
 
 
 def check(params: dict[str, Any], dag_id: str, run_id: str) -> dict[str, Any]:

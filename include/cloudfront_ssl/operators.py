@@ -10,10 +10,11 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from cloudfront_ssl.acm import FAILED_STATUSES, acm_hook, failure_reason
+from cloudfront_ssl.errors import FinalError
 from cloudfront_ssl.triggers import CertificatesIssuedTrigger
 
 
-class CertificateIssuanceError(RuntimeError):
+class CertificateIssuanceError(FinalError):
     """ACM will not issue a certificate of the job, or not in time."""
 
 

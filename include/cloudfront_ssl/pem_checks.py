@@ -171,8 +171,6 @@ def check_bundle(
     key_type = _key_type(key, for_cloudfront, warnings)
 
     _check_key_matches(key, leaf)
-    # Nothing below needs the key: drop the reference so it lives no longer than necessary.
-    del key, key_block
 
     not_before, not_after = leaf.not_valid_before_utc, leaf.not_valid_after_utc
     _check_validity(not_before, not_after, now, warnings)
@@ -213,7 +211,7 @@ def _check_sizes(body: str, key: str, chain: str | None) -> None:
     if chain is not None:
         limits.append(("certificate_chain", chain, MAX_CHAIN_BYTES, "2 MB"))
     for field, text, limit, shown in limits:
-        size = len(text.encode("utf-8"))
+        size = len(text.encode("utf-8", "surrogatepass"))
         if size > limit:
             raise BundleError(
                 "size", field, f"{field} is {size:,} bytes; ACM imports at most {limit:,} bytes ({shown})"
@@ -287,7 +285,7 @@ def _read_key_block(text: str) -> _Block:
     # `openssl ecparam -genkey` writes an EC PARAMETERS block before the key: harmless.
     others = sorted({b.label for b in blocks if b not in keys and b.label != "EC PARAMETERS"})
     if not keys:
-        found = f" (it holds {', '.join(others)})" if others else ""
+        found = f"; it holds {', '.join(others)} instead" if others else ""
         raise BundleError(
             "pem",
             "private_key",
@@ -408,7 +406,8 @@ def _key_type(key: PrivateKeyTypes, for_cloudfront: bool, warnings: list[str]) -
         description = f"an EC key on curve {key.curve.name}"
     else:
         key_type = None
-        description = f"a {_algorithm_name(key)} key"
+        name = _algorithm_name(key)
+        description = f"{'an' if name[0] in 'AEIOU' else 'a'} {name} key"
     if key_type is None:
         raise BundleError("key_type", "private_key", f"private_key is {description}; {_KEY_TYPES_TAKEN}")
     if key_type not in CLOUDFRONT_KEY_TYPES:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 
 from cloudfront_ssl.pem_checks import (
     MAX_KEY_BYTES,
@@ -136,6 +137,8 @@ def _refusal(build: Build, check: str, field: str, fragment: str, id: str) -> ob
     return pytest.param(build, check, field, fragment, id=id)
 
 
+# One case a line or two, laid out by hand so the table reads as a table.
+# fmt: off
 REFUSALS = [
     # size: ACM's limits, in bytes; the padding is text outside PEM blocks, which would otherwise pass.
     _refusal(
@@ -181,7 +184,7 @@ REFUSALS = [
     _refusal(lambda w: good(w, key="not a key"), "pem", "private_key", "not a PEM private key", id="pem-key-text"),
     _refusal(
         lambda w: good(w, key=w.leaf.cert_pem()),
-        "pem", "private_key", "it holds CERTIFICATE", id="pem-key-is-the-certificate",
+        "pem", "private_key", "it holds CERTIFICATE instead", id="pem-key-is-the-certificate",
     ),
     _refusal(
         lambda w: good(w, key=w.leaf.key_pem() + w.leaf.cert_pem()),
@@ -253,7 +256,7 @@ REFUSALS = [
     ),
     _refusal(
         lambda w: leaf_with_key(w, ed25519_key(), for_cloudfront=False),
-        "key_type", "private_key", "Ed25519 key", id="key-type-ed25519",
+        "key_type", "private_key", "an Ed25519 key", id="key-type-ed25519",
     ),
     _refusal(
         lambda w: leaf_with_key(w, ec_key("P-384")), "key_type", "private_key", "EC_secp384r1", id="key-type-p384-cf",
@@ -333,6 +336,7 @@ REFUSALS = [
         "aliases", "aliases", "a.b.example.com", id="aliases-wildcard-one-label-only",
     ),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize(("build", "check", "field", "fragment"), REFUSALS)
@@ -363,12 +367,16 @@ def test_key_of_exactly_5KB_is_accepted(world):
 
 def test_checks_run_in_order(world):
     # Encrypted key, foreign chain and uncovered alias at once: the earliest check is reported.
-    bundle = good(world, key=world.leaf.key_pem(password=b"pw"), chain=chain_pem(world.other_inter), aliases=["x.org"])
+    bundle = good(
+        world, key=world.leaf.key_pem(password=b"pw"), chain=chain_pem(world.other_inter), aliases=["x.org"]
+    )
     with pytest.raises(BundleError) as caught:
         bundle.check()
     assert caught.value.check == "encrypted_key"
 
-    expired_and_mismatched = alone(make_leaf(world.inter, validity=window(-400, -10)), key=world.ec_leaf.key_pem())
+    expired_and_mismatched = alone(
+        make_leaf(world.inter, validity=window(-400, -10)), key=world.ec_leaf.key_pem()
+    )
     with pytest.raises(BundleError) as caught:
         expired_and_mismatched.check()
     assert caught.value.check == "key_mismatch"
@@ -392,7 +400,7 @@ def test_rsa_2048_with_chain_is_described(world):
     assert result.key_type == "RSA_2048"
     assert int(result.serial_hex, 16) == leaf.serial_number
     assert len(result.serial_hex) % 2 == 0
-    assert result.fingerprint_sha256 == leaf.fingerprint(leaf.signature_hash_algorithm.__class__()).hex()
+    assert result.fingerprint_sha256 == leaf.fingerprint(hashes.SHA256()).hex()
     assert result.warnings == []
 
 
@@ -409,7 +417,9 @@ def test_two_level_chain_in_order_with_ecdsa_signatures(world):
     result = alone(world.leaf2, chain=chain_pem(world.inter2, world.inter)).check()
     assert result.chain_pem == chain_pem(world.inter2, world.inter)
 
-    assert alone(world.ec_leaf, chain=chain_pem(world.ec_inter)).check().chain_pem == world.ec_inter.cert_pem()
+    assert (
+        alone(world.ec_leaf, chain=chain_pem(world.ec_inter)).check().chain_pem == world.ec_inter.cert_pem()
+    )
 
 
 @pytest.mark.parametrize(
@@ -532,7 +542,9 @@ def test_checked_bundle_holds_no_key(world):
 
     assert "key" not in {f.name for f in dataclasses.fields(CheckedBundle)} - {"key_type"}
     assert "PRIVATE KEY" not in repr(result)
-    assert_no_key_material(repr(result), bundle.key)
+    # The certificates hold the public key, which may share base64 runs with the key's PEM by chance:
+    # they are compared whole elsewhere, so look at everything else.
+    assert_no_key_material(repr(dataclasses.replace(result, certificate_pem="", chain_pem=None)), bundle.key)
 
 
 # ---- covers ----------------------------------------------------------------------------------
@@ -582,7 +594,8 @@ def test_mask_pem_blocks_removes_every_key_block_and_keeps_the_rest(world):
     assert masked.endswith(" (end)")
     assert certificate in masked
     for key in keys:
-        assert_no_key_material(masked, key)
+        # Without the certificate: it holds the public key, which may share base64 runs with a key.
+        assert_no_key_material(masked.replace(certificate, ""), key)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,305 @@
+"""End-to-end runs of ssl_create_certificates with dag.test() against moto in server mode."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+import pytest
+
+from tests.dag_runs import load_dag, run_dag
+
+DAG_ID = "ssl_create_certificates"
+
+
+@pytest.fixture
+def dag(airflow_db):
+    return load_dag(DAG_ID)
+
+
+def conf(aws, certificates, **extra):
+    return {
+        "certificates": certificates,
+        "source_distribution_id": aws.source_distribution_id,
+        "notification_topic_arn": aws.topic_arn,
+        "poll_interval_seconds": 1,
+        **extra,
+    }
+
+
+def names_of(certificate: dict) -> list[str]:
+    return [certificate["DomainName"]] + [
+        name for name in certificate.get("SubjectAlternativeNames", []) if name != certificate["DomainName"]
+    ]
+
+
+def test_three_items_with_aggregation(dag, aws):
+    result = run_dag(
+        dag,
+        conf(
+            aws,
+            [
+                "Shop.Example.com, www.shop.example.com",
+                ["*.example.org", "example.org."],
+                "a.example.org b.example.org",
+            ],
+            aggregate=True,
+            tags={"team": "web", "cost-centre": "42"},
+        ),
+    )
+    assert result.state == "success", result.task_states
+
+    # ACM (us-east-1 only, although the connection's region is eu-west-1) holds two certificates.
+    certificates = aws.certificates()
+    assert aws.certificate_count("eu-west-1") == 0
+    assert sorted(names_of(c) for c in certificates) == [
+        ["*.example.org", "example.org"],
+        ["shop.example.com", "www.shop.example.com"],
+    ]
+    for certificate in certificates:
+        assert certificate["Tags"] == {
+            "team": "web",
+            "cost-centre": "42",
+            "airflow:dag_id": DAG_ID,
+            "airflow:run_id": result.run_id,
+        }
+    arn_of = {names_of(c)[0]: c["CertificateArn"] for c in certificates}
+
+    # CloudFront holds one distribution per item, copied from the source, the third on the wildcard.
+    distributions = {tuple(d["DistributionConfig"]["Aliases"]["Items"]): d for d in aws.distributions()}
+    assert set(distributions) == {
+        ("shop.example.com", "www.shop.example.com"),
+        ("*.example.org", "example.org"),
+        ("a.example.org", "b.example.org"),
+    }
+    expected_certificate = {
+        ("shop.example.com", "www.shop.example.com"): arn_of["shop.example.com"],
+        ("*.example.org", "example.org"): arn_of["*.example.org"],
+        ("a.example.org", "b.example.org"): arn_of["*.example.org"],
+    }
+    source = aws.cloudfront.get_distribution_config(Id=aws.source_distribution_id)["DistributionConfig"]
+    for aliases, distribution in distributions.items():
+        config = distribution["DistributionConfig"]
+        viewer = config["ViewerCertificate"]
+        assert viewer["ACMCertificateArn"] == expected_certificate[aliases]
+        assert viewer["SSLSupportMethod"] == "sni-only"
+        assert viewer["MinimumProtocolVersion"] == "TLSv1.2_2021"
+        assert viewer["CloudFrontDefaultCertificate"] is False
+        assert config["Origins"] == source["Origins"]
+        assert (
+            config["DefaultCacheBehavior"]["TargetOriginId"]
+            == source["DefaultCacheBehavior"]["TargetOriginId"]
+        )
+        assert distribution["Tags"] == {
+            "team": "web",
+            "cost-centre": "42",
+            "airflow:dag_id": DAG_ID,
+            "airflow:run_id": result.run_id,
+        }
+
+    # The owners were told the validation records, then the CNAME targets.
+    sent = aws.messages()
+    assert len(sent) == 2
+    validation, cnames = sent
+    assert "DNS records" in validation["subject"] and len(validation["subject"]) < 100
+    for certificate in certificates:
+        description = aws.acm.describe_certificate(CertificateArn=certificate["CertificateArn"])[
+            "Certificate"
+        ]
+        for option in description["DomainValidationOptions"]:
+            record = option["ResourceRecord"]
+            assert record["Name"] in validation["message"]
+            assert record["Value"] in validation["message"]
+    # The apex and its wildcard share one record, listed once: 2 records for shop, 1 for example.org.
+    assert "Certificate 1: shop.example.com, www.shop.example.com" in validation["message"]
+    assert "Certificate 2: *.example.org, example.org" in validation["message"]
+    assert validation["message"].count("Name:") == 3
+    assert "CloudFront" in cnames["subject"]
+    for aliases, distribution in distributions.items():
+        for alias in aliases:
+            assert f"{alias}  CNAME  {distribution['DomainName']}" in cnames["message"]
+
+    # The last task's summary (spec section 7).
+    summary = result.xcom("summary")
+    assert [c["names"] for c in summary["certificates"]] == [
+        ["shop.example.com", "www.shop.example.com"],
+        ["*.example.org", "example.org"],
+    ]
+    assert all(c["status"] == "ISSUED" and c["validation_records"] for c in summary["certificates"])
+    assert {tuple(d["aliases"]) for d in summary["distributions"]} == set(distributions)
+    for entry in summary["distributions"]:
+        assert set(entry) == {"id", "arn", "domain_name", "aliases", "certificate_arn"}
+        assert entry["certificate_arn"] == expected_certificate[tuple(entry["aliases"])]
+
+
+def test_without_distributions_only_certificates_are_made(dag, aws):
+    result = run_dag(
+        dag, conf(aws, ["a.example.net"], create_distributions=False, source_distribution_id=None)
+    )
+    assert result.state == "success", result.task_states
+    assert [names_of(c) for c in aws.certificates()] == [["a.example.net"]]
+    assert aws.distributions() == []
+    summary = result.xcom("summary")
+    assert summary["distributions"] == [] and len(summary["certificates"]) == 1
+    assert len(aws.messages()) == 1  # validation records only: no distribution, no CNAME message
+
+
+@pytest.mark.parametrize(
+    ("certificates", "extra", "message"),
+    [
+        (["a.example.com", "bad_name.example.com"], {}, r"certificates\[1\]: 'bad_name.example.com'"),
+        (
+            ["a.example.com", "b.example.com, A.example.com"],
+            {},
+            r"certificates\[1\]: a.example.com is already in",
+        ),
+        ([[f"n{i}.example.com" for i in range(11)]], {}, r"certificates\[0\]: holds 11 names"),
+        (
+            ["a.example.com"],
+            {"source_distribution_id": "EDOESNOTEXIST"},
+            "distribution EDOESNOTEXIST does not exist",
+        ),
+        (["a.example.com"], {"surprise": 1}, "surprise: is not a setting"),
+    ],
+)
+def test_a_refused_conf_leaves_aws_untouched(dag, aws, certificates, extra, message):
+    result = run_dag(dag, conf(aws, certificates, **extra))
+    assert result.state == "failed"
+    assert result.task_states["check"] == ["failed"]
+    assert result.task_states["request_certificates"] == ["upstream_failed"]
+    assert aws.certificates() == []
+    assert aws.distributions() == []
+    # The owners hear which step failed and why.
+    (failure,) = aws.messages()
+    assert "check" in failure["subject"]
+    assert re.search(message, failure["message"])
+
+
+def test_an_alias_already_on_another_distribution_is_refused(dag, aws):
+    neighbour = aws.create_distribution(aliases=["www.taken.example.com"])
+    result = run_dag(dag, conf(aws, ["free.example.com", "taken.example.com, WWW.taken.example.com"]))
+    assert result.state == "failed"
+    assert result.task_states["check"] == ["failed"]
+    assert aws.certificates() == []
+    assert [d["Id"] for d in aws.distributions()] == [neighbour]
+    (failure,) = aws.messages()
+    assert (
+        f"certificates[1]: www.taken.example.com is already an alias of distribution {neighbour}"
+        in failure["message"]
+    )
+
+
+def test_a_certificate_that_acm_fails_ends_the_job_with_the_reason(dag, aws, monkeypatch):
+    from moto.acm.models import AWSCertificateManagerBackend
+
+    request = AWSCertificateManagerBackend.request_certificate
+
+    def request_and_fail(self, domain_name, *args, **kwargs):
+        arn = request(self, domain_name, *args, **kwargs)
+        if domain_name.startswith("caa-blocked"):
+            aws.fail_certificate(arn, "CAA_ERROR")
+        return arn
+
+    monkeypatch.setattr(AWSCertificateManagerBackend, "request_certificate", request_and_fail)
+    result = run_dag(dag, conf(aws, ["ok.example.com", "caa-blocked.example.com"]))
+    assert result.state == "failed"
+    assert result.task_states["wait_for_issuance"] == ["failed"]
+    assert result.task_states["create_distribution"] == ["upstream_failed"]
+    assert aws.distributions() == []
+    validation, failure = aws.messages()
+    assert "wait_for_issuance" in failure["subject"]
+    assert "caa-blocked.example.com is FAILED (CAA_ERROR)" in failure["message"]
+
+
+def test_the_wait_gives_up_after_the_validation_timeout(dag, aws, monkeypatch):
+    from moto import settings
+
+    monkeypatch.setattr(settings, "ACM_VALIDATION_WAIT", 3600)
+    started = time.monotonic()
+    result = run_dag(dag, conf(aws, ["slow.example.com"], validation_timeout_hours=3 / 3600))
+    assert result.state == "failed"
+    assert result.task_states["wait_for_issuance"] == ["failed"]
+    assert time.monotonic() - started < 120
+    failure = aws.messages()[-1]
+    assert "still pending validation after" in failure["message"]
+    assert aws.distributions() == []
+
+
+def test_a_retried_request_step_creates_no_duplicate(dag, aws, monkeypatch):
+    """The first try requests the certificates, then fails; the retry must find them, not request more."""
+    from moto.acm.models import acm_backends
+
+    from cloudfront_ssl import notify
+
+    publish = notify.publish
+    calls = {"count": 0}
+
+    def fail_first_publish(*args, **kwargs):
+        calls["count"] += 1
+        if calls["count"] == 1:
+            # Also forget the idempotency tokens, as ACM does after an hour: the retry must use the tags.
+            acm_backends["123456789012"]["us-east-1"]._idempotency_tokens.clear()
+            raise RuntimeError("SNS is unavailable")
+        return publish(*args, **kwargs)
+
+    monkeypatch.setattr(notify, "publish", fail_first_publish)
+    task = dag.get_task("request_certificates")
+    monkeypatch.setattr(task, "retry_delay", timedelta(seconds=0))
+    result = run_dag(dag, conf(aws, ["a.example.com, www.a.example.com", "b.example.com"]))
+    assert result.state == "success", result.task_states
+    certificates = aws.certificates()
+    assert sorted(names_of(c) for c in certificates) == [
+        ["a.example.com", "www.a.example.com"],
+        ["b.example.com"],
+    ]
+    assert {
+        d["DistributionConfig"]["ViewerCertificate"]["ACMCertificateArn"] for d in aws.distributions()
+    } == {c["CertificateArn"] for c in certificates}
+
+
+def test_a_retried_distribution_step_creates_no_duplicate(aws):
+    """A second try of one distribution finds the one the first try made (by alias and tags)."""
+    from cloudfront_ssl import cloudfront
+
+    client = aws.cloudfront
+    certificate_arn = aws.acm.request_certificate(DomainName="r.example.com", ValidationMethod="DNS")[
+        "CertificateArn"
+    ]
+    source = cloudfront.get_source_config(client, aws.source_distribution_id)
+    arguments = dict(
+        aliases=["r.example.com"],
+        certificate_arn=certificate_arn,
+        dag_id=DAG_ID,
+        run_id="manual__retry",
+        item=0,
+        tags=[
+            {"Key": "airflow:dag_id", "Value": DAG_ID},
+            {"Key": "airflow:run_id", "Value": "manual__retry"},
+        ],
+    )
+    first = cloudfront.create_job_distribution(client, source, **arguments)
+    second = cloudfront.create_job_distribution(client, source, **arguments)
+    assert first == second
+    assert len(aws.distributions()) == 1
+    # Another job asking for the same alias is refused, naming the distribution.
+    with pytest.raises(cloudfront.DistributionError, match=f"already an alias of distribution {first['id']}"):
+        cloudfront.create_job_distribution(client, source, **{**arguments, "run_id": "manual__other"})
+
+
+def test_a_hundred_item_job(dag, aws):
+    started = time.monotonic()
+    items = [f"site{i}.example.com, www.site{i}.example.com" for i in range(100)]
+    result = run_dag(dag, conf(aws, items))
+    elapsed = time.monotonic() - started
+    print(f"100-item create job: {elapsed:.1f} s")
+    assert result.state == "success", result.task_states
+    assert len(aws.certificates()) == 100
+    distributions = aws.distributions()
+    assert len(distributions) == 100
+    assert (
+        len({d["DistributionConfig"]["ViewerCertificate"]["ACMCertificateArn"] for d in distributions}) == 100
+    )
+    summary = result.xcom("summary")
+    assert len(summary["certificates"]) == 100 and len(summary["distributions"]) == 100
+    assert len(aws.messages()) == 2
