@@ -81,3 +81,38 @@ def run_dag(dag: Any, conf: dict[str, Any]) -> RunResult:
         for ti in stored.get_task_instances(session=session):
             states.setdefault(ti.task_id, []).append(str(getattr(ti.state, "value", ti.state)))
         return RunResult(dag.dag_id, stored.run_id, str(getattr(stored.state, "value", stored.state)), states)
+
+
+def run_dag_cli(dag_id: str, conf: dict[str, Any]) -> tuple[RunResult, str]:
+    """Run a DAG once with ``airflow dags test`` in a subprocess; return its outcome and full output.
+
+    The subprocess shares this test session's Airflow home and emulator (through the environment),
+    and its output is everything the tasks logged: what a log scan must read.
+    """
+    import os
+    import subprocess
+    import sys
+
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        before = {run.run_id for run in session.query(DagRun).filter_by(dag_id=dag_id)}
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), "dags", "test", dag_id, "--conf", json.dumps(conf)],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=600,
+        check=False,
+    )
+    output = completed.stdout + completed.stderr
+    with create_session() as session:
+        (stored,) = [
+            run for run in session.query(DagRun).filter_by(dag_id=dag_id) if run.run_id not in before
+        ]
+        states: dict[str, list[str]] = {}
+        for ti in stored.get_task_instances(session=session):
+            states.setdefault(ti.task_id, []).append(str(getattr(ti.state, "value", ti.state)))
+        result = RunResult(dag_id, stored.run_id, str(getattr(stored.state, "value", stored.state)), states)
+    return result, output

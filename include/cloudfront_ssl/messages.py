@@ -68,6 +68,34 @@ def cname_message(job_id: str, distributions: list[dict[str, Any]]) -> tuple[str
     return subject(title), "\n".join(lines).rstrip() + "\n"
 
 
+def import_message(
+    job_id: str, certificate: dict[str, Any], facts: dict[str, Any], distributions: list[dict[str, Any]]
+) -> tuple[str, str]:
+    """Subject and body saying the certificate is in ACM and, with a distribution, the CNAME targets."""
+    lines = [
+        f"A certificate was imported into AWS Certificate Manager (us-east-1) for job {job_id}.",
+        "",
+        f"  Names:       {', '.join(certificate['names'])}",
+        f"  ARN:         {certificate['arn']}",
+        f"  Valid until: {facts['not_after']}",
+        "",
+        "ACM does not renew imported certificates: import a new one before that date.",
+    ]
+    for warning in facts.get("warnings") or []:
+        lines.append(f"Warning: {warning}")
+    if distributions:
+        lines += [
+            "",
+            "Point each name below at its target with a CNAME record (or an alias record at the zone apex).",
+        ]
+        for distribution in distributions:
+            lines.append(f"Distribution {distribution['id']}:")
+            lines += [f"  {alias}  CNAME  {distribution['domain_name']}" for alias in distribution["aliases"]]
+    return subject(f"Certificate imported: {certificate['names'][0]} ({job_id})"), scrub_secrets(
+        "\n".join(lines)
+    ) + "\n"
+
+
 def failure_message(dag_id: str, job_id: str, step: str, error: str) -> tuple[str, str]:
     """Subject and body saying which step of a job failed and why, with any private key removed."""
     error = scrub_secrets(error).strip() or "no error message"

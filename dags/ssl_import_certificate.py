@@ -1,0 +1,97 @@
+"""ssl_import_certificate: check a PEM certificate bundle locally, import it into ACM, optionally
+create a CloudFront distribution for it, and tell the owners.
+
+The job's steps, top to bottom:
+
+1. check                 the conf, the bundle (spec section 6), the source distribution and aliases
+2. import_certificate    into ACM us-east-1 with the job's tags (a retry re-imports into the same ARN)
+3. create_distribution   only with create_distributions: copied from the source distribution
+4. notify_owners         the certificate's ARN and expiry, and each alias's CNAME target
+5. summary               the job's result (spec section 7)
+
+The private key is read from the conf or from Secrets Manager inside each task that needs it,
+masked in the logs at once, and never passed between tasks. The logic of each step lives in
+``cloudfront_ssl.import_job``; this file only wires the steps.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import DAG, TriggerRule, get_current_context, task
+
+from cloudfront_ssl.config import ImportJobConfig, dag_params
+from cloudfront_ssl.notify import JobFailureNotifier
+
+
+def _identity() -> tuple[dict[str, Any], str, str]:
+    context = get_current_context()
+    return dict(context["params"]), context["dag"].dag_id, context["run_id"]
+
+
+with DAG(
+    dag_id="ssl_import_certificate",
+    description="Check a PEM certificate bundle, import it into ACM and optionally create a distribution",
+    schedule=None,
+    catchup=False,
+    tags=["ssl", "acm", "cloudfront"],
+    params=dag_params(ImportJobConfig, ImportJobConfig.field_order()),
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "on_failure_callback": JobFailureNotifier(),
+    },
+    doc_md=__doc__,
+) as dag:
+
+    @task(retries=0)
+    def check() -> dict[str, Any]:
+        """Refuse a bad bundle before anything reaches AWS; return the certificate's facts (no key)."""
+        from cloudfront_ssl import import_job
+
+        return import_job.check(*_identity())
+
+    @task
+    def import_certificate(facts: dict[str, Any]) -> dict[str, Any]:
+        """Import the bundle into ACM (idempotent across retries)."""
+        from cloudfront_ssl import import_job
+
+        params, dag_id, run_id = _identity()
+        return import_job.import_certificate(params, facts, dag_id, run_id)
+
+    @task
+    def distributions_to_create(facts: dict[str, Any], certificate: dict[str, Any]) -> list[dict[str, Any]]:
+        """The distribution to create, or none without create_distributions."""
+        from cloudfront_ssl import import_job
+
+        params, _, _ = _identity()
+        return import_job.distributions_to_create(params, facts, certificate)
+
+    @task
+    def create_distribution(group: dict[str, Any]) -> dict[str, Any]:
+        """Create the distribution (idempotent across retries)."""
+        from cloudfront_ssl import import_job
+
+        params, dag_id, run_id = _identity()
+        return import_job.create_distribution(params, group, dag_id, run_id)
+
+    @task(trigger_rule=TriggerRule.NONE_FAILED)
+    def notify_owners(
+        facts: dict[str, Any], certificate: dict[str, Any], distributions: list[dict[str, Any]] | None
+    ) -> None:
+        """Tell the owners the certificate is imported, and the CNAME targets."""
+        from cloudfront_ssl import import_job
+
+        params, _, run_id = _identity()
+        import_job.notify_imported(params, facts, certificate, list(distributions or []), run_id)
+
+    @task(trigger_rule=TriggerRule.NONE_FAILED)
+    def summary(certificate: dict[str, Any], distributions: list[dict[str, Any]] | None) -> dict[str, Any]:
+        """The job's result: the imported certificate and its distribution."""
+        return {"certificates": [certificate], "distributions": list(distributions or [])}
+
+    facts = check()
+    certificate = import_certificate(facts)
+    distributions = create_distribution.expand(group=distributions_to_create(facts, certificate))
+    notify_owners(facts, certificate, distributions) >> summary(certificate, distributions)
