@@ -44,11 +44,25 @@ class CertificateRequestError(FinalError):
     """ACM refused a request in a way that retrying will not mend (a quota, a refused name)."""
 
 
-def acm_hook(aws_conn_id: str | None) -> AwsBaseHook:
-    """The provider's hook for ACM in us-east-1 on the given Airflow connection."""
+def acm_hook(aws_conn_id: str | None, *, botocore_retries: bool = True) -> AwsBaseHook:
+    """The provider's hook for ACM in us-east-1 on the given Airflow connection.
+
+    With ``botocore_retries=False`` the client makes each call once: botocore retries
+    LimitExceededException as if it were throttling, which only delays the inevitable, so
+    :func:`request_certificate` handles throttling itself.
+    """
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-    return AwsBaseHook(aws_conn_id=aws_conn_id, client_type="acm", region_name=ACM_REGION)
+    if botocore_retries:
+        return AwsBaseHook(aws_conn_id=aws_conn_id, client_type="acm", region_name=ACM_REGION)
+    from botocore.config import Config
+
+    return AwsBaseHook(
+        aws_conn_id=aws_conn_id,
+        client_type="acm",
+        region_name=ACM_REGION,
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+    )
 
 
 def job_tags(dag_id: str, run_id: str, user_tags: dict[str, str]) -> list[dict[str, str]]:
@@ -113,37 +127,64 @@ def find_job_certificates(client: Any, dag_id: str, run_id: str, wanted: list[li
     return found
 
 
-def request_certificate(client: Any, names: list[str], token: str, tags: list[dict[str, str]]) -> str:
-    """Request one DNS-validated certificate (``names[0]`` is the subject) and return its ARN."""
+THROTTLE_RETRIES = 8
+"""How often a throttled RequestCertificate is tried again (ACM allows about 5 calls a second)."""
+
+
+def request_certificate(
+    client: Any, names: list[str], token: str, tags: list[dict[str, str]], *, backoff_seconds: float = 0.5
+) -> str:
+    """Request one DNS-validated certificate (``names[0]`` is the subject) and return its ARN.
+
+    Throttling is waited out with exponential backoff; a quota (LimitExceededException) or a refused
+    name fails at once with a clear :class:`CertificateRequestError`. Use a client without botocore
+    retries (``acm_hook(..., botocore_retries=False)``) so that a quota is not retried.
+    """
     from botocore.exceptions import ClientError
 
     kwargs: dict[str, Any] = {
         "DomainName": names[0],
         "ValidationMethod": "DNS",
         "IdempotencyToken": token,
-        "Tags": tags,
     }
+    if tags:
+        kwargs["Tags"] = tags
     if len(names) > 1:
         kwargs["SubjectAlternativeNames"] = names
-    try:
-        return client.request_certificate(**kwargs)["CertificateArn"]
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        message = error.response.get("Error", {}).get("Message", str(error))
-        if code == "LimitExceededException":
-            raise CertificateRequestError(
-                f"ACM quota reached while requesting {names[0]}: {message}. "
-                "Ask AWS to raise the quota or delete unused certificates; retrying will not help."
-            ) from None
-        if code in (
-            "InvalidDomainValidationOptionsException",
-            "InvalidParameterException",
-            "InvalidTagException",
-            "TooManyTagsException",
-            "TagPolicyException",
-        ):
-            raise CertificateRequestError(f"ACM refused the certificate for {names[0]}: {message}") from None
-        raise
+    for attempt in range(THROTTLE_RETRIES + 1):
+        try:
+            return client.request_certificate(**kwargs)["CertificateArn"]
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code not in ("ThrottlingException", "Throttling", "TooManyRequestsException"):
+                _raise_request_error(error, names)
+            if attempt == THROTTLE_RETRIES:
+                raise
+            delay = backoff_seconds * 2**attempt
+            log.info("ACM is throttling requests; trying %s again in %.1f s", names[0], delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _raise_request_error(error: Exception, names: list[str]) -> None:
+    """Turn an ACM refusal that retrying will not mend into a clear error; re-raise anything else."""
+    response = getattr(error, "response", {})
+    code = response.get("Error", {}).get("Code", "")
+    message = response.get("Error", {}).get("Message", str(error))
+    if code == "LimitExceededException":
+        raise CertificateRequestError(
+            f"ACM quota reached while requesting {names[0]}: {message}. "
+            "Ask AWS to raise the quota or delete unused certificates; retrying will not help."
+        ) from None
+    if code in (
+        "InvalidDomainValidationOptionsException",
+        "InvalidParameterException",
+        "InvalidTagException",
+        "TooManyTagsException",
+        "TagPolicyException",
+    ):
+        raise CertificateRequestError(f"ACM refused the certificate for {names[0]}: {message}") from None
+    raise error
 
 
 def validation_records(certificate: dict[str, Any]) -> list[dict[str, str]]:

@@ -70,13 +70,15 @@ def request_certificates(
     wanted = [request["names"] for request in plan["certificates"]]
     existing = acm.find_job_certificates(client, dag_id, run_id, wanted)
     tags = acm.job_tags(dag_id, run_id, config.tags)
+    request_client = acm.acm_hook(config.aws_conn_id, botocore_retries=False).conn
     arns = []
     for index, names in enumerate(wanted):
         if index in existing:
             log.info("Found %s requested by an earlier try for %s", existing[index], ", ".join(names))
             arns.append(existing[index])
             continue
-        arn = acm.request_certificate(client, names, acm.idempotency_token(dag_id, run_id, names), tags)
+        token = acm.idempotency_token(dag_id, run_id, names)
+        arn = acm.request_certificate(request_client, names, token, tags)
         log.info("Requested %s for %s", arn, ", ".join(names))
         arns.append(arn)
 
