@@ -303,3 +303,23 @@ def test_a_hundred_item_job(dag, aws):
     summary = result.xcom("summary")
     assert len(summary["certificates"]) == 100 and len(summary["distributions"]) == 100
     assert len(aws.messages()) == 2
+
+
+def test_the_topic_defaults_to_the_airflow_variable(dag, aws, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_VAR_SSL_NOTIFICATION_TOPIC_ARN", aws.topic_arn)
+    job = conf(aws, ["var.example.com"], create_distributions=False, source_distribution_id=None)
+    del job["notification_topic_arn"]
+    result = run_dag(dag, job)
+    assert result.state == "success", result.task_states
+    (message,) = aws.messages()
+    assert "var.example.com" in message["message"]
+
+
+def test_without_any_topic_the_job_runs_silently(dag, aws, monkeypatch):
+    monkeypatch.delenv("AIRFLOW_VAR_SSL_NOTIFICATION_TOPIC_ARN", raising=False)
+    job = conf(aws, ["quiet.example.com"], create_distributions=False, source_distribution_id=None)
+    del job["notification_topic_arn"]
+    result = run_dag(dag, job)
+    assert result.state == "success", result.task_states
+    assert aws.messages() == []
+    assert len(aws.certificates()) == 1
