@@ -22,5 +22,13 @@ test: venv
 lint: venv
 	$(BIN)/ruff check .
 
+## Watch both jobs run end to end on the AWS emulator (moto), driven through the Airflow REST API.
+demo: venv
+	$(BIN)/python scripts/demo.py
+
+## The same stack, kept running to explore the UI until Ctrl-C (Airflow home: .airflow/).
+up: venv
+	$(BIN)/python scripts/demo.py --keep-running
+
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info include/*.egg-info

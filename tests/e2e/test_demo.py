@@ -1,0 +1,102 @@
+"""The demo path of ``make demo``, run as a user runs it: moto, ``airflow standalone``, the REST API.
+
+The reduced job (``--quick``: one certificate, short waits) keeps this at about a minute; it still
+goes through every step a user sees: the emulator, Airflow's start, the token, the triggers, the
+deferred wait, the distributions, the SNS messages, and the stop of every process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+IMPORT_DAG_FILE = ROOT / "dags" / "ssl_import_certificate.py"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], int]:
+    """One quick demo run, its output and the API port it used."""
+    port = _free_port()
+    home = tmp_path_factory.mktemp("demo-airflow-home")
+    # The demo builds its own Airflow and AWS environment; the test session's (conftest) must not leak in,
+    # and it must not be able to, since the demo drops every AIRFLOW_* and AWS_* variable it inherits.
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "demo.py"),
+            "--quick",
+            "--port",
+            str(port),
+            "--home",
+            str(home),
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return result, port
+
+
+def test_demo_exits_0_with_both_jobs_done(demo_run):
+    result, _ = demo_run
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    if IMPORT_DAG_FILE.exists():
+        assert re.search(
+            r"^DEMO OK: create job success \(1 certificate, 1 distribution\), "
+            r"import job success \(1 certificate, 1 distribution\), \d+ SNS messages$",
+            result.stdout,
+            re.MULTILINE,
+        ), output[-6000:]
+    else:
+        assert (
+            "import job skipped (dags/ssl_import_certificate.py is not in this checkout yet)" in result.stdout
+        )
+
+
+def test_demo_prints_what_the_owner_needs(demo_run):
+    result, _ = demo_run
+    out = result.stdout
+    # Step-by-step progress, through the REST API.
+    assert "POST /auth/token" in out
+    for step in ("check", "request_certificates", "wait_for_issuance", "create_distribution[0]", "summary"):
+        assert re.search(rf"create\s+{re.escape(step)}\s+success", out), step
+    # Certificates with their DNS validation records, distributions with their CNAME targets.
+    assert "names: demo.example.com, www.demo.example.com" in out
+    assert re.search(
+        r"DNS validation record: _\w+\.demo\.example\.com\.\s+CNAME\s+\S+acm-validations\.aws\.", out
+    )
+    assert re.search(r"^\s+www\.demo\.example\.com  CNAME  \w+\.cloudfront\.net$", out, re.MULTILINE)
+    # The owners' SNS messages: validation records first, then CNAME targets.
+    assert "Add DNS records to validate 1 certificate" in out
+    assert "Point your domains at CloudFront: 1 distribution" in out
+    if IMPORT_DAG_FILE.exists():
+        assert re.search(r"^\s+shop\.demo\.example\.com  CNAME  \w+\.cloudfront\.net$", out, re.MULTILINE)
+    assert "PRIVATE KEY" not in out
+
+
+def test_demo_stops_everything_it_started(demo_run):
+    result, port = demo_run
+    assert "Stopping every process the demo started" in result.stdout
+    assert not _listening(port), f"the API server still listens on {port}"
