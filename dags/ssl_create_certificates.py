@@ -14,20 +14,13 @@ The logic of each step lives in ``cloudfront_ssl.create_job``; this file only wi
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, TriggerRule, get_current_context, task
 
 from cloudfront_ssl.config import CreateJobConfig, dag_params
-from cloudfront_ssl.notify import JobFailureNotifier
+from cloudfront_ssl.job_dag import job_default_args, run_identity
 from cloudfront_ssl.operators import WaitForCertificatesOperator
-
-
-def _identity() -> tuple[dict[str, Any], str, str]:
-    context = get_current_context()
-    return dict(context["params"]), context["dag"].dag_id, context["run_id"]
-
 
 with DAG(
     dag_id="ssl_create_certificates",
@@ -37,11 +30,7 @@ with DAG(
     max_active_runs=16,
     tags=["ssl", "acm", "cloudfront"],
     params=dag_params(CreateJobConfig, CreateJobConfig.field_order()),
-    default_args={
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "on_failure_callback": JobFailureNotifier(),
-    },
+    default_args=job_default_args(),
     doc_md=__doc__,
 ) as dag:
 
@@ -50,14 +39,14 @@ with DAG(
         """Refuse a bad conf before anything is created; return the plan."""
         from cloudfront_ssl import create_job
 
-        return create_job.check(*_identity())
+        return create_job.check(*run_identity())
 
     @task
     def request_certificates(plan: dict[str, Any]) -> list[dict[str, Any]]:
         """Request the certificates (idempotent) and send the owners the DNS validation records."""
         from cloudfront_ssl import create_job
 
-        params, dag_id, run_id = _identity()
+        params, dag_id, run_id = run_identity()
         return create_job.request_certificates(params, plan, dag_id, run_id)
 
     @task
@@ -80,7 +69,7 @@ with DAG(
         from cloudfront_ssl import create_job
 
         get_current_context()["first_alias"] = group["aliases"][0]  # type: ignore[typeddict-unknown-key]
-        params, dag_id, run_id = _identity()
+        params, dag_id, run_id = run_identity()
         return create_job.create_distribution(params, group, dag_id, run_id)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
@@ -88,7 +77,7 @@ with DAG(
         """Tell the owners which CNAME target each name points to."""
         from cloudfront_ssl import create_job
 
-        params, _, run_id = _identity()
+        params, _, run_id = run_identity()
         create_job.notify_cname_targets(params, list(distributions or []), run_id)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
@@ -98,7 +87,7 @@ with DAG(
         """The job's result: certificates with their validation records, distributions with CNAME targets."""
         from cloudfront_ssl import create_job
 
-        params, _, _ = _identity()
+        params, _, _ = run_identity()
         return create_job.summarize(params, certificates, list(distributions or []))
 
     plan = check()

@@ -16,19 +16,12 @@ masked in the logs at once, and never passed between tasks. The logic of each st
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import DAG, TriggerRule, get_current_context, task
+from airflow.sdk import DAG, TriggerRule, task
 
 from cloudfront_ssl.config import ImportJobConfig, dag_params
-from cloudfront_ssl.notify import JobFailureNotifier
-
-
-def _identity() -> tuple[dict[str, Any], str, str]:
-    context = get_current_context()
-    return dict(context["params"]), context["dag"].dag_id, context["run_id"]
-
+from cloudfront_ssl.job_dag import job_default_args, run_identity
 
 with DAG(
     dag_id="ssl_import_certificate",
@@ -37,11 +30,7 @@ with DAG(
     catchup=False,
     tags=["ssl", "acm", "cloudfront"],
     params=dag_params(ImportJobConfig, ImportJobConfig.field_order()),
-    default_args={
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "on_failure_callback": JobFailureNotifier(),
-    },
+    default_args=job_default_args(),
     doc_md=__doc__,
 ) as dag:
 
@@ -50,14 +39,14 @@ with DAG(
         """Refuse a bad bundle before anything reaches AWS; return the certificate's facts (no key)."""
         from cloudfront_ssl import import_job
 
-        return import_job.check(*_identity())
+        return import_job.check(*run_identity())
 
     @task
     def import_certificate(facts: dict[str, Any]) -> dict[str, Any]:
         """Import the bundle into ACM (idempotent across retries)."""
         from cloudfront_ssl import import_job
 
-        params, dag_id, run_id = _identity()
+        params, dag_id, run_id = run_identity()
         return import_job.import_certificate(params, facts, dag_id, run_id)
 
     @task
@@ -65,7 +54,7 @@ with DAG(
         """The distribution to create, or none without create_distributions."""
         from cloudfront_ssl import import_job
 
-        params, _, _ = _identity()
+        params, _, _ = run_identity()
         return import_job.distributions_to_create(params, facts, certificate)
 
     @task
@@ -73,7 +62,7 @@ with DAG(
         """Create the distribution (idempotent across retries)."""
         from cloudfront_ssl import import_job
 
-        params, dag_id, run_id = _identity()
+        params, dag_id, run_id = run_identity()
         return import_job.create_distribution(params, group, dag_id, run_id)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
@@ -83,7 +72,7 @@ with DAG(
         """Tell the owners the certificate is imported, and the CNAME targets."""
         from cloudfront_ssl import import_job
 
-        params, _, run_id = _identity()
+        params, _, run_id = run_identity()
         import_job.notify_imported(params, facts, certificate, list(distributions or []), run_id)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)

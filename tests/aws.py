@@ -9,6 +9,8 @@ from typing import Any
 import boto3
 import requests
 
+from cloudfront_ssl.acm import ALL_KEY_TYPES
+
 ACCOUNT_ID = "123456789012"
 TOPIC_NAME = "ssl-owners"
 
@@ -89,17 +91,7 @@ class Emulator:
         arns = [
             summary["CertificateArn"]
             for page in self.acm.get_paginator("list_certificates").paginate(
-                Includes={
-                    "keyTypes": [
-                        "RSA_1024",
-                        "RSA_2048",
-                        "RSA_3072",
-                        "RSA_4096",
-                        "EC_prime256v1",
-                        "EC_secp384r1",
-                        "EC_secp521r1",
-                    ]
-                }
+                Includes={"keyTypes": ALL_KEY_TYPES}
             )
             for summary in page["CertificateSummaryList"]
         ]

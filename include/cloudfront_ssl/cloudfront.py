@@ -201,3 +201,33 @@ def create_job_distribution(
             ) from None
         raise
     return distribution_result(response["Distribution"])
+
+
+def create_distribution_for_job(
+    aws_conn_id: str,
+    source_distribution_id: str,
+    group: dict[str, Any],
+    *,
+    dag_id: str,
+    run_id: str,
+    user_tags: dict[str, str],
+) -> dict[str, Any]:
+    """Create one distribution of a job from the source's current config; the job steps' entry point.
+
+    ``group`` holds ``item``, ``aliases`` and ``certificate_arn``. Idempotent across retries (see
+    :func:`create_job_distribution`).
+    """
+    from cloudfront_ssl.acm import job_tags
+
+    client = cloudfront_hook(aws_conn_id).conn
+    source = get_source_config(client, source_distribution_id)
+    return create_job_distribution(
+        client,
+        source,
+        aliases=group["aliases"],
+        certificate_arn=group["certificate_arn"],
+        dag_id=dag_id,
+        run_id=run_id,
+        item=group["item"],
+        tags=job_tags(dag_id, run_id, user_tags),
+    )

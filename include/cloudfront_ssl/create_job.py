@@ -110,18 +110,14 @@ def create_distribution(
 ) -> dict[str, Any]:
     """Create one distribution from the source's current config (idempotent across retries)."""
     config = parse_config(CreateJobConfig, params)
-    client = cloudfront.cloudfront_hook(config.aws_conn_id).conn
-    assert config.source_distribution_id
-    source = cloudfront.get_source_config(client, config.source_distribution_id)
-    result = cloudfront.create_job_distribution(
-        client,
-        source,
-        aliases=group["aliases"],
-        certificate_arn=group["certificate_arn"],
+    assert config.source_distribution_id  # the model requires it with create_distributions
+    result = cloudfront.create_distribution_for_job(
+        config.aws_conn_id,
+        config.source_distribution_id,
+        group,
         dag_id=dag_id,
         run_id=run_id,
-        item=group["item"],
-        tags=acm.job_tags(dag_id, run_id, config.tags),
+        user_tags=config.tags,
     )
     log.info(
         "Distribution %s (%s) serves %s", result["id"], result["domain_name"], ", ".join(result["aliases"])

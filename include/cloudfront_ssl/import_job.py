@@ -225,18 +225,14 @@ def create_distribution(
 ) -> dict[str, Any]:
     """Create the certificate's distribution from the source distribution (idempotent across retries)."""
     config = _config(params)
-    client = cloudfront.cloudfront_hook(config.aws_conn_id).conn
-    assert config.source_distribution_id
-    source = cloudfront.get_source_config(client, config.source_distribution_id)
-    return cloudfront.create_job_distribution(
-        client,
-        source,
-        aliases=group["aliases"],
-        certificate_arn=group["certificate_arn"],
+    assert config.source_distribution_id  # the model requires it with create_distributions
+    return cloudfront.create_distribution_for_job(
+        config.aws_conn_id,
+        config.source_distribution_id,
+        group,
         dag_id=dag_id,
         run_id=run_id,
-        item=0,
-        tags=acm.job_tags(dag_id, run_id, config.tags),
+        user_tags=config.tags,
     )
 
 

@@ -1,0 +1,28 @@
+"""What the job DAGs share: their task defaults and the identity of the running job."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from cloudfront_ssl.notify import JobFailureNotifier
+
+
+def job_default_args() -> dict[str, Any]:
+    """Task defaults of a job DAG: two retries for passing AWS trouble, and the owners told of a failure.
+
+    Errors that a retry cannot mend (:class:`cloudfront_ssl.errors.FinalError`) fail at once anyway.
+    """
+    return {
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "on_failure_callback": JobFailureNotifier(),
+    }
+
+
+def run_identity() -> tuple[dict[str, Any], str, str]:
+    """The running task's params, DAG id and run id (the job id)."""
+    from airflow.sdk import get_current_context
+
+    context = get_current_context()
+    return dict(context["params"]), context["dag"].dag_id, context["run_id"]
