@@ -14,9 +14,10 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproje
 
 venv: $(BIN)/.installed
 
-## Run the whole test suite (unit tests, DAG checks, end-to-end runs against moto).
+## Run the whole test suite (unit tests, DAG checks, end-to-end runs against moto, the browser test).
 test: venv
 	$(BIN)/ruff check .
+	bash scripts/install-browser.sh
 	$(BIN)/pytest
 
 lint: venv

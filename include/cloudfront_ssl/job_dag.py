@@ -9,14 +9,19 @@ from cloudfront_ssl.notify import JobFailureNotifier
 
 
 def job_default_args() -> dict[str, Any]:
-    """Task defaults of a job DAG: two retries for passing AWS trouble, and the owners told of a failure.
+    """Task defaults of a job DAG: two retries for passing AWS trouble; on a task's final failure, the
+    owners are told, then (with ``cleanup_on_failure``) what the job created is removed.
 
     Errors that a retry cannot mend (:class:`cloudfront_ssl.errors.FinalError`) fail at once anyway.
+    The clean-up runs in the failed task's worker, not in the DAG processor, because waiting for
+    CloudFront to deploy a disabled distribution takes minutes.
     """
+    from cloudfront_ssl.cleanup import CleanupOnFailure
+
     return {
         "retries": 2,
         "retry_delay": timedelta(seconds=30),
-        "on_failure_callback": JobFailureNotifier(),
+        "on_failure_callback": [JobFailureNotifier(), CleanupOnFailure()],
     }
 
 

@@ -1,0 +1,39 @@
+"""ssl_cleanup_job: remove the certificates and distributions that one earlier job created.
+
+Give the job's ``job_run_id`` (and ``job_dag_id`` for an import job). With ``dry_run`` (the default)
+it only lists what it would remove. Otherwise it disables the job's distributions, waits until
+CloudFront has deployed that, deletes them, then deletes the job's certificates that nothing else
+uses. Only resources tagged with that job's ``airflow:dag_id`` and ``airflow:run_id`` are touched, and
+a second run finds nothing left to do.
+
+The logic lives in ``cloudfront_ssl.cleanup``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import DAG, get_current_context, task
+
+from cloudfront_ssl.cleanup import CleanupConfig
+from cloudfront_ssl.config import dag_params
+
+with DAG(
+    dag_id="ssl_cleanup_job",
+    description="Remove the distributions and certificates of one earlier job (dry run by default)",
+    schedule=None,
+    catchup=False,
+    tags=["ssl", "acm", "cloudfront"],
+    params=dag_params(CleanupConfig, CleanupConfig.field_order()),
+    default_args={"retries": 1},
+    doc_md=__doc__,
+) as dag:
+
+    @task
+    def remove_job_resources() -> dict[str, Any]:
+        """List (dry run) or remove the job's distributions, then its unused certificates."""
+        from cloudfront_ssl.cleanup import run_cleanup
+
+        return run_cleanup(dict(get_current_context()["params"]))
+
+    remove_job_resources()

@@ -1,0 +1,236 @@
+"""The daily inventory (``ssl_certificate_inventory``, spec section 4b): report and alerts.
+
+:func:`certificate_report` reads AWS (one DescribeCertificate and one ListTagsForCertificate per
+certificate: a daily job can afford the detail the cached page does without); :func:`find_alerts` and
+:func:`alert_message` are pure functions of that report.
+"""
+
+from __future__ import annotations
+
+import logging
+from copy import copy
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from cloudfront_ssl import acm, catalog, cloudfront, messages, notify
+from cloudfront_ssl.config import _TOPIC_ARN, JobOptions, _form, parse_config
+
+log = logging.getLogger(__name__)
+
+SECTION_ALERTS = "Alerts"
+
+ALERT_KINDS = {
+    "imported_expiring": "Imported certificate expiring (ACM never renews imported certificates)",
+    "renewal_failed": "Requested certificate that ACM could not renew",
+    "stuck_validation": "Certificate pending validation for too long",
+    "request_failed": "Failed or timed-out certificate request",
+    "unused": "Issued certificate that nothing uses",
+}
+"""Each kind of alert, with the heading its section gets in the alert message."""
+
+
+class InventoryConfig(BaseModel):
+    """Conf of ``ssl_certificate_inventory`` (spec section 4b)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expiry_warning_days: int = Field(
+        30,
+        ge=0,
+        description="Alert on certificates that expire within this many days.",
+        json_schema_extra=_form(SECTION_ALERTS, "Expiry warning (days)"),
+    )
+    stuck_validation_hours: float = Field(
+        48,
+        gt=0,
+        description="Alert on certificates still pending DNS validation after this many hours.",
+        json_schema_extra=_form(SECTION_ALERTS, "Stuck validation (hours)"),
+    )
+    # The same fields, descriptions and sections as the jobs' (spec section 3).
+    notification_topic_arn: str | None = copy(JobOptions.model_fields["notification_topic_arn"])
+    aws_conn_id: str = copy(JobOptions.model_fields["aws_conn_id"])
+
+    @field_validator("notification_topic_arn")
+    @classmethod
+    def _topic_arn(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not _TOPIC_ARN.match(value):
+            raise ValueError(f"{value!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
+        return value
+
+    @classmethod
+    def field_order(cls) -> list[str]:
+        """The order of the trigger form's fields."""
+        return ["expiry_warning_days", "stuck_validation_hours", "notification_topic_arn", "aws_conn_id"]
+
+
+def _datetime(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    return datetime.fromisoformat(str(value))
+
+
+def report_entry(
+    certificate: dict[str, Any], tags: dict[str, str], distribution_ids: list[str]
+) -> dict[str, Any]:
+    """One certificate of the report, from its DescribeCertificate result, tags and users.
+
+    ``in_use_by`` holds the CloudFront distributions (ids) serving it; ``other_users`` holds what ACM
+    itself reports beyond those (load balancers, for example), so that such a certificate is not
+    called unused.
+    """
+    names = [certificate["DomainName"]]
+    names += [n for n in certificate.get("SubjectAlternativeNames", []) if n != certificate["DomainName"]]
+    renewal = certificate.get("RenewalSummary") or {}
+    distribution_arns = {f"distribution/{d}" for d in distribution_ids}
+    other_users = [
+        user
+        for user in certificate.get("InUseBy") or []
+        if not any(user.endswith(suffix) for suffix in distribution_arns)
+    ]
+    return {
+        "arn": certificate["CertificateArn"],
+        "names": names,
+        "status": certificate.get("Status"),
+        "type": catalog.TYPE_NAMES.get(certificate.get("Type", ""), str(certificate.get("Type", "")).lower()),
+        "not_after": catalog.iso(certificate.get("NotAfter")),
+        "created_at": catalog.iso(certificate.get("CreatedAt") or certificate.get("ImportedAt")),
+        "renewal_eligibility": certificate.get("RenewalEligibility"),
+        "renewal_status": renewal.get("RenewalStatus"),
+        "renewal_reason": renewal.get("RenewalStatusReason"),
+        "failure_reason": certificate.get("FailureReason"),
+        "in_use_by": sorted(distribution_ids),
+        "other_users": sorted(other_users),
+        "job": catalog.job_of(tags),
+    }
+
+
+def certificate_report(acm_client: Any, cloudfront_client: Any) -> list[dict[str, Any]]:
+    """Every certificate in us-east-1 (all key types, paginated) with what uses it and which job made it."""
+    users = catalog.certificate_users(cloudfront_client)
+    report = []
+    for summary in acm.list_certificates(acm_client):
+        arn = summary["CertificateArn"]
+        certificate = acm_client.describe_certificate(CertificateArn=arn)["Certificate"]
+        report.append(report_entry(certificate, acm.certificate_tags(acm_client, arn), users.get(arn, [])))
+    report.sort(key=lambda entry: (entry["names"][0].lstrip("*."), entry["names"][0], entry["arn"]))
+    return report
+
+
+def find_alerts(
+    report: list[dict[str, Any]],
+    *,
+    now: datetime,
+    expiry_warning_days: int,
+    stuck_validation_hours: float,
+) -> list[dict[str, Any]]:
+    """What needs attention in a report: one alert (``kind``, ``arn``, ``names``, ``detail``) per finding.
+
+    - ``imported_expiring``: an imported certificate expiring within ``expiry_warning_days`` (or expired);
+    - ``renewal_failed``: a requested certificate whose renewal failed, or that expires within
+      ``expiry_warning_days`` or has expired (ACM renews from 60 days before expiry, so it could not);
+    - ``stuck_validation``: pending validation for longer than ``stuck_validation_hours``;
+    - ``request_failed``: a FAILED or VALIDATION_TIMED_OUT request;
+    - ``unused``: an issued certificate that no distribution (and nothing else ACM knows of) uses.
+    """
+    warn_until = now + timedelta(days=expiry_warning_days)
+    stuck_before = now - timedelta(hours=stuck_validation_hours)
+    alerts: list[dict[str, Any]] = []
+
+    def add(entry: dict[str, Any], kind: str, detail: str) -> None:
+        alerts.append({"kind": kind, "arn": entry["arn"], "names": entry["names"], "detail": detail})
+
+    for entry in report:
+        status = entry.get("status")
+        not_after = _datetime(entry.get("not_after"))
+        expiring = not_after is not None and not_after <= warn_until and status in ("ISSUED", "EXPIRED")
+        when = "expired" if not_after is not None and not_after <= now else "expires"
+        if entry.get("type") == "imported" and expiring:
+            assert not_after is not None
+            add(entry, "imported_expiring", f"{when} {not_after:%Y-%m-%d}; import a renewed certificate")
+        if entry.get("type") == "requested":
+            if entry.get("renewal_status") == "FAILED":
+                reason = entry.get("renewal_reason") or "no reason given"
+                add(entry, "renewal_failed", f"ACM's renewal failed ({reason})")
+            elif expiring:
+                assert not_after is not None
+                add(
+                    entry,
+                    "renewal_failed",
+                    f"{when} {not_after:%Y-%m-%d} and ACM has not renewed it "
+                    f"(renewal eligibility: {entry.get('renewal_eligibility') or 'unknown'})",
+                )
+        if status == "PENDING_VALIDATION":
+            created = _datetime(entry.get("created_at"))
+            if created is not None and created < stuck_before:
+                hours = (now - created).total_seconds() / 3600
+                add(
+                    entry,
+                    "stuck_validation",
+                    f"pending validation for {hours:.0f} hours; add its DNS records",
+                )
+        if status in ("FAILED", "VALIDATION_TIMED_OUT"):
+            reason = entry.get("failure_reason")
+            add(
+                entry,
+                "request_failed",
+                status + (f" ({reason})" if reason else "") + "; delete and request again",
+            )
+        if status == "ISSUED" and not entry.get("in_use_by") and not entry.get("other_users"):
+            add(entry, "unused", "no distribution uses it")
+    return alerts
+
+
+def alert_message(alerts: list[dict[str, Any]], report_size: int) -> tuple[str, str]:
+    """Subject and body of the one alert message listing everything that needs attention."""
+    lines = [
+        f"The daily certificate inventory found {len(alerts)} thing(s) to look at "
+        f"among {report_size} certificate(s) in ACM us-east-1.",
+        "",
+    ]
+    for kind, heading in ALERT_KINDS.items():
+        found = [alert for alert in alerts if alert["kind"] == kind]
+        if not found:
+            continue
+        lines.append(f"{heading}:")
+        for alert in found:
+            lines.append(f"  {', '.join(alert['names'])}")
+            lines.append(f"    {alert['detail']}")
+            lines.append(f"    {alert['arn']}")
+        lines.append("")
+    return messages.subject(f"Certificates need attention: {len(alerts)} finding(s)"), "\n".join(lines)
+
+
+def run_inventory(params: dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
+    """The inventory task: build the report, find the alerts, publish one message if there are any.
+
+    Returns ``{"certificates": report, "alerts": alerts, "message_id": id or None}`` (the run's XCom).
+    """
+    config = parse_config(InventoryConfig, params)
+    now = now or datetime.now(UTC)
+    report = certificate_report(
+        acm.acm_hook(config.aws_conn_id).conn, cloudfront.cloudfront_hook(config.aws_conn_id).conn
+    )
+    alerts = find_alerts(
+        report,
+        now=now,
+        expiry_warning_days=config.expiry_warning_days,
+        stuck_validation_hours=config.stuck_validation_hours,
+    )
+    log.info("Inventory: %d certificate(s), %d alert(s)", len(report), len(alerts))
+    message_id = None
+    if alerts:
+        subject, body = alert_message(alerts, len(report))
+        topic = notify.resolve_topic(config.notification_topic_arn)
+        message_id = notify.publish(config.aws_conn_id, topic, subject, body)
+    else:
+        log.info("Nothing needs attention: no alert sent")
+    return {"certificates": report, "alerts": alerts, "message_id": message_id}

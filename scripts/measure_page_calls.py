@@ -1,0 +1,172 @@
+"""Count the AWS calls one view of the SSL Certificates page costs, against moto in server mode.
+
+Starts moto on 127.0.0.1 (in this process), creates N certificates (half of them tagged as made by
+a job) and M distributions serving some of them, then renders the page through the plugin's FastAPI
+app (the signed-in user is stubbed: authentication costs no AWS call) and counts every AWS API call
+the page made (each page of a paginated list is one call):
+
+    .venv/bin/python scripts/measure_page_calls.py --certificates 200 --distributions 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import tempfile
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _distribution_config(alias: str, certificate_arn: str) -> dict[str, Any]:
+    return {
+        "CallerReference": uuid.uuid4().hex,
+        "Aliases": {"Quantity": 1, "Items": [alias]},
+        "Origins": {
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Id": "web",
+                    "DomainName": "origin.example.net",
+                    "CustomOriginConfig": {
+                        "HTTPPort": 80,
+                        "HTTPSPort": 443,
+                        "OriginProtocolPolicy": "https-only",
+                    },
+                }
+            ],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "web",
+            "ViewerProtocolPolicy": "redirect-to-https",
+            "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+        },
+        "Comment": "measure",
+        "Enabled": True,
+        "ViewerCertificate": {
+            "CloudFrontDefaultCertificate": False,
+            "ACMCertificateArn": certificate_arn,
+            "SSLSupportMethod": "sni-only",
+            "MinimumProtocolVersion": "TLSv1.2_2021",
+        },
+    }
+
+
+def main() -> None:
+    """Seed the emulator, view the page three times (cold, warm, after the cache expired), print counts."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--certificates", type=int, default=200)
+    parser.add_argument("--distributions", type=int, default=50)
+    args = parser.parse_args()
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    home = tempfile.mkdtemp(prefix="measure-page-")
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": home,
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+            "AIRFLOW__SSL_CERTIFICATES__CACHE_SECONDS": "60",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+                {
+                    "conn_type": "aws",
+                    "login": "testing",
+                    "password": "testing",
+                    "extra": {"endpoint_url": url},
+                }
+            ),
+        }
+    )
+    sys.path.insert(0, str(ROOT / "plugins"))
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        )
+        acm_client = session.client("acm", endpoint_url=url)
+        cloudfront_client = session.client("cloudfront", endpoint_url=url)
+        arns = []
+        for number in range(args.certificates):
+            tags = (
+                [
+                    {"Key": "airflow:dag_id", "Value": "ssl_create_certificates"},
+                    {"Key": "airflow:run_id", "Value": f"job{number}"},
+                ]
+                if number % 2 == 0
+                else []
+            )
+            arns.append(
+                acm_client.request_certificate(
+                    DomainName=f"site{number}.example.com",
+                    SubjectAlternativeNames=[f"site{number}.example.com", f"www.site{number}.example.com"],
+                    ValidationMethod="DNS",
+                    **({"Tags": tags} if tags else {}),
+                )["CertificateArn"]
+            )
+        for number in range(args.distributions):
+            cloudfront_client.create_distribution(
+                DistributionConfig=_distribution_config(f"site{number}.example.com", arns[number % len(arns)])
+            )
+
+        from cloudfront_ssl import catalog
+
+        calls: Counter[str] = Counter()
+
+        def count(event_name: str, **kwargs: Any) -> None:
+            calls[event_name.split(".")[-1]] += 1
+
+        def counting(factory: Any) -> Any:
+            def make(conn_id: str | None) -> Any:
+                hook = factory(conn_id)
+                hook.conn.meta.events.register("before-call", count)
+                return hook
+
+            return make
+
+        catalog.acm.acm_hook = counting(catalog.acm.acm_hook)
+        catalog.cloudfront.cloudfront_hook = counting(catalog.cloudfront.cloudfront_hook)
+
+        from airflow.api_fastapi.core_api.security import get_user
+        from fastapi.testclient import TestClient
+        from ssl_certificates.app import app, certificate_catalog
+
+        app.dependency_overrides[get_user] = lambda: {"username": "measure"}
+        client = TestClient(app)
+
+        def view(label: str, query: str = "") -> None:
+            calls.clear()
+            response = client.get(f"/{query}")
+            assert response.status_code == 200, response.text
+            print(f"{label}: {sum(calls.values())} AWS calls {dict(sorted(calls.items()))}")
+
+        print(f"{args.certificates} certificates, {args.distributions} distributions (moto {url})")
+        view("first view (empty cache)")
+        view("second view within the cache time (60 s)", "?cname=www.site7.example.com")
+        certificate_catalog()._loaded_at -= 3600  # as if the listing were older than its 60 s
+        view("view after the listing expired (details still cached)")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

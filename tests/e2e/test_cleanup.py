@@ -1,0 +1,168 @@
+"""ssl_cleanup_job and cleanup_on_failure (spec section 4a) against the emulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dag_runs import load_dag, run_dag
+from tests.plugin_support import without_retries
+
+NEIGHBOUR = {"airflow:dag_id": "ssl_create_certificates", "airflow:run_id": "neighbour-job"}
+
+
+def _certificate(aws, name: str, tags: dict[str, str] | None = None) -> str:
+    items = [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
+    kwargs = {"Tags": items} if items else {}
+    return aws.acm.request_certificate(DomainName=name, ValidationMethod="DNS", **kwargs)["CertificateArn"]
+
+
+def _state(aws) -> tuple[set[str], set[str]]:
+    """The ids of every distribution and the ARNs of every certificate the emulator holds."""
+    return (
+        {d["Id"] for d in aws.distributions(include_source=True)},
+        {c["CertificateArn"] for c in aws.certificates()},
+    )
+
+
+@pytest.fixture
+def job(airflow_db, aws):
+    """A real create job's run, a neighbour job's resources, and resources of no job."""
+    result = run_dag(
+        load_dag("ssl_create_certificates"),
+        {
+            "certificates": ["one.example.com", "two.example.com, www.two.example.com"],
+            "source_distribution_id": aws.source_distribution_id,
+            "notification_topic_arn": aws.topic_arn,
+            "poll_interval_seconds": 1,
+        },
+    )
+    assert result.state == "success"
+    neighbour_certificate = _certificate(aws, "neighbour.example.com", NEIGHBOUR)
+    neighbour_distribution = aws.create_distribution(["neighbour.example.com"], tags=NEIGHBOUR)
+    # Same run id, other DAG: not this job either.
+    other_dag = _certificate(
+        aws, "other.example.com", {"airflow:dag_id": "x", "airflow:run_id": result.run_id}
+    )
+    untagged = _certificate(aws, "untagged.example.com")
+    return (
+        result,
+        {neighbour_certificate, other_dag, untagged},
+        {neighbour_distribution, aws.source_distribution_id},
+    )
+
+
+def _cleanup(run_id: str, dry_run: bool):
+    result = run_dag(load_dag("ssl_cleanup_job"), {"job_run_id": run_id, "dry_run": dry_run})
+    assert result.state == "success", result.task_states
+    return result.xcom("remove_job_resources")
+
+
+def test_dry_run_lists_and_removes_nothing_then_a_real_run_removes_exactly_the_job(job, aws):
+    run, other_certificates, other_distributions = job
+    summary = run.xcom("summary")
+    job_distributions = {d["id"] for d in summary["distributions"]}
+    job_certificates = {c["arn"] for c in summary["certificates"]}
+    assert len(job_distributions) == 2 and len(job_certificates) == 2
+    before = _state(aws)
+
+    listed = _cleanup(run.run_id, dry_run=True)
+    assert _state(aws) == before
+    assert listed["dry_run"] is True
+    assert {d["id"] for d in listed["distributions"]} == job_distributions
+    assert {c["arn"] for c in listed["certificates"]} == job_certificates
+
+    removed = _cleanup(run.run_id, dry_run=False)
+    assert {d["id"]: d["action"] for d in removed["distributions"]} == dict.fromkeys(
+        job_distributions, "deleted"
+    )
+    assert {c["arn"]: c["action"] for c in removed["certificates"]} == dict.fromkeys(
+        job_certificates, "deleted"
+    )
+    distributions, certificates = _state(aws)
+    assert distributions == other_distributions
+    assert certificates == other_certificates
+
+    again = _cleanup(run.run_id, dry_run=False)
+    assert again["distributions"] == [] and again["certificates"] == []
+    assert _state(aws) == (distributions, certificates)
+
+
+def test_waits_until_the_disabled_distribution_is_deployed(airflow_db, aws):
+    """CloudFront refuses to delete a distribution before its disabling is deployed."""
+    from moto.moto_api import state_manager
+
+    from cloudfront_ssl.cleanup import remove_job_resources
+
+    tags = {"airflow:dag_id": "ssl_create_certificates", "airflow:run_id": "slow-job"}
+    distribution = aws.create_distribution(["slow.example.com"], tags=tags)
+    certificate = _certificate(aws, "slow.example.com", tags)
+    # Three status reads per change before CloudFront (moto) reports "Deployed".
+    state_manager.set_transition("cloudfront::distribution", {"progression": "manual", "times": 3})
+    try:
+        result = remove_job_resources(
+            "aws_default", tags["airflow:dag_id"], "slow-job", dry_run=False, poll_seconds=0.05
+        )
+    finally:
+        state_manager.unset_transition("cloudfront::distribution")
+    assert [d["action"] for d in result["distributions"]] == ["deleted"]
+    assert [c["action"] for c in result["certificates"]] == ["deleted"]
+    assert distribution not in _state(aws)[0] and certificate not in _state(aws)[1]
+
+
+def test_cleanup_on_failure_leaves_nothing_behind(airflow_db, aws, monkeypatch):
+    from cloudfront_ssl import create_job
+    from cloudfront_ssl.cleanup import CleanupOnFailure
+
+    before = _state(aws)
+    real_create = create_job.create_distribution
+
+    def second_fails(params, group, dag_id, run_id):
+        if group["item"] == 1:
+            raise RuntimeError("CloudFront said no")
+        return real_create(params, group, dag_id, run_id)
+
+    monkeypatch.setattr(create_job, "create_distribution", second_fails)
+    dag = load_dag("ssl_create_certificates")  # the job DAG as shipped: its tasks carry CleanupOnFailure
+    assert any(
+        isinstance(callback, CleanupOnFailure)
+        for callback in dag.get_task("create_distribution").on_failure_callback
+    )
+    with without_retries(dag):
+        result = run_dag(
+            dag,
+            {
+                "certificates": ["first.example.com", "second.example.com"],
+                "source_distribution_id": aws.source_distribution_id,
+                "notification_topic_arn": aws.topic_arn,
+                "poll_interval_seconds": 1,
+                "cleanup_on_failure": True,
+            },
+        )
+    assert result.state == "failed"
+    assert sorted(result.task_states["create_distribution"]) == ["failed", "success"]
+    assert _state(aws) == before
+
+
+def test_cleanup_on_failure_does_nothing_unless_asked(airflow_db, aws):
+    from cloudfront_ssl.cleanup import CleanupOnFailure
+
+    tags = {"airflow:dag_id": "ssl_create_certificates", "airflow:run_id": "kept-job"}
+    certificate = _certificate(aws, "kept.example.com", tags)
+
+    class Ti:
+        dag_id, run_id = tags["airflow:dag_id"], tags["airflow:run_id"]
+
+    CleanupOnFailure().notify({"params": {"cleanup_on_failure": False}, "ti": Ti(), "run_id": "kept-job"})
+    assert certificate in _state(aws)[1]
+    CleanupOnFailure().notify({"params": {"cleanup_on_failure": True}, "ti": Ti(), "run_id": "kept-job"})
+    assert certificate not in _state(aws)[1]
+
+
+def test_a_bad_conf_is_refused_at_trigger_time(airflow_db):
+    from airflow.sdk.definitions.param import ParamsDict
+
+    dag = load_dag("ssl_cleanup_job")
+    params = ParamsDict(dag.params)
+    with pytest.raises(Exception, match="job_run_id|required"):
+        params.validate()
+    assert dag.params["dry_run"] is True

@@ -1,0 +1,201 @@
+"""The SSL Certificates JSON API (spec section 9), through Airflow's own API server app and auth."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import pki
+from tests.dag_runs import load_dag, run_dag
+from tests.plugin_support import reset_catalog_cache, signed_in_airflow, token, without_retries
+
+API = "/ssl-certificates/api"
+
+
+@pytest.fixture(scope="module")
+def client(airflow_db):
+    """A TestClient on the Airflow API server app, with the plugin mounted and SimpleAuthManager."""
+    from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
+
+    with signed_in_airflow(airflow_db), TestClient(create_app()) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def auth(client, aws):
+    reset_catalog_cache()
+    return {"Authorization": f"Bearer {token(client)}"}
+
+
+def _request(aws, names: list[str], tags: dict[str, str] | None = None) -> str:
+    kwargs = {"SubjectAlternativeNames": names} if len(names) > 1 else {}
+    items = [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
+    if items:
+        kwargs["Tags"] = items
+    return aws.acm.request_certificate(DomainName=names[0], ValidationMethod="DNS", **kwargs)[
+        "CertificateArn"
+    ]
+
+
+def _import(aws, name: str) -> tuple[str, str]:
+    root = pki.make_root()
+    leaf = pki.make_leaf(root, [name])
+    key = leaf.key_pem()
+    arn = aws.acm.import_certificate(Certificate=leaf.cert_pem().encode(), PrivateKey=key.encode())[
+        "CertificateArn"
+    ]
+    return arn, key
+
+
+def test_every_endpoint_refuses_without_a_signed_in_user(client, aws):
+    for path in (
+        f"{API}/certificates",
+        f"{API}/jobs",
+        f"{API}/jobs/ssl_create_certificates/x",
+        "/ssl-certificates/",
+    ):
+        assert client.get(path).status_code == 401, path
+    assert client.get(f"{API}/certificates", headers={"Authorization": "Bearer not-a-token"}).status_code in (
+        401,
+        403,
+    )
+
+
+def test_search_by_exact_name_wildcard_text_and_status(client, auth, aws):
+    wildcard = _request(aws, ["*.shop.example.com"])
+    exact = _request(aws, ["www.example.com", "example.com"], {"airflow:dag_id": "d", "airflow:run_id": "r1"})
+    _request(aws, ["other.example.org"])
+
+    def arns(**query):
+        response = client.get(f"{API}/certificates", params=query, headers=auth)
+        assert response.status_code == 200, response.text
+        return {item["arn"] for item in response.json()["certificates"]}
+
+    assert arns(cname="WWW.Example.com") == {exact}
+    assert arns(cname="a.shop.example.com") == {wildcard}
+    assert arns(cname="a.b.shop.example.com") == set()  # a wildcard covers one label only
+    assert arns(cname="shop.example.com") == set()
+    assert arns(q="example.com") == {wildcard, exact}
+    assert arns(q="SHOP") == {wildcard}
+    assert arns(status="REVOKED") == set()
+
+    everything = client.get(f"{API}/certificates", headers=auth).json()
+    assert everything["total_entries"] == 3
+    item = next(c for c in everything["certificates"] if c["arn"] == exact)
+    assert item["names"] == ["www.example.com", "example.com"]
+    assert item["type"] == "requested"
+    assert item["job"] == {"dag_id": "d", "run_id": "r1"}
+    assert item["in_use_by"] == []
+    assert {"arn", "names", "status", "type", "not_after", "in_use_by", "job"} <= set(item)
+    assert next(c for c in everything["certificates"] if c["arn"] == wildcard)["job"] is None
+
+
+def test_status_filter(client, auth, aws):
+    from moto import settings
+
+    pending = _request(aws, ["pending.example.com"])
+    failed = _request(aws, ["failed.example.com"])
+    aws.fail_certificate(failed)
+    old_wait = settings.ACM_VALIDATION_WAIT
+    settings.ACM_VALIDATION_WAIT = 3600  # keep the first one pending
+    try:
+        listed = client.get(
+            f"{API}/certificates", params={"status": "pending_validation"}, headers=auth
+        ).json()
+        assert [c["arn"] for c in listed["certificates"]] == [pending]
+        listed = client.get(f"{API}/certificates", params={"status": "FAILED"}, headers=auth).json()
+        assert [c["arn"] for c in listed["certificates"]] == [failed]
+    finally:
+        settings.ACM_VALIDATION_WAIT = old_wait
+
+
+def test_no_private_key_in_any_response(client, auth, aws):
+    arn, key = _import(aws, "imported.example.com")
+    body = key.split("-----")[2].strip().splitlines()[1]
+    for path in (f"{API}/certificates", "/ssl-certificates/", f"{API}/jobs", "/ssl-certificates/jobs"):
+        response = client.get(path, headers=auth)
+        assert response.status_code == 200
+        assert "PRIVATE KEY" not in response.text and body not in response.text
+    item = client.get(f"{API}/certificates", params={"cname": "imported.example.com"}, headers=auth).json()
+    assert item["certificates"][0]["type"] == "imported"
+    assert item["certificates"][0]["arn"] == arn
+
+
+def test_job_status_through_a_failed_and_a_successful_run(client, auth, aws, monkeypatch):
+    from cloudfront_ssl import create_job
+
+    dag = load_dag("ssl_create_certificates")
+    conf = {
+        "certificates": ["shop.example.com, www.shop.example.com"],
+        "source_distribution_id": aws.source_distribution_id,
+        "notification_topic_arn": aws.topic_arn,
+        "poll_interval_seconds": 1,
+    }
+    good = run_dag(dag, conf)
+    assert good.state == "success"
+
+    # A failed run: ACM refuses the certificate right after it was requested (CAA record).
+    real_request = create_job.request_certificates
+
+    def request_then_fail(*args, **kwargs):
+        results = real_request(*args, **kwargs)
+        for certificate in results:
+            aws.fail_certificate(certificate["arn"])
+        return results
+
+    monkeypatch.setattr(create_job, "request_certificates", request_then_fail)
+    with without_retries(dag):
+        bad = run_dag(
+            dag,
+            {
+                **conf,
+                "certificates": ["caa.example.net"],
+                "source_distribution_id": None,
+                "create_distributions": False,
+            },
+        )
+    assert bad.state == "failed"
+
+    jobs = client.get(f"{API}/jobs", headers=auth).json()["jobs"]
+    run_ids = [job["run_id"] for job in jobs]
+    assert run_ids.index(bad.run_id) < run_ids.index(good.run_id)  # newest first
+    failed_only = client.get(f"{API}/jobs", params={"state": "failed"}, headers=auth).json()["jobs"]
+    assert bad.run_id in [j["run_id"] for j in failed_only] and good.run_id not in [
+        j["run_id"] for j in failed_only
+    ]
+    imports = client.get(f"{API}/jobs", params={"dag_id": "ssl_import_certificate"}, headers=auth).json()[
+        "jobs"
+    ]
+    assert all(j["dag_id"] == "ssl_import_certificate" for j in imports)
+    assert not {good.run_id, bad.run_id} & {j["run_id"] for j in imports}
+
+    job = client.get(f"{API}/jobs/ssl_create_certificates/{good.run_id}", headers=auth).json()
+    assert job["state"] == "success" and job["error"] is None
+    steps = {step["name"]: step["state"] for step in job["steps"]}
+    assert steps["summary"] == "success" and steps["wait_for_issuance"] == "success"
+    assert all({"name", "state", "start", "end"} <= set(step) for step in job["steps"])
+    (certificate,) = job["summary"]["certificates"]
+    assert certificate["names"] == ["shop.example.com", "www.shop.example.com"]
+    assert certificate["validation_records"] and certificate["status"] == "ISSUED"
+    (distribution,) = job["summary"]["distributions"]
+    assert distribution["aliases"] == ["shop.example.com", "www.shop.example.com"]
+    assert distribution["domain_name"].endswith(".cloudfront.net")
+
+    # The certificate list links each certificate to its job.
+    listed = client.get(f"{API}/certificates", params={"cname": "www.shop.example.com"}, headers=auth).json()
+    assert listed["certificates"][0]["job"] == {"dag_id": "ssl_create_certificates", "run_id": good.run_id}
+    assert listed["certificates"][0]["in_use_by"] == [distribution["id"]]
+
+    job = client.get(f"{API}/jobs/ssl_create_certificates/{bad.run_id}", headers=auth).json()
+    assert job["state"] == "failed"
+    assert "wait_for_issuance" in job["error"]
+    steps = {step["name"]: step["state"] for step in job["steps"]}
+    assert steps["wait_for_issuance"] == "failed" and steps["summary"] == "upstream_failed"
+    (certificate,) = job["summary"]["certificates"]  # from the request step: the job had no summary
+    assert certificate["names"] == ["caa.example.net"] and certificate["status"] == "FAILED"
+    assert job["summary"]["distributions"] == []
+
+    page = client.get(f"/ssl-certificates/jobs/ssl_create_certificates/{bad.run_id}", headers=auth)
+    assert page.status_code == 200 and "wait_for_issuance" in page.text and "caa.example.net" in page.text
+    assert client.get(f"{API}/jobs/ssl_create_certificates/no-such-run", headers=auth).status_code == 404
+    assert client.get(f"{API}/jobs/some_other_dag/{good.run_id}", headers=auth).status_code == 404
