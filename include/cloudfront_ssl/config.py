@@ -283,25 +283,23 @@ def dag_params(model: type[BaseModel], order: list[str]) -> dict[str, Any]:
     schema = model.model_json_schema()
     params: dict[str, Any] = {}
     for name in order:
-        field_schema = _simplify(dict(schema["properties"][name]))
-        field_schema.pop("title", None)
-        title = field_schema.pop("title", None) or name
         info = model.model_fields[name]
+        field_schema = _simplify(dict(schema["properties"][name]))
+        # The title and section come from the field's form extras; the description and default are
+        # Param arguments of their own rather than schema keys.
+        for key in ("title", "section", "description", "default"):
+            field_schema.pop(key, None)
         extras = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        title = extras.get("title", title)
-        field_schema.pop("section", None)
-        description = field_schema.pop("description", None)
-        default = field_schema.pop("default", None)
+        form = {
+            "description": info.description,
+            "title": extras.get("title", name),
+            "section": extras.get("section"),
+        }
         if info.is_required():
-            params[name] = Param(
-                description=description, title=title, section=extras.get("section"), **field_schema
-            )
+            params[name] = Param(**form, **field_schema)
         else:
-            if info.default_factory is not None:
-                default = info.default_factory()  # type: ignore[call-arg]
-            params[name] = Param(
-                default, description=description, title=title, section=extras.get("section"), **field_schema
-            )
+            default = info.default_factory() if info.default_factory else info.default  # type: ignore[call-arg]
+            params[name] = Param(default, **form, **field_schema)
     return params
 
 
