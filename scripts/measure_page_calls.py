@@ -31,37 +31,17 @@ def _free_port() -> int:
 
 
 def _distribution_config(alias: str, certificate_arn: str) -> dict[str, Any]:
-    return {
-        "CallerReference": uuid.uuid4().hex,
-        "Aliases": {"Quantity": 1, "Items": [alias]},
-        "Origins": {
-            "Quantity": 1,
-            "Items": [
-                {
-                    "Id": "web",
-                    "DomainName": "origin.example.net",
-                    "CustomOriginConfig": {
-                        "HTTPPort": 80,
-                        "HTTPSPort": 443,
-                        "OriginProtocolPolicy": "https-only",
-                    },
-                }
-            ],
-        },
-        "DefaultCacheBehavior": {
-            "TargetOriginId": "web",
-            "ViewerProtocolPolicy": "redirect-to-https",
-            "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
-        },
-        "Comment": "measure",
-        "Enabled": True,
-        "ViewerCertificate": {
-            "CloudFrontDefaultCertificate": False,
-            "ACMCertificateArn": certificate_arn,
-            "SSLSupportMethod": "sni-only",
-            "MinimumProtocolVersion": "TLSv1.2_2021",
-        },
+    """A distribution serving ``alias`` with the given certificate, built on the demo's source config."""
+    from seed_emulator import source_distribution_config  # this script's folder is on sys.path
+
+    config = source_distribution_config(uuid.uuid4().hex, [alias])
+    config["ViewerCertificate"] = {
+        "CloudFrontDefaultCertificate": False,
+        "ACMCertificateArn": certificate_arn,
+        "SSLSupportMethod": "sni-only",
+        "MinimumProtocolVersion": "TLSv1.2_2021",
     }
+    return config
 
 
 def main() -> None:

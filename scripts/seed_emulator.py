@@ -14,6 +14,7 @@ import argparse
 import json
 import shlex
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +23,14 @@ SOURCE_COMMENT = "cloudfront-ssl demo source distribution"
 """How a later run finds the source distribution an earlier run created."""
 
 
-def source_distribution_config(caller_reference: str) -> dict[str, Any]:
-    """A plausible web distribution with no aliases: the source the jobs copy."""
+def source_distribution_config(caller_reference: str, aliases: Sequence[str] = ()) -> dict[str, Any]:
+    """A plausible web distribution (by default with no aliases): the source the jobs copy.
+
+    The tests and the page measurement script build their distributions from it too.
+    """
     return {
         "CallerReference": caller_reference,
-        "Aliases": {"Quantity": 0, "Items": []},
+        "Aliases": {"Quantity": len(aliases), "Items": list(aliases)},
         "Origins": {
             "Quantity": 1,
             "Items": [

@@ -10,42 +10,10 @@ import boto3
 import requests
 
 from cloudfront_ssl.acm import ALL_KEY_TYPES
+from scripts.seed_emulator import source_distribution_config
 
 ACCOUNT_ID = "123456789012"
 TOPIC_NAME = "ssl-owners"
-
-
-def source_distribution_config(caller_reference: str, aliases: list[str] | None = None) -> dict[str, Any]:
-    """A realistic distribution config for the source distribution the jobs copy."""
-    aliases = aliases or []
-    return {
-        "CallerReference": caller_reference,
-        "Aliases": {"Quantity": len(aliases), "Items": aliases},
-        "Origins": {
-            "Quantity": 1,
-            "Items": [
-                {
-                    "Id": "web-origin",
-                    "DomainName": "origin.example.net",
-                    "CustomOriginConfig": {
-                        "HTTPPort": 80,
-                        "HTTPSPort": 443,
-                        "OriginProtocolPolicy": "https-only",
-                    },
-                }
-            ],
-        },
-        "DefaultCacheBehavior": {
-            "TargetOriginId": "web-origin",
-            "ViewerProtocolPolicy": "redirect-to-https",
-            "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
-        },
-        "Comment": "source distribution",
-        "Enabled": True,
-        "PriceClass": "PriceClass_100",
-        "HttpVersion": "http2",
-        "ViewerCertificate": {"CloudFrontDefaultCertificate": True},
-    }
 
 
 class Emulator:
