@@ -675,7 +675,7 @@ def print_report(jobs: list[Job], messages: list[dict[str, str]], topic_arn: str
     print("=" * 100)
 
 
-def result_line(jobs: list[Job], messages: list[dict[str, str]], skipped: str | None) -> str:
+def result_line(jobs: list[Job], messages: list[dict[str, str]]) -> str:
     """The one-line outcome that ``make demo`` ends with (the e2e test reads it)."""
     parts = []
     for job in jobs:
@@ -683,8 +683,6 @@ def result_line(jobs: list[Job], messages: list[dict[str, str]], skipped: str | 
         certificates = _count(len(summary.get("certificates", [])), "certificate")
         distributions = _count(len(summary.get("distributions", [])), "distribution")
         parts.append(f"{job.label} job {job.state} ({certificates}, {distributions})")
-    if skipped:
-        parts.append(f"import job skipped ({skipped})")
     ok = all(job.state == "success" for job in jobs)
     return (
         f"DEMO {'OK' if ok else 'FAILED'}: " + ", ".join(parts) + f", {_count(len(messages), 'SNS message')}"
@@ -766,23 +764,16 @@ def run(settings: Settings, processes: Processes) -> int:
             2,
         )
         say(f"  {CREATE_DAG} is loaded")
-        skipped = None
-        if IMPORT_DAG_FILE.exists():
-            wait_for(
-                f"load {IMPORT_DAG}",
-                lambda: processes.check_alive(logs) or _dag_loaded(api, IMPORT_DAG, IMPORT_DAG_FILE.name),
-                120,
-                2,
-            )
-            say(f"  {IMPORT_DAG} is loaded")
-        else:
-            skipped = f"{IMPORT_DAG_FILE.relative_to(ROOT)} is not in this checkout yet"
-            say(f"  NOTE: the import job is skipped: {skipped}")
+        wait_for(
+            f"load {IMPORT_DAG}",
+            lambda: processes.check_alive(logs) or _dag_loaded(api, IMPORT_DAG, IMPORT_DAG_FILE.name),
+            120,
+            2,
+        )
+        say(f"  {IMPORT_DAG} is loaded")
 
-    jobs = [Job("create", CREATE_DAG)] + ([] if skipped else [Job("import", IMPORT_DAG)])
-    confs = {CREATE_DAG: create_job_conf(settings, emulator)}
-    if not skipped:
-        confs[IMPORT_DAG] = import_job_conf(emulator)
+    jobs = [Job("create", CREATE_DAG), Job("import", IMPORT_DAG)]
+    confs = {CREATE_DAG: create_job_conf(settings, emulator), IMPORT_DAG: import_job_conf(emulator)}
 
     for job in jobs:
         with step(f"unpause and trigger {job.dag_id} (POST /api/v2/dags/{job.dag_id}/dagRuns)"):
@@ -810,7 +801,7 @@ def run(settings: Settings, processes: Processes) -> int:
         messages = emulator.messages()
 
     print_report(jobs, messages, emulator.topic_arn)
-    line = result_line(jobs, messages, skipped)
+    line = result_line(jobs, messages)
     failed = [job for job in jobs if job.state != "success"]
     if failed:
         for job in failed:

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-IMPORT_DAG_FILE = ROOT / "dags" / "ssl_import_certificate.py"
 
 
 def _free_port() -> int:
@@ -62,17 +61,12 @@ def test_demo_exits_0_with_both_jobs_done(demo_run):
     result, _ = demo_run
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
-    if IMPORT_DAG_FILE.exists():
-        assert re.search(
-            r"^DEMO OK: create job success \(1 certificate, 1 distribution\), "
-            r"import job success \(1 certificate, 1 distribution\), \d+ SNS messages$",
-            result.stdout,
-            re.MULTILINE,
-        ), output[-6000:]
-    else:
-        assert (
-            "import job skipped (dags/ssl_import_certificate.py is not in this checkout yet)" in result.stdout
-        )
+    assert re.search(
+        r"^DEMO OK: create job success \(1 certificate, 1 distribution\), "
+        r"import job success \(1 certificate, 1 distribution\), \d+ SNS messages$",
+        result.stdout,
+        re.MULTILINE,
+    ), output[-6000:]
 
 
 def test_demo_prints_what_the_owner_needs(demo_run):
@@ -91,8 +85,7 @@ def test_demo_prints_what_the_owner_needs(demo_run):
     # The owners' SNS messages: validation records first, then CNAME targets.
     assert "Add DNS records to validate 1 certificate" in out
     assert "Point your domains at CloudFront: 1 distribution" in out
-    if IMPORT_DAG_FILE.exists():
-        assert re.search(r"^\s+shop\.demo\.example\.com  CNAME  \w+\.cloudfront\.net$", out, re.MULTILINE)
+    assert re.search(r"^\s+shop\.demo\.example\.com  CNAME  \w+\.cloudfront\.net$", out, re.MULTILINE)
     assert "PRIVATE KEY" not in out
 
 
