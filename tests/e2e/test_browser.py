@@ -6,6 +6,7 @@ skipped when they are missing. The screenshots go to ``test-output/``.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -31,6 +32,11 @@ CHROMIUM_FLAGS = [
 
 selenium = pytest.importorskip("selenium", reason="selenium is not installed")
 if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+    if os.environ.get("CI"):
+        # CI installs the browser (make test runs scripts/install-browser.sh): missing there is a failure.
+        pytest.fail(
+            "chromium/chromedriver missing: scripts/install-browser.sh did not install them", pytrace=False
+        )
     pytest.skip("chromium/chromedriver missing: run scripts/install-browser.sh", allow_module_level=True)
 
 
