@@ -133,3 +133,28 @@ def without_retries(dag: Any) -> Iterator[Any]:
     finally:
         for task in dag.tasks:
             task.retries = saved[task.task_id]
+
+
+def serialize_dags() -> list[str]:
+    """Write every DAG of the configured bundles to the metadata DB, as the DAG processor would.
+
+    What ``dag.test()`` does before it runs a DAG, without running one: afterwards a real API server
+    knows the DAGs (their trigger forms, their params for trigger-time validation). Returns the
+    DAG ids written.
+    """
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+    from airflow.utils.session import create_session
+
+    manager = DagBundlesManager()
+    with create_session() as session:
+        manager.sync_bundles_to_db(session=session)
+    dag_ids: list[str] = []
+    for bundle in manager.get_all_dag_bundles():
+        if not bundle.is_initialized:
+            bundle.initialize()
+        bag = BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name)
+        assert not bag.import_errors, bag.import_errors
+        sync_bag_to_db(bag, bundle.name, bundle.version)
+        dag_ids.extend(bag.dag_ids)
+    return dag_ids

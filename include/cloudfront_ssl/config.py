@@ -18,8 +18,10 @@ TAG_PREFIX = "airflow:"
 MAX_USER_TAGS = 48
 """CloudFront and ACM take 50 tags per resource; the jobs add two of their own."""
 
-_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
-_DISTRIBUTION_ID = re.compile(r"^[A-Z0-9]{8,20}$")
+_TOPIC_ARN_PATTERN = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?"
+_DISTRIBUTION_ID_PATTERN = r"[A-Z0-9]{8,20}"
+_TOPIC_ARN = re.compile(f"^{_TOPIC_ARN_PATTERN}$")
+_DISTRIBUTION_ID = re.compile(f"^{_DISTRIBUTION_ID_PATTERN}$")
 
 SECTION_NAMES = "Certificates"
 SECTION_CERTIFICATE = "Certificate"
@@ -49,7 +51,9 @@ class JobOptions(BaseModel):
         None,
         description="The distribution whose current config is copied for every new distribution "
         "(required when distributions are created).",
-        json_schema_extra=_form(SECTION_DISTRIBUTIONS, "Source distribution id"),
+        json_schema_extra=_form(
+            SECTION_DISTRIBUTIONS, "Source distribution id", pattern=f"^({_DISTRIBUTION_ID_PATTERN})?$"
+        ),
     )
     tags: dict[str, str] = Field(
         default_factory=dict,
@@ -61,7 +65,9 @@ class JobOptions(BaseModel):
         None,
         description="SNS topic for the domain owners' messages. Empty: the Airflow Variable "
         "ssl_notification_topic_arn; if that is unset too, the job sends no messages.",
-        json_schema_extra=_form(SECTION_NOTIFY, "SNS topic ARN"),
+        json_schema_extra=_form(
+            SECTION_NOTIFY, "SNS topic ARN", pattern=f"^\\s*({_TOPIC_ARN_PATTERN})?\\s*$"
+        ),
     )
     aws_conn_id: str = Field(
         "aws_default",
@@ -114,7 +120,7 @@ class CreateJobConfig(JobOptions):
     """Conf of ``ssl_create_certificates`` (spec section 3)."""
 
     certificates: Annotated[
-        list[str | list[str]],
+        list[Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)]],
         Field(
             min_length=1,
             max_length=100,
@@ -207,6 +213,14 @@ class ImportJobConfig(JobOptions):
         description="Create a CloudFront distribution for this certificate, copied from the source "
         "distribution.",
         json_schema_extra=_form(SECTION_DISTRIBUTIONS, "Create a distribution"),
+    )
+    source_distribution_id: str | None = Field(
+        None,
+        description="The distribution whose current config is copied for the certificate's distribution "
+        "(required when a distribution is created).",
+        json_schema_extra=_form(
+            SECTION_DISTRIBUTIONS, "Source distribution id", pattern=f"^({_DISTRIBUTION_ID_PATTERN})?$"
+        ),
     )
     aliases: list[str] | None = Field(
         None,
