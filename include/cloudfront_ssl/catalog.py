@@ -54,12 +54,6 @@ def summary_names(summary: dict[str, Any]) -> list[str] | None:
     return [summary["DomainName"], *(name for name in alternatives if name != summary["DomainName"])]
 
 
-def described_names(certificate: dict[str, Any]) -> list[str]:
-    """A described certificate's names, subject first."""
-    alternatives = certificate.get("SubjectAlternativeNames") or []
-    return [certificate["DomainName"], *(name for name in alternatives if name != certificate["DomainName"])]
-
-
 def certificate_users(cloudfront_client: Any) -> dict[str, list[str]]:
     """``{certificate ARN: [distribution ids]}`` for every distribution of the account (paginated)."""
     users: dict[str, list[str]] = {}
@@ -172,7 +166,9 @@ class CertificateCatalog:
                 cached = (now, acm.certificate_tags(acm_client, arn), None)
             names = summary_names(summary) or cached[2]
             if names is None:
-                names = described_names(acm_client.describe_certificate(CertificateArn=arn)["Certificate"])
+                names = acm.certificate_names(
+                    acm_client.describe_certificate(CertificateArn=arn)["Certificate"]
+                )
                 cached = (cached[0], cached[1], names)
             self._details[arn] = cached
             entries.append(certificate_entry(summary, names, cached[1], users.get(arn, [])))

@@ -42,10 +42,39 @@ def _form(section: str, title: str, **extra: Any) -> dict[str, Any]:
     return {"section": section, "title": title, **extra}
 
 
-class JobOptions(BaseModel):
-    """Fields shared by the create and the import job (spec sections 3 and 4)."""
+class AwsOptions(BaseModel):
+    """The SNS topic and the AWS connection: settings of every DAG of the package (spec sections 3, 4b)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    notification_topic_arn: str | None = Field(
+        None,
+        description="SNS topic for the domain owners' messages. Empty: the Airflow Variable "
+        "ssl_notification_topic_arn; if that is unset too, no message is sent.",
+        json_schema_extra=_form(
+            SECTION_NOTIFY, "SNS topic ARN", pattern=f"^\\s*({_TOPIC_ARN_PATTERN})?\\s*$"
+        ),
+    )
+    aws_conn_id: str = Field(
+        "aws_default",
+        min_length=1,
+        description="The Airflow AWS connection. ACM calls always go to us-east-1 (CloudFront's region).",
+        json_schema_extra=_form(SECTION_ADVANCED, "AWS connection id"),
+    )
+
+    @field_validator("notification_topic_arn")
+    @classmethod
+    def _topic_arn(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not _TOPIC_ARN.match(value):
+            raise ValueError(f"{value!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
+        return value
+
+
+class JobOptions(AwsOptions):
+    """Fields shared by the create and the import job (spec sections 3 and 4)."""
 
     source_distribution_id: str | None = Field(
         None,
@@ -61,20 +90,6 @@ class JobOptions(BaseModel):
         'as a JSON object, e.g. {"team": "web"}.',
         json_schema_extra=_form(SECTION_NOTIFY, "Tags"),
     )
-    notification_topic_arn: str | None = Field(
-        None,
-        description="SNS topic for the domain owners' messages. Empty: the Airflow Variable "
-        "ssl_notification_topic_arn; if that is unset too, the job sends no messages.",
-        json_schema_extra=_form(
-            SECTION_NOTIFY, "SNS topic ARN", pattern=f"^\\s*({_TOPIC_ARN_PATTERN})?\\s*$"
-        ),
-    )
-    aws_conn_id: str = Field(
-        "aws_default",
-        min_length=1,
-        description="The Airflow AWS connection. ACM calls always go to us-east-1 (CloudFront's region).",
-        json_schema_extra=_form(SECTION_ADVANCED, "AWS connection id"),
-    )
     cleanup_on_failure: bool = Field(
         False,
         description="When the job fails, remove what it created (as the ssl_cleanup_job DAG does).",
@@ -89,16 +104,6 @@ class JobOptions(BaseModel):
         value = value.strip()
         if not _DISTRIBUTION_ID.match(value):
             raise ValueError(f"{value!r} is not a CloudFront distribution id (like E2ABCDEF123)")
-        return value
-
-    @field_validator("notification_topic_arn")
-    @classmethod
-    def _topic_arn(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip()
-        if not _TOPIC_ARN.match(value):
-            raise ValueError(f"{value!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
         return value
 
     @field_validator("tags")

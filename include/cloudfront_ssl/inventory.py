@@ -8,14 +8,13 @@ certificate: a daily job can afford the detail the cached page does without); :f
 from __future__ import annotations
 
 import logging
-from copy import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field
 
 from cloudfront_ssl import acm, catalog, cloudfront, messages, notify
-from cloudfront_ssl.config import _TOPIC_ARN, JobOptions, _form, parse_config
+from cloudfront_ssl.config import AwsOptions, _form, parse_config
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +30,8 @@ ALERT_KINDS = {
 """Each kind of alert, with the heading its section gets in the alert message."""
 
 
-class InventoryConfig(BaseModel):
-    """Conf of ``ssl_certificate_inventory`` (spec section 4b)."""
-
-    model_config = ConfigDict(extra="forbid")
+class InventoryConfig(AwsOptions):
+    """Conf of ``ssl_certificate_inventory`` (spec section 4b); the topic and connection as the jobs'."""
 
     expiry_warning_days: int = Field(
         30,
@@ -48,19 +45,6 @@ class InventoryConfig(BaseModel):
         description="Alert on certificates still pending DNS validation after this many hours.",
         json_schema_extra=_form(SECTION_ALERTS, "Stuck validation (hours)"),
     )
-    # The same fields, descriptions and sections as the jobs' (spec section 3).
-    notification_topic_arn: str | None = copy(JobOptions.model_fields["notification_topic_arn"])
-    aws_conn_id: str = copy(JobOptions.model_fields["aws_conn_id"])
-
-    @field_validator("notification_topic_arn")
-    @classmethod
-    def _topic_arn(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip()
-        if not _TOPIC_ARN.match(value):
-            raise ValueError(f"{value!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
-        return value
 
     @classmethod
     def field_order(cls) -> list[str]:

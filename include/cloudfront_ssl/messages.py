@@ -8,9 +8,14 @@ from typing import Any
 MAX_SUBJECT = 99
 """SNS subjects must be under 100 characters, on one line."""
 
-_PRIVATE_KEY_BLOCK = re.compile(
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL
-)
+KEY_REMOVED = "[private key removed]"
+# Scrubbing is deliberately broader than parsing: any case, and blocks cut short at either end
+# (error messages are often truncated), so that no fragment of a key survives.
+_KEY_BEGIN = r"-----BEGIN [A-Za-z0-9 ]*PRIVATE KEY-----"
+_KEY_END = r"-----END [A-Za-z0-9 ]*PRIVATE KEY-----"
+_MASK_WHOLE = re.compile(_KEY_BEGIN + r".*?" + _KEY_END, re.DOTALL | re.IGNORECASE)
+_MASK_NO_END = re.compile(_KEY_BEGIN + r".*\Z", re.DOTALL | re.IGNORECASE)
+_MASK_NO_BEGIN = re.compile(r"\A.*?" + _KEY_END, re.DOTALL | re.IGNORECASE)
 
 
 def subject(text: str) -> str:
@@ -20,8 +25,15 @@ def subject(text: str) -> str:
 
 
 def scrub_secrets(text: str) -> str:
-    """Remove any PEM private key block from a text before it is published or shown."""
-    return _PRIVATE_KEY_BLOCK.sub("[private key removed]", text)
+    """Replace every PEM private-key block of a text by ``[private key removed]`` before it is shown.
+
+    Covers every "... PRIVATE KEY" label (PKCS#8, encrypted, RSA, EC, OpenSSH) and also a block
+    whose END or BEGIN line has been cut off, since the text to publish may be truncated.
+    Certificates and other blocks are left as they are.
+    """
+    text = _MASK_WHOLE.sub(KEY_REMOVED, text)
+    text = _MASK_NO_END.sub(KEY_REMOVED, text)
+    return _MASK_NO_BEGIN.sub(KEY_REMOVED, text)
 
 
 def validation_message(job_id: str, certificates: list[dict[str, Any]]) -> tuple[str, str]:

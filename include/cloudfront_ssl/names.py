@@ -90,8 +90,10 @@ def covers(certificate_name: str, name: str) -> bool:
     Equal names cover each other; a wildcard ``*.example.com`` covers exactly one more label:
     ``a.example.com``, but not ``example.com`` and not ``a.b.example.com``. Case-insensitive.
     """
-    certificate_name = certificate_name.lower().rstrip(".")
-    name = name.lower().rstrip(".")
+    certificate_name = certificate_name.strip().lower().rstrip(".")
+    name = name.strip().lower().rstrip(".")
+    if not certificate_name or not name:
+        return False
     if certificate_name == name:
         return True
     if not certificate_name.startswith("*."):

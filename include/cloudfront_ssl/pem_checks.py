@@ -26,6 +26,14 @@ from cryptography.hazmat.primitives.asymmetric.types import (
     PublicKeyTypes,
 )
 
+# Re-exported: the one wildcard rule of the project, and the one key scrubber (both in light modules
+# that the DAG files import, so that they do not pull in cryptography).
+from cloudfront_ssl.messages import KEY_REMOVED
+from cloudfront_ssl.messages import scrub_secrets as mask_pem_blocks
+from cloudfront_ssl.names import covers
+
+__all__ = ["KEY_REMOVED", "BundleError", "CheckedBundle", "check_bundle", "covers", "mask_pem_blocks"]
+
 # ACM's ImportCertificate limits, in bytes.
 MAX_BODY_BYTES = 32 * 1024
 MAX_KEY_BYTES = 5 * 1024
@@ -42,14 +50,6 @@ EXPIRY_WARNING = datetime.timedelta(days=30)
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
 _PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]+-----")
 
-# Scrubbing is deliberately broader than parsing: any case, and blocks cut short at either end
-# (error messages are often truncated), so that no fragment of a key survives.
-_KEY_BEGIN = r"-----BEGIN [A-Za-z0-9 ]*PRIVATE KEY-----"
-_KEY_END = r"-----END [A-Za-z0-9 ]*PRIVATE KEY-----"
-_MASK_WHOLE = re.compile(_KEY_BEGIN + r".*?" + _KEY_END, re.DOTALL | re.IGNORECASE)
-_MASK_NO_END = re.compile(_KEY_BEGIN + r".*\Z", re.DOTALL | re.IGNORECASE)
-_MASK_NO_BEGIN = re.compile(r"\A.*?" + _KEY_END, re.DOTALL | re.IGNORECASE)
-KEY_REMOVED = "[private key removed]"
 
 # What a name in dns_names may look like; a subject CN such as "Example Corp" is not a host name.
 _DNS_NAME = re.compile(r"^(\*\.)?([a-z0-9_]([a-z0-9_-]*[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$")
@@ -91,38 +91,6 @@ class CheckedBundle:
 class _Block:
     label: str
     text: str  # the whole block, BEGIN to END line
-
-
-def mask_pem_blocks(text: str) -> str:
-    """Return ``text`` with every PEM private-key block replaced by ``[private key removed]``.
-
-    Covers every "... PRIVATE KEY" label (PKCS#8, encrypted, RSA, EC, OpenSSH) and also a block
-    whose END or BEGIN line has been cut off, since the text to publish may be truncated.
-    Certificates and other blocks are left as they are.
-    """
-    text = _MASK_WHOLE.sub(KEY_REMOVED, text)
-    text = _MASK_NO_END.sub(KEY_REMOVED, text)
-    return _MASK_NO_BEGIN.sub(KEY_REMOVED, text)
-
-
-def covers(certificate_name: str, name: str) -> bool:
-    """True when certificate name (maybe a wildcard '*.example.com') covers `name`: equal, or a
-    wildcard covering exactly one extra left label (a.example.com, not example.com, not a.b.example.com).
-    Case-insensitive."""
-    certificate_name = _normalise_name(certificate_name)
-    name = _normalise_name(name)
-    if not certificate_name or not name:
-        return False
-    if certificate_name == name:
-        return True
-    if not certificate_name.startswith("*."):
-        return False
-    suffix = certificate_name[1:]  # ".example.com"
-    if not name.endswith(suffix):
-        return False
-    extra_label = name[: -len(suffix)]
-    # A wildcard stands for exactly one non-empty label (RFC 6125 6.4.3), never for none or two.
-    return bool(extra_label) and "." not in extra_label
 
 
 def check_bundle(
