@@ -82,13 +82,12 @@ with DAG(
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def summary(
-        certificates: list[dict[str, Any]], distributions: list[dict[str, Any]] | None
+        certificates: list[dict[str, Any]], issued_arns: list[str], distributions: list[dict[str, Any]] | None
     ) -> dict[str, Any]:
         """The job's result: certificates with their validation records, distributions with CNAME targets."""
         from cloudfront_ssl import create_job
 
-        params, _, _ = run_identity()
-        return create_job.summarize(params, certificates, list(distributions or []))
+        return create_job.summarize(certificates, issued_arns, list(distributions or []))
 
     plan = check()
     certificates = request_certificates(plan)
@@ -103,4 +102,4 @@ with DAG(
     wait_for_issuance >> groups
     distributions = create_distribution.expand(group=groups)
     notified = notify_cname_targets(distributions)
-    notified >> summary(certificates, distributions)
+    notified >> summary(certificates, wait_for_issuance.output, distributions)

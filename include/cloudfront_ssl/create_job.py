@@ -136,20 +136,21 @@ def notify_cname_targets(params: dict[str, Any], distributions: list[dict[str, A
 
 
 def summarize(
-    params: dict[str, Any], certificates: list[dict[str, Any]], distributions: list[dict[str, Any]]
+    certificates: list[dict[str, Any]], issued_arns: list[str], distributions: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """The job's summary (spec section 7), with each certificate's current status read from ACM."""
-    config = parse_config(CreateJobConfig, params)
-    client = acm.acm_hook(config.aws_conn_id).conn
-    summary_certificates = []
-    for certificate in certificates:
-        current = client.describe_certificate(CertificateArn=certificate["arn"])["Certificate"]
-        summary_certificates.append(
-            {
-                "arn": certificate["arn"],
-                "names": certificate["names"],
-                "status": current.get("Status"),
-                "validation_records": certificate["validation_records"],
-            }
-        )
+    """The job's summary (spec section 7).
+
+    ``issued_arns`` is what the wait step saw issued, so no ACM call is needed to update the statuses
+    the request step recorded.
+    """
+    issued = set(issued_arns or [])
+    summary_certificates = [
+        {
+            "arn": certificate["arn"],
+            "names": certificate["names"],
+            "status": "ISSUED" if certificate["arn"] in issued else certificate["status"],
+            "validation_records": certificate["validation_records"],
+        }
+        for certificate in certificates
+    ]
     return {"certificates": summary_certificates, "distributions": list(distributions)}
