@@ -19,7 +19,7 @@ from typing import Any
 from airflow.sdk import DAG, TriggerRule, get_current_context, task
 
 from cloudfront_ssl.config import CreateJobConfig, dag_params
-from cloudfront_ssl.job_dag import job_default_args, run_identity
+from cloudfront_ssl.job_dag import cleanup_on_failure_step, job_default_args, run_identity
 from cloudfront_ssl.operators import WaitForCertificatesOperator
 
 with DAG(
@@ -103,3 +103,4 @@ with DAG(
     distributions = create_distribution.expand(group=groups)
     notified = notify_cname_targets(distributions)
     notified >> summary(certificates, wait_for_issuance.output, distributions)
+    cleanup_on_failure_step(after=[distributions, notified])

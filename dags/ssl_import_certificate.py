@@ -21,7 +21,7 @@ from typing import Any
 from airflow.sdk import DAG, TriggerRule, task
 
 from cloudfront_ssl.config import ImportJobConfig, dag_params
-from cloudfront_ssl.job_dag import job_default_args, run_identity
+from cloudfront_ssl.job_dag import cleanup_on_failure_step, job_default_args, run_identity
 
 with DAG(
     dag_id="ssl_import_certificate",
@@ -83,4 +83,6 @@ with DAG(
     facts = check()
     certificate = import_certificate(facts)
     distributions = create_distribution.expand(group=distributions_to_create(facts, certificate))
-    notify_owners(facts, certificate, distributions) >> summary(certificate, distributions)
+    notified = notify_owners(facts, certificate, distributions)
+    notified >> summary(certificate, distributions)
+    cleanup_on_failure_step(after=[distributions, notified])

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from airflow.sdk import BaseNotifier
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloudfront_ssl import acm, catalog, cloudfront
@@ -32,7 +31,7 @@ DEFAULT_TIMEOUT_SECONDS = 3600.0
 __all__ = [
     "CleanupConfig",
     "CleanupError",
-    "CleanupOnFailure",
+    "cleanup_failed_job",
     "ConfigError",
     "remove_job_resources",
     "run_cleanup",
@@ -278,65 +277,23 @@ def run_cleanup(params: dict[str, Any], *, poll_seconds: float = DEFAULT_POLL_SE
     )
 
 
-class CleanupOnFailure(BaseNotifier):
-    """Remove what a job created when it fails, if its conf says ``cleanup_on_failure: true``.
+def cleanup_failed_job(
+    params: dict[str, Any],
+    dag_id: str,
+    run_id: str,
+    *,
+    failed_steps: int,
+    poll_seconds: float = DEFAULT_POLL_SECONDS,
+) -> dict[str, Any] | None:
+    """The job DAGs' ``cleanup_on_failure`` step: remove what a failed job created, if its conf asks.
 
-    Attach it to every task of a job DAG, after the failure notifier: ``default_args={
-    "on_failure_callback": [JobFailureNotifier(), CleanupOnFailure()], ...}``. It reads
-    ``cleanup_on_failure`` and ``aws_conn_id`` from the run's params and does nothing when the flag is
-    false. A task's callback runs once its last try has failed (not on a retry), in the worker, where
-    waiting for CloudFront to deploy is allowed to take minutes. Removal is idempotent, so several
-    failing tasks (mapped distributions) each running it is harmless.
-
-    It also accepts a DAG-level callback's context (no ``ti``: the DAG and ``run_id``), but a DAG's own
-    ``on_failure_callback`` runs in the DAG processor under its file-processing timeout, too short
-    for CloudFront's deployments on AWS.
-
-    :param poll_seconds: seconds between two status reads while CloudFront deploys a disabled
-        distribution.
-    :param timeout_seconds: give up waiting for one distribution after this long (the clean-up job can
-        finish the work later).
+    Returns None (nothing to do) when ``cleanup_on_failure`` is false or no step failed. The step runs
+    once every other step has finished (mapped siblings included), so nothing is created after it.
+    Removal is idempotent; an error fails the step, whose retry (or ``ssl_cleanup_job``) finishes it.
     """
-
-    def __init__(
-        self, *, poll_seconds: float = DEFAULT_POLL_SECONDS, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
-    ) -> None:
-        super().__init__()
-        self.poll_seconds = poll_seconds
-        self.timeout_seconds = timeout_seconds
-
-    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
-        """Nothing to render (no template fields).
-
-        Skipping it matters: as a DAG callback under ``dag.test()`` the context's DAG is a serialized one,
-        which has no template environment.
-        """
-
-    def notify(self, context: Any) -> None:
-        """Remove the failed job's resources when the run's params ask for it."""
-        params = dict(context.get("params") or {})
-        dag_run = context.get("dag_run")
-        if not params and dag_run is not None:
-            params = dict(getattr(dag_run, "conf", None) or {})
-        if not params.get("cleanup_on_failure"):
-            return
-        ti = context.get("ti")
-        dag = context.get("dag")
-        dag_id = dag.dag_id if dag is not None else ti.dag_id
-        run_id = context.get("run_id") or ti.run_id
-        log.info("cleanup_on_failure: removing what job %s of %s created", run_id, dag_id)
-        try:
-            result = remove_job_resources(
-                params.get("aws_conn_id") or "aws_default",
-                dag_id,
-                run_id,
-                dry_run=False,
-                poll_seconds=self.poll_seconds,
-                timeout_seconds=self.timeout_seconds,
-            )
-            log.info("cleanup_on_failure: %s", result)
-        except Exception:  # the job's own error must stay the one reported
-            log.exception(
-                "cleanup_on_failure could not remove everything; run ssl_cleanup_job with job_run_id=%s",
-                run_id,
-            )
+    if not params.get("cleanup_on_failure") or failed_steps == 0:
+        return None
+    log.info("cleanup_on_failure: removing what job %s of %s created", run_id, dag_id)
+    return remove_job_resources(
+        params.get("aws_conn_id") or "aws_default", dag_id, run_id, dry_run=False, poll_seconds=poll_seconds
+    )

@@ -111,7 +111,6 @@ def test_waits_until_the_disabled_distribution_is_deployed(airflow_db, aws):
 
 def test_cleanup_on_failure_leaves_nothing_behind(airflow_db, aws, monkeypatch):
     from cloudfront_ssl import create_job
-    from cloudfront_ssl.cleanup import CleanupOnFailure
 
     before = _state(aws)
     real_create = create_job.create_distribution
@@ -122,11 +121,7 @@ def test_cleanup_on_failure_leaves_nothing_behind(airflow_db, aws, monkeypatch):
         return real_create(params, group, dag_id, run_id)
 
     monkeypatch.setattr(create_job, "create_distribution", second_fails)
-    dag = load_dag("ssl_create_certificates")  # the job DAG as shipped: its tasks carry CleanupOnFailure
-    assert any(
-        isinstance(callback, CleanupOnFailure)
-        for callback in dag.get_task("create_distribution").on_failure_callback
-    )
+    dag = load_dag("ssl_create_certificates")  # the job DAG as shipped, with its cleanup_on_failure step
     with without_retries(dag):
         result = run_dag(
             dag,
@@ -140,21 +135,36 @@ def test_cleanup_on_failure_leaves_nothing_behind(airflow_db, aws, monkeypatch):
         )
     assert result.state == "failed"
     assert sorted(result.task_states["create_distribution"]) == ["failed", "success"]
+    assert result.task_states["cleanup_on_failure"] == ["success"]
     assert _state(aws) == before
 
 
+def test_a_successful_job_skips_the_cleanup_step(airflow_db, aws):
+    dag = load_dag("ssl_create_certificates")
+    result = run_dag(
+        dag,
+        {
+            "certificates": ["kept.example.com"],
+            "source_distribution_id": aws.source_distribution_id,
+            "poll_interval_seconds": 1,
+            "cleanup_on_failure": True,
+        },
+    )
+    assert result.state == "success"
+    assert result.task_states["cleanup_on_failure"] == ["skipped"]
+    assert len(aws.distributions()) == 1
+
+
 def test_cleanup_on_failure_does_nothing_unless_asked(airflow_db, aws):
-    from cloudfront_ssl.cleanup import CleanupOnFailure
+    from cloudfront_ssl.cleanup import cleanup_failed_job
 
-    tags = {"airflow:dag_id": "ssl_create_certificates", "airflow:run_id": "kept-job"}
-    certificate = _certificate(aws, "kept.example.com", tags)
+    dag_id, run_id = "ssl_create_certificates", "kept-job"
+    certificate = _certificate(aws, "kept.example.com", {"airflow:dag_id": dag_id, "airflow:run_id": run_id})
 
-    class Ti:
-        dag_id, run_id = tags["airflow:dag_id"], tags["airflow:run_id"]
-
-    CleanupOnFailure().notify({"params": {"cleanup_on_failure": False}, "ti": Ti(), "run_id": "kept-job"})
+    assert cleanup_failed_job({"cleanup_on_failure": False}, dag_id, run_id, failed_steps=1) is None
+    assert cleanup_failed_job({"cleanup_on_failure": True}, dag_id, run_id, failed_steps=0) is None
     assert certificate in _state(aws)[1]
-    CleanupOnFailure().notify({"params": {"cleanup_on_failure": True}, "ti": Ti(), "run_id": "kept-job"})
+    cleanup_failed_job({"cleanup_on_failure": True}, dag_id, run_id, failed_steps=1)
     assert certificate not in _state(aws)[1]
 
 
