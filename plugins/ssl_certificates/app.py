@@ -58,6 +58,21 @@ def certificate_catalog() -> Any:
         return catalog
 
 
+def page_root(request: Request) -> str:
+    """The relative link from the requested page to the plugin's root (see :func:`cloudfront_ssl.page.relative_root`).
+
+    Computed from the raw path below the plugin's mount point, whatever ``[api] base_url`` puts in front.
+    """
+    from cloudfront_ssl.page import relative_root
+
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    path = raw.decode("latin-1")
+    mount = request.scope.get("root_path", "")
+    if mount and path.startswith(mount):
+        path = path[len(mount) :]
+    return relative_root(path or "/")
+
+
 class AwsUnavailable(Exception):
     """ACM or CloudFront could not be read."""
 
@@ -77,9 +92,10 @@ async def _http_error(request: Request, error: HTTPException) -> Any:
         return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
     from cloudfront_ssl.page import message_page
 
-    title = "Sign in required" if error.status_code in (401, 403) else "Not found"
+    title = {401: "Sign in required", 403: "Not allowed", 404: "Not found"}.get(error.status_code, "Error")
     return HTMLResponse(
-        message_page(title, str(error.detail), error.status_code), status_code=error.status_code
+        message_page(title, str(error.detail), error.status_code, root=page_root(request)),
+        status_code=error.status_code,
     )
 
 
@@ -137,7 +153,7 @@ def _job(session: Any, dag_id: str, run_id: str) -> dict[str, Any]:
     return job
 
 
-@app.get("/api/jobs/{dag_id}/{run_id}")
+@app.get("/api/jobs/{dag_id}/{run_id:path}")
 def api_job(dag_id: str, run_id: str, session: SessionDep) -> dict[str, Any]:
     """One job: its state, steps, summary (spec section 7) as far as it got, and its error."""
     return _job(session, dag_id, run_id)
@@ -147,7 +163,7 @@ def api_job(dag_id: str, run_id: str, session: SessionDep) -> dict[str, Any]:
 
 
 @app.get("/", response_class=HTMLResponse)
-def certificates_page(cname: str = "", status: str = "", q: str = "") -> HTMLResponse:
+def certificates_page(request: Request, cname: str = "", status: str = "", q: str = "") -> HTMLResponse:
     """The certificates table with the CNAME search box."""
     from cloudfront_ssl.catalog import filter_certificates
     from cloudfront_ssl.page import certificates_page as render
@@ -157,21 +173,31 @@ def certificates_page(cname: str = "", status: str = "", q: str = "") -> HTMLRes
         entries = filter_certificates(_certificates(), cname=cname, status=status, q=q)
     except AwsUnavailable as problem:
         entries, error = [], str(problem)
-    return HTMLResponse(render(entries, cname=cname, status=status, q=q, statuses=ACM_STATUSES, error=error))
+    return HTMLResponse(
+        render(
+            entries,
+            cname=cname,
+            status=status,
+            q=q,
+            statuses=ACM_STATUSES,
+            error=error,
+            root=page_root(request),
+        )
+    )
 
 
 @app.get("/jobs", response_class=HTMLResponse)
-def jobs_page(session: SessionDep) -> HTMLResponse:
+def jobs_page(request: Request, session: SessionDep) -> HTMLResponse:
     """The jobs, newest first."""
     from cloudfront_ssl.jobs import list_jobs
     from cloudfront_ssl.page import jobs_page as render
 
-    return HTMLResponse(render(list_jobs(session)))
+    return HTMLResponse(render(list_jobs(session), root=page_root(request)))
 
 
-@app.get("/jobs/{dag_id}/{run_id}", response_class=HTMLResponse)
-def job_page(dag_id: str, run_id: str, session: SessionDep) -> HTMLResponse:
+@app.get("/jobs/{dag_id}/{run_id:path}", response_class=HTMLResponse)
+def job_page(request: Request, dag_id: str, run_id: str, session: SessionDep) -> HTMLResponse:
     """One job's steps, validation records, distributions and error."""
     from cloudfront_ssl.page import job_page as render
 
-    return HTMLResponse(render(_job(session, dag_id, run_id)))
+    return HTMLResponse(render(_job(session, dag_id, run_id), root=page_root(request)))

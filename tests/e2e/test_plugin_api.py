@@ -1,4 +1,4 @@
-"""The SSL Certificates JSON API (spec section 9), through Airflow's own API server app and auth."""
+"""The SSL Certificates JSON API, through Airflow's own API server app and auth."""
 
 from __future__ import annotations
 
@@ -35,16 +35,6 @@ def _request(aws, names: list[str], tags: dict[str, str] | None = None) -> str:
     return aws.acm.request_certificate(DomainName=names[0], ValidationMethod="DNS", **kwargs)[
         "CertificateArn"
     ]
-
-
-def _import(aws, name: str) -> tuple[str, str]:
-    root = pki.make_root()
-    leaf = pki.make_leaf(root, [name])
-    key = leaf.key_pem()
-    arn = aws.acm.import_certificate(Certificate=leaf.cert_pem().encode(), PrivateKey=key.encode())[
-        "CertificateArn"
-    ]
-    return arn, key
 
 
 def test_every_endpoint_refuses_without_a_signed_in_user(client, aws):
@@ -109,16 +99,66 @@ def test_status_filter(client, auth, aws):
         settings.ACM_VALIDATION_WAIT = old_wait
 
 
+def _key_fragments(key_pem: str) -> list[str]:
+    """Lines of the key's body: none may appear in any answer."""
+    lines = [line for line in key_pem.splitlines() if line and not line.startswith("-----")]
+    return [lines[0], lines[len(lines) // 2], lines[-2]]
+
+
 def test_no_private_key_in_any_response(client, auth, aws):
-    arn, key = _import(aws, "imported.example.com")
-    body = key.split("-----")[2].strip().splitlines()[1]
-    for path in (f"{API}/certificates", "/ssl-certificates/", f"{API}/jobs", "/ssl-certificates/jobs"):
+    """Real import jobs with the key inline in their conf, one that succeeds and one that fails on
+    the key (a key that does not match the certificate): no page or answer shows any part of it."""
+    root = pki.make_root()
+    good = pki.make_leaf(root, ["imported.example.com"])
+    other = pki.make_leaf(root, ["other.example.com"], key=pki.rsa_key(2048, "another key"))
+    dag = load_dag("ssl_import_certificate")
+    common = {"notification_topic_arn": aws.topic_arn}
+    imported = run_dag(
+        dag,
+        {
+            **common,
+            "certificate_name": "imported",
+            "certificate_body": good.cert_pem(),
+            "private_key": good.key_pem(),
+        },
+    )
+    assert imported.state == "success", imported.task_states
+    dag = load_dag("ssl_import_certificate")  # a fresh copy: a run leaves its conf in the DAG's params
+    with without_retries(dag):
+        refused = run_dag(
+            dag,
+            {
+                **common,
+                "certificate_name": "mismatch",
+                "certificate_body": good.cert_pem(),
+                "private_key": other.key_pem(),  # the wrong key: the job fails and says so
+            },
+        )
+    assert refused.state == "failed", refused.task_states
+
+    paths = [f"{API}/certificates", "/ssl-certificates/", f"{API}/jobs", "/ssl-certificates/jobs"]
+    for run in (imported, refused):
+        paths += [
+            f"{API}/jobs/ssl_import_certificate/{run.run_id}",
+            f"/ssl-certificates/jobs/ssl_import_certificate/{run.run_id}",
+        ]
+    fragments = _key_fragments(good.key_pem()) + _key_fragments(other.key_pem())
+    for path in paths:
         response = client.get(path, headers=auth)
-        assert response.status_code == 200
-        assert "PRIVATE KEY" not in response.text and body not in response.text
+        assert response.status_code == 200, (path, response.text)
+        assert "PRIVATE KEY" not in response.text, path
+        for fragment in fragments:
+            assert fragment not in response.text, path
+
+    # The answers did show the jobs (the scan read real content, not an empty page).
+    job = client.get(f"{API}/jobs/ssl_import_certificate/{imported.run_id}", headers=auth).json()
+    (certificate,) = job["summary"]["certificates"]
+    assert certificate["names"] == ["imported.example.com"]
+    failed = client.get(f"{API}/jobs/ssl_import_certificate/{refused.run_id}", headers=auth).json()
+    assert failed["state"] == "failed" and failed["error"]
     item = client.get(f"{API}/certificates", params={"cname": "imported.example.com"}, headers=auth).json()
     assert item["certificates"][0]["type"] == "imported"
-    assert item["certificates"][0]["arn"] == arn
+    assert item["certificates"][0]["arn"] == certificate["arn"]
 
 
 def test_job_status_through_a_failed_and_a_successful_run(client, auth, aws, monkeypatch):
