@@ -70,6 +70,45 @@ def render(template: str, *, root: str = "./", **context: Any) -> str:
     return environment().get_template(template).render(root=root, airflow=f"{root}../", **context)
 
 
+FORM_FIELDS = ("certificates", "aggregate", "create_distributions", "source_distribution_id", "tags")
+"""Create-job conf keys that the New job page lays out itself; every other key is an option."""
+OPTION_KINDS = {"boolean": "boolean", "integer": "integer", "number": "number", "string": "string"}
+
+
+def job_options() -> list[dict[str, Any]]:
+    """The create job's options for the New job page, from its config model: one per conf key that the
+    page does not lay out itself, in the trigger form's order, each with ``name``, ``title``,
+    ``description``, ``section``, ``kind`` (boolean, integer, number or string), ``default``,
+    ``nullable`` and ``minimum`` / ``exclusive_minimum``.
+
+    A key added to the model (the Route 53 options, say) appears on the page with no change here.
+    """
+    from cloudfront_ssl.config import CreateJobConfig
+
+    properties = CreateJobConfig.model_json_schema()["properties"]
+    options = []
+    for name in CreateJobConfig.field_order():
+        if name in FORM_FIELDS:
+            continue
+        schema = dict(properties[name])
+        types = [option.get("type") for option in schema.get("anyOf", [])] or [schema.get("type")]
+        kind = next((OPTION_KINDS[t] for t in types if t in OPTION_KINDS), "string")
+        options.append(
+            {
+                "name": name,
+                "title": schema.get("title", name),
+                "description": schema.get("description", ""),
+                "section": schema.get("section") or "Options",
+                "kind": kind,
+                "default": schema.get("default"),
+                "nullable": "null" in types,
+                "minimum": schema.get("minimum"),
+                "exclusive_minimum": schema.get("exclusiveMinimum"),
+            }
+        )
+    return options
+
+
 def certificates_page(
     entries: list[dict[str, Any]],
     *,
@@ -78,9 +117,11 @@ def certificates_page(
     q: str = "",
     statuses: list[str] | None = None,
     error: str | None = None,
+    may_start: bool = False,
     root: str = "./",
 ) -> str:
-    """The certificates table with the CNAME search form; each row links to the job that made it."""
+    """The certificates table with the CNAME search form; each row links to the job that made it and
+    names the distributions that serve it by their CNAME targets."""
     return render(
         "certificates.html",
         root=root,
@@ -91,17 +132,60 @@ def certificates_page(
         q=q,
         statuses=statuses or [],
         error=error,
+        may_start=may_start,
     )
 
 
-def jobs_page(jobs: list[dict[str, Any]], *, root: str = "./") -> str:
-    """The list of jobs, newest first."""
-    return render("jobs.html", root=root, title="SSL certificate jobs", jobs=jobs)
+def jobs_page(
+    jobs: list[dict[str, Any]],
+    *,
+    state: str = "",
+    name: str = "",
+    dag_id: str = "",
+    states: list[str] | None = None,
+    dag_ids: list[str] | None = None,
+    root: str = "./",
+) -> str:
+    """The jobs, newest first: names, state, start, counts, the error of a failed one; with filters."""
+    return render(
+        "jobs.html",
+        root=root,
+        title="SSL certificate jobs",
+        jobs=jobs,
+        state=state,
+        name=name,
+        dag_id=dag_id,
+        states=states or [],
+        dag_ids=dag_ids or [],
+    )
+
+
+def new_job_page(*, may_start: bool, root: str = "./") -> str:
+    """The New job page: certificates one per line, the source distribution, tags, options, the plan."""
+    options = job_options()
+    sections: dict[str, list[dict[str, Any]]] = {}
+    for option in options:
+        sections.setdefault(option["section"], []).append(option)
+    return render(
+        "new_job.html", root=root, title="New certificate job", sections=sections, may_start=may_start
+    )
 
 
 def job_page(job: dict[str, Any], *, root: str = "../../") -> str:
-    """One job: its steps with their states, the validation records, the distributions, the error."""
-    return render("job.html", root=root, title=f"Job {job['run_id']}", job=job)
+    """One job: its steps with their states, the DNS records to add (with copy buttons and exports),
+    the distributions and their CNAME targets, the error."""
+    from cloudfront_ssl.messages import dns_records, zone_file_lines
+
+    summary = job.get("summary") or {}
+    records = dns_records(summary.get("certificates"), summary.get("distributions"))
+    return render(
+        "job.html",
+        root=root,
+        title=f"Job {job['run_id']}",
+        job=job,
+        records=records,
+        zone_lines=zone_file_lines(records) if records else "",
+    )
 
 
 def message_page(title: str, message: str, status_code: int, *, root: str = "./") -> str:
