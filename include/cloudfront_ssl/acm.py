@@ -155,14 +155,17 @@ def find_earlier_requests(client: Any, dag_id: str, run_id: str, wanted: list[li
     return found
 
 
-def find_imported_certificate(client: Any, dag_id: str, run_id: str, subject: str) -> str | None:
+def find_imported_certificate(client: Any, dag_id: str, run_id: str, names: Iterable[str]) -> str | None:
     """The certificate an earlier try of this import job imported, found by its tags, or None.
 
-    Only imported certificates whose subject is the bundle's are looked at, so a large account costs
-    one tag read per same-named certificate, not one per certificate.
+    Only imported certificates whose listed name is one of the bundle's ``names`` are looked at, so
+    a large account costs one tag read per same-named certificate, not one per certificate.
     """
+    wanted = {name.lower() for name in names}
     for summary in list_certificates(client):
-        if summary.get("Type") not in (None, "IMPORTED") or summary.get("DomainName") != subject:
+        if summary.get("Type") not in (None, "IMPORTED"):
+            continue
+        if wanted and str(summary.get("DomainName", "")).lower() not in wanted:
             continue
         if is_job_resource(certificate_tags(client, summary["CertificateArn"]), dag_id, run_id):
             return summary["CertificateArn"]
