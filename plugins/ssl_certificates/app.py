@@ -265,10 +265,34 @@ def _jobs(
     )
 
 
-def _plan(conf: dict[str, Any]) -> dict[str, Any]:
+def _require_connection(conn_id: str) -> None:
+    """The check step's "the connection exists" test, where this API server can answer it."""
+    from cloudfront_ssl.connections import require_connection
+    from cloudfront_ssl.errors import JobInputError
+
+    try:
+        require_connection(conn_id)
+    except JobInputError:
+        raise
+    except Exception:  # this server cannot look connections up: the job's check step still does
+        log.warning("Could not look up connection %s for the plan", conn_id, exc_info=True)
+
+
+def _plan(conf: dict[str, Any], session: Any) -> dict[str, Any]:
+    """The create job's own planning (its check step's), as a dry run: other running jobs' claims on
+    the names count, nothing is claimed or created."""
+    from cloudfront_ssl.claims import DatabaseClaims
     from cloudfront_ssl.plan import plan_create_job
 
-    return _read_aws("ACM/CloudFront for the plan", lambda: plan_create_job(conf, dag_id=CREATE_DAG_ID))
+    return _read_aws(
+        "ACM/CloudFront for the plan",
+        lambda: plan_create_job(
+            conf,
+            dag_id=CREATE_DAG_ID,
+            claims=DatabaseClaims(session),
+            require_connection=_require_connection,
+        ),
+    )
 
 
 def _distributions(q: str | None) -> list[dict[str, Any]]:
@@ -360,7 +384,7 @@ def api_start_job(
     """
     from cloudfront_ssl.page import job_href
 
-    plan = _plan(conf)
+    plan = _plan(conf, session)
     if not plan["valid"]:
         return JSONResponse(plan, status_code=422)
     run = _trigger(request, session, user, _without_blank_lines(conf))
@@ -417,6 +441,7 @@ def _may_edit(user: Any) -> bool:
     responses={422: {"description": "The conf is refused: every error, each with its field and line"}},
 )
 def api_plan(
+    session: SessionDep,
     access: AccessDep,
     conf: Annotated[
         dict[str, Any], Body(description="A create-job conf (the keys of ssl_create_certificates)")
@@ -426,7 +451,7 @@ def api_plan(
     nothing. 200 with the plan when the conf is valid, 422 with the same body (every error) otherwise."""
     if not access.may_read(CREATE_DAG_ID):
         raise HTTPException(status_code=403, detail=f"You may not read the runs of {CREATE_DAG_ID}")
-    plan = _plan(conf)
+    plan = _plan(conf, session)
     return JSONResponse(plan, status_code=200 if plan["valid"] else 422)
 
 
