@@ -88,9 +88,10 @@ def test_every_error_at_once_each_naming_its_field_and_line(client, auth, aws):
                 "twice.example.com, other.example.com",
                 too_many,
             ],
-            "create_distributions": True,
-            "source_distribution_id": None,
+            "source_distribution_id": aws.source_distribution_id,
             "poll_interval_seconds": 0,
+            "tags": {"aws:team": "web"},
+            "colour": "blue",
         },
     )
     assert response.status_code == 422, response.text
@@ -101,7 +102,7 @@ def test_every_error_at_once_each_naming_its_field_and_line(client, auth, aws):
     assert {2, 5, 6} <= lines, errors
     assert 3 not in lines and 1 not in lines  # a blank line is ignored; a good line is no error
     fields = {error["field"] for error in errors}
-    assert {"certificates", "poll_interval_seconds", "source_distribution_id"} <= fields, errors
+    assert {"certificates", "poll_interval_seconds", "tags", "colour"} <= fields, errors
     assert all(error["message"] for error in errors)
     by_line = {error["line"]: error["message"] for error in errors if error["field"] == "certificates"}
     assert "bad_name!.example.com" in by_line[2]

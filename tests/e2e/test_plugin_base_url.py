@@ -129,6 +129,8 @@ def test_every_link_of_every_page_works_under_a_base_url_with_a_path(airflow_db,
         pages += 1
         for link in _links(response.text):
             target = urljoin(page, link).split("#")[0]
+            if urlsplit(target).netloc != urlsplit(base).netloc:
+                continue  # another site's asset (the API docs' Swagger UI comes from a CDN)
             assert target.startswith(base), f"{link!r} on {page} leaves {base}"
             if target in seen:
                 continue

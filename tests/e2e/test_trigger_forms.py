@@ -128,7 +128,7 @@ def _valid_import() -> dict[str, Any]:
         (CREATE, {**_VALID_CREATE, "certificates": []}, "certificates"),
         (
             CREATE,
-            {**_VALID_CREATE, "certificates": [f"n{i}.example.com" for i in range(101)]},
+            {**_VALID_CREATE, "certificates": [f"n{i}.example.com" for i in range(201)]},
             "certificates",
         ),
         (CREATE, {"source_distribution_id": SOURCE_DISTRIBUTION}, "certificates"),
@@ -136,8 +136,13 @@ def _valid_import() -> dict[str, Any]:
         (CREATE, {**_VALID_CREATE, "validation_timeout_hours": 0}, "validation_timeout_hours"),
         (CREATE, {**_VALID_CREATE, "tags": {"team": 1}}, "tags"),
         (CREATE, {**_VALID_CREATE, "aggregate": "yes"}, "aggregate"),
-        (CREATE, {**_VALID_CREATE, "certificates": [""]}, "certificates"),
-        (CREATE, {**_VALID_CREATE, "certificates": [[]]}, "certificates"),
+        (
+            CREATE,
+            {**_VALID_CREATE, "certificates": ["a.example.com", "bad_name!.example.com"]},
+            "certificates",
+        ),
+        (CREATE, {**_VALID_CREATE, "certificates": ["https://shop.example.com/"]}, "certificates"),
+        (CREATE, {**_VALID_CREATE, "certificates": ["localhost"]}, "certificates"),
         (CREATE, {**_VALID_CREATE, "source_distribution_id": "not an id"}, "source_distribution_id"),
         (CREATE, {**_VALID_CREATE, "notification_topic_arn": "my-topic"}, "notification_topic_arn"),
         (IMPORT, "missing certificate_body", "certificate_body"),
@@ -149,14 +154,15 @@ def _valid_import() -> dict[str, Any]:
     ids=[
         "create-certificates-not-an-array",
         "create-certificates-empty",
-        "create-101-certificates",
+        "create-201-lines",
         "create-certificates-missing",
         "create-poll-interval-0",
         "create-validation-timeout-0",
         "create-tag-value-not-a-string",
         "create-aggregate-not-a-boolean",
-        "create-empty-certificate-line",
-        "create-empty-certificate-list",
+        "create-bad-name-on-line-2",
+        "create-url-instead-of-a-name",
+        "create-name-of-one-label",
         "create-source-not-a-distribution-id",
         "create-topic-not-an-arn",
         "import-certificate-body-missing",
@@ -178,6 +184,19 @@ def test_the_rest_api_refuses_a_conf_that_breaks_the_schema(server, dag_id, conf
     assert response.status_code == 400, response.text
     assert named in response.json()["detail"]
     assert _runs(server, dag_id) == before
+
+
+def test_the_rest_api_accepts_blank_lines_in_the_certificates(server):
+    conf = {
+        **_VALID_CREATE,
+        "certificates": ["a.example.com, www.a.example.com", "", "  ", "b.example.com", ""],
+    }
+    before = _runs(server, CREATE)
+
+    response = _trigger(server, CREATE, conf)
+
+    assert response.status_code == 200, response.text
+    assert set(_runs(server, CREATE)) == set(before) | {response.json()["dag_run_id"]}
 
 
 @pytest.mark.parametrize("dag_id", [CREATE, IMPORT])

@@ -16,6 +16,7 @@
   var mayStart = start.getAttribute("data-may-start") === "true";
   var PAGE = 50;
   var planned = null;      // the last plan answered, for the conf the form holds now
+  var plannedFor = null;   // that conf, as JSON: a change event that changes nothing keeps the plan
   var sequence = 0;        // answers to older requests are dropped
   var timer = null;
 
@@ -180,6 +181,7 @@
       return;
     }
     var mine = ++sequence;
+    var asked = JSON.stringify(built.conf);
     planBody.setAttribute("aria-busy", "true");
     fetch("api/plan", {
       method: "POST", credentials: "same-origin",
@@ -192,6 +194,7 @@
       planBody.removeAttribute("aria-busy");
       if (answer.status === 200 || answer.status === 422) {
         planned = answer.body;
+        plannedFor = built.problems.length ? null : asked;
         renderPlan(answer.body, built.problems);
       } else {
         planned = null;
@@ -204,6 +207,10 @@
     });
   }
   function schedulePlan() {
+    // Leaving a field fires "change" although nothing changed (clicking Start right after typing a
+    // tag does): the plan then still holds, and Start must stay clickable.
+    if (plannedFor !== null && JSON.stringify(buildConf().conf) === plannedFor) return;
+    plannedFor = null;
     start.disabled = true;
     clearTimeout(timer);
     timer = setTimeout(requestPlan, 400);
