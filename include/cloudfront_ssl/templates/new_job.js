@@ -127,9 +127,15 @@
   }
 
   // --- the plan ---------------------------------------------------------------------------------------
-  function where(item) {
-    if (item.line !== null && item.line !== undefined) return "Line " + item.line + ": ";
-    return item.field ? item.field + ": " : "";
+  // "Line 3: <message>" for a line of the certificates, "<field>: <message>" otherwise, without
+  // repeating what the message already starts with.
+  function describeError(item) {
+    var message = item.message || "";
+    if (item.line !== null && item.line !== undefined) {
+      return "Line " + item.line + ": " + message.replace(/^certificates\[\d+\]: /, "");
+    }
+    if (item.field && message.indexOf(item.field + ":") !== 0) return item.field + ": " + message;
+    return message;
   }
   function list(title, items, text, id, className) {
     if (!items.length) return;
@@ -147,7 +153,7 @@
       valid ? "ok" : "error");
     verdict.id = "plan-verdict";
     planBody.appendChild(verdict);
-    list("Problems", errors, function (e) { return where(e) + e.message; }, "plan-errors", "plan-errors");
+    list("Problems", errors, describeError, "plan-errors", "plan-errors");
     if (plan) {
       list("Certificates to request", plan.certificates || [], function (c) {
         return "Line " + c.line + ": " + c.names.join(", ");
