@@ -29,17 +29,17 @@ ACM_SEND_EVENT = "before-send.acm"
 """Emitted by botocore before each HTTP request to ACM, every retry included."""
 
 
-MARGIN_SECONDS = 0.05
+MARGIN_SECONDS = 0.2
 """Added to the one-second window: absorbs the delay between a call's start and its request reaching AWS."""
 
 
 class CallRateLimiter:
     """Let at most ``calls_per_second`` calls start in any one-second window, spread out evenly.
 
-    A call first reserves the next slot (one every ``1 / calls_per_second`` seconds, no burst) and
-    waits until it; then, because a thread or task may wake up late, it is counted at the time it
-    actually starts and waits further if that would put more than ``calls_per_second`` calls within a
-    window of one second (plus :data:`MARGIN_SECONDS`). Thread-safe, and usable from synchronous code
+    Each call reserves a slot (slots are ``1 / calls_per_second`` seconds apart: no burst) and waits
+    until it. A thread or task may wake up late and bunch up with the next ones, so a call is counted
+    when it actually starts, and waits again if it would be one more than ``calls_per_second``
+    within one second (plus :data:`MARGIN_SECONDS`). Thread-safe, and usable from synchronous code
     (:meth:`wait`) and from an event loop (:meth:`wait_async`) at once.
 
     :param calls_per_second: the cap; ``None`` or a value of 0 or less means no cap.
@@ -51,8 +51,8 @@ class CallRateLimiter:
         self._interval = 1.0 / rate if rate else 0.0
         self._per_window = max(1, int(rate))
         self._window = self._per_window / rate + MARGIN_SECONDS if rate else 0.0
-        self._started: deque[float] = deque(maxlen=self._per_window)
         self._next_slot = 0.0
+        self._started: deque[float] = deque(maxlen=self._per_window)
         self._lock = threading.Lock()
 
     def reserve(self) -> float:
@@ -66,7 +66,7 @@ class CallRateLimiter:
         return slot - now
 
     def start(self) -> float:
-        """Count the call as started now and return 0, or return how long to wait before trying again."""
+        """Count the call as starting now and return 0; or return how long to wait before asking again."""
         if not self._interval:
             return 0.0
         with self._lock:
@@ -79,16 +79,22 @@ class CallRateLimiter:
     def wait(self) -> None:
         """Block the calling thread until its call may start."""
         delay = self.reserve()
-        while delay > 0:
-            time.sleep(delay)
+        while True:
+            if delay > 0:
+                time.sleep(delay)
             delay = self.start()
+            if delay <= 0:
+                return
 
     async def wait_async(self) -> None:
         """Wait, without blocking the event loop, until the calling task's call may start."""
         delay = self.reserve()
-        while delay > 0:
-            await asyncio.sleep(delay)
+        while True:
+            if delay > 0:
+                await asyncio.sleep(delay)
             delay = self.start()
+            if delay <= 0:
+                return
 
 
 _limiter: CallRateLimiter | None = None
