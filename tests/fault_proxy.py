@@ -25,16 +25,21 @@ FAULTS = {
     "internal": (500, "InternalFailure", "An internal error occurred"),
 }
 """Answers a fault may give: HTTP status, AWS error code, message. ``drop`` closes the connection
-instead; ``pass`` (in a sequence given to :meth:`FaultProxy.inject`) lets one request through."""
+instead; ``lose_answer`` forwards the request, then closes the connection without the answer (the
+request took effect, the caller never hears of it); ``pass`` (in a sequence given to
+:meth:`FaultProxy.inject`) lets one request through."""
 
 
-def operation_of(headers: Any, body: bytes) -> str:
-    """The AWS operation of a request: JSON protocols name it in X-Amz-Target, query protocols in Action."""
+def operation_of(command: str, path: str, headers: Any, body: bytes) -> str:
+    """The AWS operation of a request: JSON protocols name it in X-Amz-Target, query protocols in
+    Action; REST protocols (CloudFront) are named by method and path, e.g. ``POST /2020-05-31/distribution``."""
     target = headers.get("X-Amz-Target")
     if target:
         return target.rsplit(".", 1)[-1]
     action = parse_qs(body.decode("utf-8", "replace")).get("Action")
-    return action[0] if action else "unknown"
+    if action:
+        return action[0]
+    return f"{command} {urlsplit(path).path}"
 
 
 class FaultProxy:
@@ -62,13 +67,13 @@ class FaultProxy:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                operation = operation_of(self.headers, body)
+                operation = operation_of(self.command, self.path, self.headers, body)
                 fault = proxy._take_fault(operation)
                 if fault == "drop":
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                if fault:
+                if fault and fault != "lose_answer":
                     status, code, message = FAULTS[fault]
                     payload = json.dumps({"__type": code, "message": message}).encode()
                     self._answer(status, [("Content-Type", "application/x-amz-json-1.1")], payload)
@@ -79,6 +84,10 @@ class FaultProxy:
                     upstream.request(self.command, self.path, body=body, headers=headers)
                     response = upstream.getresponse()
                     content = response.read()
+                    if fault == "lose_answer":
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
                     passed = [
                         (key, value)
                         for key, value in response.getheaders()
