@@ -16,6 +16,19 @@ from cloudfront_ssl.errors import FinalError
 from cloudfront_ssl.triggers import ERROR_GRACE_SECONDS, CertificatesIssuedTrigger
 
 
+def poll_interval(asked: float) -> float:
+    """The job's poll interval, capped by ``[ssl_certificates] max_poll_interval_seconds`` when set.
+
+    The setting is unset on a real deployment, so ``poll_interval_seconds`` means what it says; a
+    development stack on the emulator (``make up``), where certificates are issued in seconds, sets
+    it low so that a job started with the form's defaults does not wait five minutes for nothing.
+    """
+    from airflow.configuration import conf
+
+    cap = conf.getfloat("ssl_certificates", "max_poll_interval_seconds", fallback=0.0)
+    return min(asked, cap) if cap and cap > 0 else asked
+
+
 class CertificateIssuanceError(FinalError):
     """ACM will not issue a certificate of the job, or not in time."""
 
@@ -91,7 +104,7 @@ class WaitForCertificatesOperator(BaseOperator):
             requested_at = list(snapshot.requested_at.values()) or requested_at
         hours = float(self.validation_timeout_hours)
         deadline = min(requested_at) + hours * 3600
-        interval = float(self.poll_interval_seconds)
+        interval = poll_interval(float(self.poll_interval_seconds))
         self.log.info(
             "%d of %d certificates pending validation; checking every %s s until %s (UTC)",
             len(pending),
