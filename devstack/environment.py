@@ -46,6 +46,9 @@ def airflow_environment(home: Path, emulator_url: str, database_url: str | None 
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url or sqlite_url(home),
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        # The emulator issues certificates in seconds: a job started with the form's defaults (a poll
+        # every five minutes, right for real DNS validation) checks every 5 s here instead.
+        "AIRFLOW__SSL_CERTIFICATES__MAX_POLL_INTERVAL_SECONDS": "5",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": CONNECTION_REGION,
