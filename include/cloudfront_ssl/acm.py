@@ -50,14 +50,16 @@ def acm_hook(aws_conn_id: str | None, *, botocore_retries: bool = True) -> AwsBa
     With ``botocore_retries=False`` the client makes each call once: botocore retries
     LimitExceededException as if it were throttling, which only delays the inevitable, so
     :func:`request_certificate` handles throttling itself.
+
+    Every client the hook makes waits for the process-wide ACM rate cap (:mod:`cloudfront_ssl.acm_rate`).
     """
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+    from cloudfront_ssl.acm_rate import PacedAcmHook
 
     if botocore_retries:
-        return AwsBaseHook(aws_conn_id=aws_conn_id, client_type="acm", region_name=ACM_REGION)
+        return PacedAcmHook(aws_conn_id=aws_conn_id, client_type="acm", region_name=ACM_REGION)
     from botocore.config import Config
 
-    return AwsBaseHook(
+    return PacedAcmHook(
         aws_conn_id=aws_conn_id,
         client_type="acm",
         region_name=ACM_REGION,

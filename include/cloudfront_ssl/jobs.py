@@ -227,8 +227,40 @@ def _run_error(
     return None
 
 
-def _xcom_values(session: Session, dag_id: str, run_id: str, task_id: str) -> list[Any]:
-    """The return values a task pushed in a run, one per map index (in order)."""
+def _xcom_value(row: Any) -> Any:
+    """A stored XCom value as the task returned it.
+
+    Most rows hold JSON. A custom XCom backend (object storage, for one) may keep large values outside
+    the database and store a reference in the row: its own ``deserialize_value`` reads them back.
+    Raises ``ValueError`` when the value cannot be read here.
+    """
+    value = row.value
+    if isinstance(value, str | bytes):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+    from airflow.sdk.bases.xcom import BaseXCom
+    from airflow.sdk.execution_time.xcom import resolve_xcom_backend
+
+    backend = resolve_xcom_backend()
+    if backend is not BaseXCom:
+        try:
+            value = backend.deserialize_value(row)
+        except Exception as error:
+            raise ValueError(f"{type(error).__name__}: {error}") from None
+    if not isinstance(value, dict | list):
+        raise ValueError(f"not a result of this package ({type(value).__name__})")
+    return value
+
+
+def _xcom_values(
+    session: Session, dag_id: str, run_id: str, task_id: str, problems: list[str] | None = None
+) -> list[Any]:
+    """The return values a task pushed in a run, one per map index (in order).
+
+    A value that cannot be read here is left out and said in ``problems``, never silently dropped.
+    """
     from airflow.models.xcom import XComModel
     from sqlalchemy import select
 
@@ -244,13 +276,16 @@ def _xcom_values(session: Session, dag_id: str, run_id: str, task_id: str) -> li
     ).all()
     values = []
     for row in rows:
-        value = row.value
-        if isinstance(value, str | bytes):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                continue
-        values.append(value)
+        try:
+            values.append(_xcom_value(row))
+        except ValueError as error:
+            step = task_id if row.map_index < 0 else f"{task_id}[{row.map_index}]"
+            log.warning("Cannot read the result of %s in %s: %s", step, run_id, error)
+            if problems is not None:
+                problems.append(
+                    f"the result of step '{step}' could not be read here ({error}); "
+                    "Airflow's own XCom view shows it"
+                )
     return values
 
 
@@ -272,18 +307,20 @@ def clean_summary(summary: Any) -> dict[str, Any]:
     }
 
 
-def job_summary(session: Session, dag_id: str, run_id: str) -> dict[str, Any]:
-    """The job's summary as far as the job got."""
-    final = _xcom_values(session, dag_id, run_id, SUMMARY_TASK)
+def job_summary(
+    session: Session, dag_id: str, run_id: str, problems: list[str] | None = None
+) -> dict[str, Any]:
+    """The job's summary as far as the job got; what could not be read is said in ``problems``."""
+    final = _xcom_values(session, dag_id, run_id, SUMMARY_TASK, problems)
     if final:
         return clean_summary(final[0])
     certificates: list[Any] = []
     for task_id in CERTIFICATE_TASKS:
-        for value in _xcom_values(session, dag_id, run_id, task_id):
+        for value in _xcom_values(session, dag_id, run_id, task_id, problems):
             certificates += value if isinstance(value, list) else [value]
     distributions: list[Any] = []
     for task_id in DISTRIBUTION_TASKS:
-        for value in _xcom_values(session, dag_id, run_id, task_id):
+        for value in _xcom_values(session, dag_id, run_id, task_id, problems):
             distributions += value if isinstance(value, list) else [value]
     return clean_summary({"certificates": certificates, "distributions": distributions})
 
@@ -341,6 +378,8 @@ def job_detail(
         if state == "failed":
             failed.append(ti)
     error = _run_error(_state(run.state), failed, read_logs=read_logs, kept=_kept_errors(session, failed))
+    problems: list[str] = []
+    summary = job_summary(session, dag_id, run_id, problems)
     return {
         "dag_id": dag_id,
         "run_id": run_id,
@@ -348,8 +387,9 @@ def job_detail(
         "start": iso(run.start_date),
         "end": iso(run.end_date),
         "steps": steps,
-        "summary": job_summary(session, dag_id, run_id),
+        "summary": summary,
         "error": error,
+        "notes": problems,
     }
 
 
