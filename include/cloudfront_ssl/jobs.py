@@ -126,15 +126,20 @@ def _add_counts_and_errors(session: Session, jobs: list[dict[str, Any]], *, read
         return
     keys = [(job["dag_id"], job["run_id"]) for job in jobs]
     counted: dict[tuple[str, str], dict[str, list[Any]]] = {key: {} for key in keys}
-    rows = session.execute(
-        select(XComModel.dag_id, XComModel.run_id, XComModel.task_id, XComModel.value).where(
+    rows = session.scalars(
+        select(XComModel).where(
             tuple_(XComModel.dag_id, XComModel.run_id).in_(keys),
             XComModel.task_id.in_([SUMMARY_TASK, *CERTIFICATE_TASKS, *DISTRIBUTION_TASKS]),
             XComModel.key == "return_value",
         )
     )
-    for dag_id, run_id, task_id, value in rows:
-        counted[(dag_id, run_id)].setdefault(task_id, []).append(_decode(value))
+    for row in rows:
+        try:
+            value = _xcom_value(row)
+        except ValueError as error:  # counted as nothing; the job view names the unreadable result
+            log.warning("Cannot read the result of %s in %s: %s", row.task_id, row.run_id, error)
+            continue
+        counted[(row.dag_id, row.run_id)].setdefault(row.task_id, []).append(value)
     failed: dict[tuple[str, str], list[Any]] = {}
     for ti in session.scalars(
         select(TaskInstance).where(
@@ -163,14 +168,28 @@ def _add_counts_and_errors(session: Session, jobs: list[dict[str, Any]], *, read
         )
 
 
-def _decode(value: Any) -> Any:
-    """An XCom value as stored: JSON text (older rows) or the value itself."""
+def _xcom_text(row: Any) -> str | None:
+    """A text XCom value (a step's recorded failure), read through a custom XCom backend if there is
+    one; None when it cannot be read here (the error then comes from the step's log)."""
+    value = row.value
     if isinstance(value, str | bytes):
         try:
-            return json.loads(value)
+            value = json.loads(value)
         except ValueError:
-            return value
-    return value
+            pass
+    from airflow.sdk.bases.xcom import BaseXCom
+    from airflow.sdk.execution_time.xcom import resolve_xcom_backend
+
+    backend = resolve_xcom_backend()
+    if backend is not BaseXCom:
+        try:
+            value = backend.deserialize_value(row)
+        except Exception:
+            log.warning(
+                "Cannot read the recorded failure of %s in %s", row.task_id, row.run_id, exc_info=True
+            )
+            return None
+    return value if isinstance(value, str) and value else None
 
 
 def _count(value: Any) -> int:
@@ -193,19 +212,18 @@ def _kept_errors(session: Session, failed: list[Any]) -> dict[tuple[str, str, st
     if not failed:
         return {}
     keys = {(ti.dag_id, ti.run_id, ti.task_id, ti.map_index) for ti in failed}
-    rows = session.execute(
-        select(
-            XComModel.dag_id, XComModel.run_id, XComModel.task_id, XComModel.map_index, XComModel.value
-        ).where(
-            tuple_(XComModel.dag_id, XComModel.run_id).in_({(k[0], k[1]) for k in keys}),
+    rows = session.scalars(
+        select(XComModel).where(
+            tuple_(XComModel.dag_id, XComModel.run_id).in_(sorted({(k[0], k[1]) for k in keys})),
             XComModel.key == FAILURE_KEY,
         )
     )
     kept = {}
-    for dag_id, run_id, task_id, map_index, value in rows:
-        value = _decode(value)
-        if (dag_id, run_id, task_id, map_index) in keys and isinstance(value, str) and value:
-            kept[(dag_id, run_id, task_id, map_index)] = value
+    for row in rows:
+        key = (row.dag_id, row.run_id, row.task_id, row.map_index)
+        value = _xcom_text(row)
+        if key in keys and value:
+            kept[key] = value
     return kept
 
 
