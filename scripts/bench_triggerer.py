@@ -179,12 +179,19 @@ def run_triggerer_bench(args: argparse.Namespace) -> None:
             log = open(home / f"triggerer-{len(results)}.log", "w")  # noqa: SIM115 - closed below
             triggerer = subprocess.Popen([airflow, "triggerer"], env=env, stdout=log, stderr=subprocess.STDOUT)
             try:
-                baseline = settled_rss_mb(triggerer.pid)  # started and idle: the baseline
-                run_ids = defer_jobs(
-                    groups,
-                    lambda arns, make=trigger_class: make(arns, "bench_acm", interval, time.time() + 3600),
-                    f"{len(results)}-{label.split()[0]}",
-                )
+                idle = settled_rss_mb(triggerer.pid)  # started, no trigger yet
+
+                def make(arns: list[str], trigger_class: Any = trigger_class) -> Any:
+                    return trigger_class(arns, "bench_acm", interval, time.time() + 3600)
+
+                # One job first: the memory per job is what each further job adds once one waits.
+                tag = f"{len(results)}-{label.split()[0]}"
+                run_ids = defer_jobs(groups[:1], make, tag)
+                while assigned(run_ids) < 1:
+                    time.sleep(1)
+                time.sleep(interval * 2)
+                baseline = settled_rss_mb(triggerer.pid)
+                run_ids += defer_jobs(groups[1:], make, tag + "-more")
                 deadline = time.monotonic() + 300
                 while assigned(run_ids) < len(run_ids) and time.monotonic() < deadline:
                     time.sleep(1)
@@ -213,9 +220,9 @@ def run_triggerer_bench(args: argparse.Namespace) -> None:
                         "conn": conn_label,
                         "jobs": jobs,
                         "fired": len(seen),
-                        "mb_per_job": (memory - baseline) / jobs,
-                        "mb_all": memory - baseline,
-                        "baseline": baseline,
+                        "mb_per_job": (memory - baseline) / max(jobs - 1, 1),
+                        "mb_all": memory - idle,
+                        "baseline": idle,
                         "calls_per_round": len(steady) / 2,
                         "lists": steady.count("ListCertificates") / 2,
                         "describes": steady.count("DescribeCertificate") / 2,
@@ -240,6 +247,7 @@ def run_triggerer_bench(args: argparse.Namespace) -> None:
         print(f"{r['impl']:<26}{r['conn']:<11}{r['jobs']:>5}{r['fired']:>6}{r['baseline']:>9.0f}{r['mb_per_job']:>8.3f}"
               f"{r['mb_all']:>8.0f}{r['calls_per_round']:>12.0f}{r['lists']:>6.0f}+{r['describes']:<5.0f}{r['peak']:>7}"
               f"{r['delay_median']:>22.1f} / {r['delay_max']:.1f}")
-    print("(memory: the triggerer's supervisor and trigger-runner processes together, above the idle triggerer;"
-          " 'left deferred' includes the triggerer's own event hand-off to the database)")
+    print("(memory: the triggerer's supervisor and trigger-runner processes together; MB/job: what each job adds"
+          " once one job waits; MB all: above the idle triggerer. 'left deferred' includes the triggerer's"
+          " own hand-off of the event to the database)")
     print(json.dumps(results), file=sys.stderr)
