@@ -74,6 +74,29 @@ def serve_fleet(port: int, control_port: int) -> None:
         return {"Certificate": dict(cached[1]["Certificate"])}
 
     CertBundle.describe = described_once_per_status
+
+    from moto.acm.responses import AWSCertificateManagerResponse
+    from moto.core.responses import ActionResult
+
+    summary_fields = ("CertificateArn", "DomainName", "Status", "Type", "KeyAlgorithm", "NotBefore",
+                      "NotAfter", "CreatedAt", "IssuedAt", "ImportedAt", "RenewalEligibility")
+
+    def list_like_acm(self: Any) -> ActionResult:
+        # ACM answers summaries, 1,000 at most per page; moto answers every full description in one
+        # page (megabytes for 10,000 certificates). Answer as ACM does, so that the sweep's cost is real.
+        statuses = self._get_param("CertificateStatuses")
+        size = min(int(self._get_param("MaxItems") or 1000), 1000)
+        start = int(self._get_param("NextToken") or 0)
+        bundles = list(self.acm_backend.list_certificates(statuses, self._get_param("Includes")))
+        page = [bundle.describe()["Certificate"] for bundle in bundles[start : start + size]]
+        result: dict[str, Any] = {
+            "CertificateSummaryList": [{k: c[k] for k in summary_fields if k in c} for c in page]
+        }
+        if start + size < len(bundles):
+            result["NextToken"] = str(start + size)
+        return ActionResult(result=result)
+
+    AWSCertificateManagerResponse.list_certificates = list_like_acm
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     proxy = FaultProxy(f"http://127.0.0.1:{port}").start()
