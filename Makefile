@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv test lint demo up clean
+.PHONY: venv test lint demo up clean bench
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ demo: venv
 ## The same stack, kept running to explore the UI until Ctrl-C (Airflow home: .airflow/).
 up: venv
 	$(BIN)/python scripts/demo.py --keep-running
+
+## Benchmarks, not tests: the wait at fleet scale (in-process and in a real triggerer), the create job
+## next to a plain boto3 loop, the DAG files' parse time next to Airflow's example. Prints figures.
+bench: venv
+	$(BIN)/python scripts/bench.py run
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info include/*.egg-info

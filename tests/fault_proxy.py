@@ -53,6 +53,8 @@ class FaultProxy:
         self.upstream_host, self.upstream_port = parts.hostname or "127.0.0.1", parts.port or 80
         self.calls: list[tuple[float, str]] = []
         self.injected: list[tuple[float, str, str]] = []
+        self.answered: list[tuple[float, str, float]] = []
+        """Forwarded requests: when, which operation, how many seconds the emulator took to answer."""
         self._faults: deque[tuple[str | None, str]] = deque()
         self._always: dict[str | None, str] = {}
         self._lock = threading.Lock()
@@ -78,7 +80,8 @@ class FaultProxy:
                     payload = json.dumps({"__type": code, "message": message}).encode()
                     self._answer(status, [("Content-Type", "application/x-amz-json-1.1")], payload)
                     return
-                upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=120)
+                upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=600)
+                forwarded_at = time.monotonic()
                 try:
                     headers = {key: value for key, value in self.headers.items() if key.lower() != "connection"}
                     upstream.request(self.command, self.path, body=body, headers=headers)
@@ -93,6 +96,8 @@ class FaultProxy:
                         for key, value in response.getheaders()
                         if key.lower() not in ("transfer-encoding", "connection", "content-length")
                     ]
+                    with proxy._lock:
+                        proxy.answered.append((forwarded_at, operation, time.monotonic() - forwarded_at))
                     self._answer(response.status, passed, content)
                 finally:
                     upstream.close()
@@ -176,6 +181,7 @@ class FaultProxy:
         with self._lock:
             self.calls.clear()
             self.injected.clear()
+            self.answered.clear()
 
 
 def peak_per_second(times: Iterable[float], window: float = 1.0) -> int:
