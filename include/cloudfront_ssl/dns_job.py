@@ -258,3 +258,78 @@ def dns_records(
     for result in aliases or []:
         written += (result or {}).get("records") or []
     return written
+
+
+# --- clean-up ------------------------------------------------------------------------------------
+
+
+def pull_dns_results(ti: Any, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    """The results of a job's DNS steps (what it wrote, and through which connection), from XCom.
+
+    ``ti`` is the running task instance of the clean-up; the job may be another DAG run. Steps that
+    did not run (or wrote nothing) give nothing.
+    """
+    results: list[dict[str, Any]] = []
+    for step in DNS_STEPS:
+        pulled = ti.xcom_pull(task_ids=step, dag_id=dag_id, run_id=run_id, map_indexes=None)
+        if isinstance(pulled, dict):
+            pulled = [pulled]
+        results += [result for result in pulled or [] if isinstance(result, dict) and result.get("records")]
+    return results
+
+
+def validation_records_in_use(acm_client: Any, record_names: list[str]) -> set[str]:
+    """Of the given validation record names, those that a certificate in ACM still validates with.
+
+    Only certificates holding a name the record can belong to (``a.example.com`` or
+    ``*.a.example.com`` for ``_x.a.example.com``) are described.
+    """
+    from cloudfront_ssl import acm
+
+    wanted = {route53.normalize(name) for name in record_names}
+    domains = {name.split(".", 1)[1] for name in wanted if "." in name}
+    in_use: set[str] = set()
+    for summary in acm.list_certificates(acm_client):
+        names = [summary.get("DomainName", "")] + list(summary.get("SubjectAlternativeNameSummaries") or [])
+        bases = {route53.normalize(name).removeprefix("*.") for name in names}
+        if not bases & domains and not summary.get("HasAdditionalSubjectAlternativeNames"):
+            continue
+        certificate = acm_client.describe_certificate(CertificateArn=summary["CertificateArn"])["Certificate"]
+        for option in certificate.get("DomainValidationOptions") or []:
+            record = option.get("ResourceRecord") or {}
+            if record.get("Name") and route53.normalize(record["Name"]) in wanted:
+                in_use.add(route53.normalize(record["Name"]))
+    return in_use
+
+
+def remove_dns_records(
+    results: list[dict[str, Any]],
+    *,
+    aliases: bool,
+    distribution_domains: list[str],
+    validation_in_use: set[str] | None = None,
+    dry_run: bool,
+) -> list[dict[str, Any]]:
+    """Delete the job's alias records (``aliases=True``) or its validation records, as
+    :func:`route53.delete_job_records` allows; return each record with its ``action``.
+
+    Alias records go first in a clean-up, while they still point at the job's distributions;
+    validation records last, once the job's certificates are gone, and only those no remaining
+    certificate uses (``validation_in_use``).
+    """
+    done: list[dict[str, Any]] = []
+    for result in results:
+        records = [entry for entry in result.get("records") or [] if ("alias_target" in entry) == aliases]
+        if not records:
+            continue
+        client = route53.route53_client(result.get("dns_aws_conn_id"))
+        done += route53.delete_job_records(
+            client,
+            records,
+            distribution_domains=distribution_domains,
+            validation_in_use=validation_in_use or set(),
+            dry_run=dry_run,
+        )
+    for entry in done:
+        log.info("DNS record %s %s: %s", entry["name"], entry["type"], entry["action"])
+    return done
