@@ -106,7 +106,8 @@ class WaitForDnsChangesOperator(BaseOperator):
     :class:`DnsChangesInsyncTrigger`. A retry of this task resumes the same changes by their ids: it
     never sends them again.
 
-    :param changes: ``[{"zone_id", "change_id"}]`` (templated; the XCom of the step that wrote them).
+    :param changes: ``[{"zone_id", "change_id"}]``, or the whole result of the step that wrote them
+        (``{"dns_aws_conn_id", "changes", ...}``, whose connection then wins). Templated.
     :param aws_conn_id: the connection that reaches Route 53 (templated).
     :param waiter_delay: seconds between two checks while deferred.
     :param waiter_max_attempts: checks of one change before the wait fails.
@@ -136,13 +137,18 @@ class WaitForDnsChangesOperator(BaseOperator):
             changes = changes.get("changes") or []
         return [change["change_id"] for change in changes]
 
+    def _conn_id(self) -> str | None:
+        if isinstance(self.changes, dict) and self.changes.get("dns_aws_conn_id"):
+            return self.changes["dns_aws_conn_id"]
+        return self.aws_conn_id or None
+
     def execute(self, context: Any) -> list[str]:
         """Check every change once; return when all are in sync, defer otherwise."""
         change_ids = self._change_ids()
         if not change_ids:
             self.log.info("No Route 53 change to wait for")
             return []
-        client = route53_client(self.aws_conn_id or None)
+        client = route53_client(self._conn_id())
         pending = [change_id for change_id in change_ids if change_status(client, change_id) != "INSYNC"]
         if not pending:
             self.log.info("Route 53 has applied all %d change(s)", len(change_ids))
@@ -151,7 +157,7 @@ class WaitForDnsChangesOperator(BaseOperator):
         self.defer(
             trigger=DnsChangesInsyncTrigger(
                 change_ids=pending,
-                aws_conn_id=self.aws_conn_id or None,
+                aws_conn_id=self._conn_id(),
                 waiter_delay=self.waiter_delay,
                 waiter_max_attempts=self.waiter_max_attempts,
             ),
