@@ -372,7 +372,17 @@ def test_a_role_in_the_dns_account_reaches_its_zones(aws, monkeypatch):
     plan = route53.plan_alias_records(
         client, zones, ["www.example.com"], domain_name="d1.cloudfront.net", ipv6=False, overwrite=False
     )
-    route53.write_records(client, plan["write"], comment="job", zone_names={zone: "example.com"})
+    (change,) = route53.write_records(client, plan["write"], comment="job", zone_names={zone: "example.com"})
+    # The deferred wait reaches the change through the same role, on an async client.
+    trigger = DnsChangesInsyncTrigger(
+        change_ids=[change["change_id"]], aws_conn_id="dns_account", waiter_delay=0
+    )
+
+    async def first_event():
+        async for event in trigger.run():
+            return event.payload
+
+    assert asyncio.run(first_event())["status"] == "success"
     assert records(dns_r53, zone) == [
         {"name": "www.example.com", "type": "A", "alias": "d1.cloudfront.net", "alias_zone": "Z2FDTNDATAQYW2"}
     ]
