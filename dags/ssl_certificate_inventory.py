@@ -15,10 +15,10 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, get_current_context, task
+from airflow.sdk import DAG, task
 
-from cloudfront_ssl.config import dag_params
-from cloudfront_ssl.inventory import InventoryConfig
+from cloudfront_ssl.config import InventoryConfig, dag_params
+from cloudfront_ssl.inventory import run_inventory
 
 with DAG(
     dag_id="ssl_certificate_inventory",
@@ -33,11 +33,9 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
 
-    @task
-    def inventory() -> dict[str, Any]:
+    @task(multiple_outputs=False)
+    def inventory(params: dict[str, Any]) -> dict[str, Any]:
         """Report every certificate and publish one alert listing what needs attention, if anything."""
-        from cloudfront_ssl.inventory import run_inventory
-
-        return run_inventory(dict(get_current_context()["params"]))
+        return run_inventory(params)
 
     inventory()

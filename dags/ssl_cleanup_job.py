@@ -3,8 +3,8 @@
 Give the job's ``job_run_id`` (and ``job_dag_id`` for an import job). With ``dry_run`` (the default)
 it only lists what it would remove. Otherwise it disables the job's distributions, waits until
 CloudFront has deployed that, deletes them, then deletes the job's certificates that nothing else
-uses. Only resources tagged with that job's ``airflow:dag_id`` and ``airflow:run_id`` are touched, and
-a second run finds nothing left to do.
+uses. Only resources tagged with that job's ``airflow:dag_id`` and ``airflow:run_id`` are touched, a
+job that is still running is refused, and a second run finds nothing left to do.
 
 The logic lives in ``cloudfront_ssl.cleanup``.
 """
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import DAG, get_current_context, task
+from airflow.sdk import DAG, task
 
-from cloudfront_ssl.cleanup import CleanupConfig
-from cloudfront_ssl.config import dag_params
+from cloudfront_ssl import cleanup
+from cloudfront_ssl.config import CleanupConfig, dag_params
 
 with DAG(
     dag_id="ssl_cleanup_job",
@@ -29,11 +29,11 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
 
-    @task
-    def remove_job_resources() -> dict[str, Any]:
+    @task(multiple_outputs=False)
+    def remove_job_resources(params: dict[str, Any], ti: Any) -> dict[str, Any]:
         """List (dry run) or remove the job's distributions, then its unused certificates."""
-        from cloudfront_ssl.cleanup import run_cleanup
-
-        return run_cleanup(dict(get_current_context()["params"]))
+        return cleanup.run_cleanup(
+            params, job_state=lambda dag_id, run_id: cleanup.run_state(ti, dag_id, run_id)
+        )
 
     remove_job_resources()

@@ -2,12 +2,14 @@
 
 The job's steps, top to bottom:
 
-1. check                  the conf, the names (spec section 5), the source distribution, the aliases
+1. check                  the conf, the names, the source distribution, the aliases; claims the names
 2. request_certificates   in ACM us-east-1, then tell the owners which DNS records to add
 3. wait_for_issuance      deferred: ACM is checked every poll_interval_seconds, no worker is held
 4. create_distribution    one mapped task per distribution, copied from the source distribution
 5. notify_cname_targets   tell the owners which CNAME target each name points to
-6. summary                the job's result (spec section 7)
+6. summary                the job's result: certificates with validation records, distributions
+7. notify_failure, cleanup_on_failure   only when a step failed: one message to the owners, then
+                          (with cleanup_on_failure) remove what the job created
 
 The logic of each step lives in ``cloudfront_ssl.create_job``; this file only wires the steps.
 """
@@ -16,10 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import DAG, TriggerRule, get_current_context, task
+from airflow.sdk import DAG, TriggerRule, task
 
+from cloudfront_ssl import create_job
 from cloudfront_ssl.config import CreateJobConfig, dag_params
-from cloudfront_ssl.job_dag import cleanup_on_failure_step, job_default_args, run_identity
+from cloudfront_ssl.job_dag import closing_steps, create_distribution_step, job_default_args
 from cloudfront_ssl.operators import WaitForCertificatesOperator
 
 with DAG(
@@ -34,59 +37,42 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
 
-    @task(retries=0)
-    def check() -> dict[str, Any]:
-        """Refuse a bad conf before anything is created; return the plan."""
-        from cloudfront_ssl import create_job
+    @task(retries=0, multiple_outputs=False)
+    def check(params: dict[str, Any], dag: Any, run_id: str, ti: Any) -> dict[str, Any]:
+        """Refuse a bad conf before anything is created; claim the names; return the plan."""
+        return create_job.check(params, dag.dag_id, run_id, ti)
 
-        return create_job.check(*run_identity())
-
-    @task
-    def request_certificates(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    @task(multiple_outputs=False)
+    def request_certificates(
+        plan: dict[str, Any], params: dict[str, Any], dag: Any, run_id: str, ti: Any
+    ) -> list[dict[str, Any]]:
         """Request the certificates (idempotent) and send the owners the DNS validation records."""
-        from cloudfront_ssl import create_job
+        return create_job.request_certificates(params, plan, dag.dag_id, run_id, first_try=ti.try_number <= 1)
 
-        params, dag_id, run_id = run_identity()
-        return create_job.request_certificates(params, plan, dag_id, run_id)
-
-    @task
+    @task(multiple_outputs=False)
     def certificate_arns(certificates: list[dict[str, Any]]) -> list[str]:
         """The ARNs to wait for."""
         return [certificate["arn"] for certificate in certificates]
 
-    @task
+    @task(multiple_outputs=False)
     def distributions_to_create(
         plan: dict[str, Any], certificates: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         """One entry per distribution, with its certificate (empty when no distribution is wanted)."""
-        from cloudfront_ssl import create_job
-
         return create_job.distributions_to_create(plan, certificates)
 
-    @task(map_index_template="{{ first_alias }}")
-    def create_distribution(group: dict[str, Any]) -> dict[str, Any]:
-        """Create one distribution (idempotent across retries)."""
-        from cloudfront_ssl import create_job
-
-        get_current_context()["first_alias"] = group["aliases"][0]  # type: ignore[typeddict-unknown-key]
-        params, dag_id, run_id = run_identity()
-        return create_job.create_distribution(params, group, dag_id, run_id)
-
-    @task(trigger_rule=TriggerRule.NONE_FAILED)
-    def notify_cname_targets(distributions: list[dict[str, Any]] | None) -> None:
+    @task(trigger_rule=TriggerRule.NONE_FAILED, multiple_outputs=False)
+    def notify_cname_targets(
+        distributions: list[dict[str, Any]] | None, params: dict[str, Any], run_id: str
+    ) -> None:
         """Tell the owners which CNAME target each name points to."""
-        from cloudfront_ssl import create_job
-
-        params, _, run_id = run_identity()
         create_job.notify_cname_targets(params, list(distributions or []), run_id)
 
-    @task(trigger_rule=TriggerRule.NONE_FAILED)
+    @task(trigger_rule=TriggerRule.NONE_FAILED, multiple_outputs=False)
     def summary(
         certificates: list[dict[str, Any]], issued_arns: list[str], distributions: list[dict[str, Any]] | None
     ) -> dict[str, Any]:
         """The job's result: certificates with their validation records, distributions with CNAME targets."""
-        from cloudfront_ssl import create_job
-
         return create_job.summarize(certificates, issued_arns, list(distributions or []))
 
     plan = check()
@@ -100,7 +86,7 @@ with DAG(
     )
     groups = distributions_to_create(plan, certificates)
     wait_for_issuance >> groups
-    distributions = create_distribution.expand(group=groups)
+    distributions = create_distribution_step(CreateJobConfig).expand(group=groups)
     notified = notify_cname_targets(distributions)
     notified >> summary(certificates, wait_for_issuance.output, distributions)
-    cleanup_on_failure_step(after=[distributions, notified])
+    closing_steps(after=[distributions, notified])

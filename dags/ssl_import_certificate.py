@@ -3,11 +3,14 @@ create a CloudFront distribution for it, and tell the owners.
 
 The job's steps, top to bottom:
 
-1. check                 the conf, the bundle (spec section 6), the source distribution and aliases
+1. check                 the conf, the bundle (PEM, key match, key type, validity, chain), the source
+                         distribution and the aliases
 2. import_certificate    into ACM us-east-1 with the job's tags (a retry re-imports into the same ARN)
 3. create_distribution   only with create_distributions: copied from the source distribution
 4. notify_owners         the certificate's ARN and expiry, and each alias's CNAME target
-5. summary               the job's result (spec section 7)
+5. summary               the job's result: the certificate and its distribution
+6. notify_failure, cleanup_on_failure   only when a step failed: one message to the owners, then
+                         (with cleanup_on_failure) remove what the job created
 
 The private key is read from the conf or from Secrets Manager inside each task that needs it,
 masked in the logs at once, and never passed between tasks. The logic of each step lives in
@@ -20,8 +23,9 @@ from typing import Any
 
 from airflow.sdk import DAG, TriggerRule, task
 
+from cloudfront_ssl import import_job
 from cloudfront_ssl.config import ImportJobConfig, dag_params
-from cloudfront_ssl.job_dag import cleanup_on_failure_step, job_default_args, run_identity
+from cloudfront_ssl.job_dag import closing_steps, create_distribution_step, job_default_args
 
 with DAG(
     dag_id="ssl_import_certificate",
@@ -34,55 +38,45 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
 
-    @task(retries=0)
-    def check() -> dict[str, Any]:
+    @task(retries=0, multiple_outputs=False)
+    def check(params: dict[str, Any], dag: Any, run_id: str, ti: Any) -> dict[str, Any]:
         """Refuse a bad bundle before anything reaches AWS; return the certificate's facts (no key)."""
-        from cloudfront_ssl import import_job
+        return import_job.check(params, dag.dag_id, run_id, ti)
 
-        return import_job.check(*run_identity())
-
-    @task
-    def import_certificate(facts: dict[str, Any]) -> dict[str, Any]:
+    @task(multiple_outputs=False)
+    def import_certificate(
+        facts: dict[str, Any], params: dict[str, Any], dag: Any, run_id: str, ti: Any
+    ) -> dict[str, Any]:
         """Import the bundle into ACM (idempotent across retries)."""
-        from cloudfront_ssl import import_job
+        return import_job.import_certificate(params, facts, dag.dag_id, run_id, first_try=ti.try_number <= 1)
 
-        params, dag_id, run_id = run_identity()
-        return import_job.import_certificate(params, facts, dag_id, run_id)
-
-    @task
-    def distributions_to_create(facts: dict[str, Any], certificate: dict[str, Any]) -> list[dict[str, Any]]:
+    @task(multiple_outputs=False)
+    def distributions_to_create(
+        facts: dict[str, Any], certificate: dict[str, Any], params: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         """The distribution to create, or none without create_distributions."""
-        from cloudfront_ssl import import_job
-
-        params, _, _ = run_identity()
         return import_job.distributions_to_create(params, facts, certificate)
 
-    @task
-    def create_distribution(group: dict[str, Any]) -> dict[str, Any]:
-        """Create the distribution (idempotent across retries)."""
-        from cloudfront_ssl import import_job
-
-        params, dag_id, run_id = run_identity()
-        return import_job.create_distribution(params, group, dag_id, run_id)
-
-    @task(trigger_rule=TriggerRule.NONE_FAILED)
+    @task(trigger_rule=TriggerRule.NONE_FAILED, multiple_outputs=False)
     def notify_owners(
-        facts: dict[str, Any], certificate: dict[str, Any], distributions: list[dict[str, Any]] | None
+        facts: dict[str, Any],
+        certificate: dict[str, Any],
+        distributions: list[dict[str, Any]] | None,
+        params: dict[str, Any],
+        run_id: str,
     ) -> None:
         """Tell the owners the certificate is imported, and the CNAME targets."""
-        from cloudfront_ssl import import_job
-
-        params, _, run_id = run_identity()
         import_job.notify_imported(params, facts, certificate, list(distributions or []), run_id)
 
-    @task(trigger_rule=TriggerRule.NONE_FAILED)
+    @task(trigger_rule=TriggerRule.NONE_FAILED, multiple_outputs=False)
     def summary(certificate: dict[str, Any], distributions: list[dict[str, Any]] | None) -> dict[str, Any]:
         """The job's result: the imported certificate and its distribution."""
         return {"certificates": [certificate], "distributions": list(distributions or [])}
 
     facts = check()
     certificate = import_certificate(facts)
-    distributions = create_distribution.expand(group=distributions_to_create(facts, certificate))
+    groups = distributions_to_create(facts, certificate)
+    distributions = create_distribution_step(ImportJobConfig).expand(group=groups)
     notified = notify_owners(facts, certificate, distributions)
     notified >> summary(certificate, distributions)
-    cleanup_on_failure_step(after=[distributions, notified])
+    closing_steps(after=[distributions, notified])

@@ -1,5 +1,30 @@
 """TLS certificates for Amazon CloudFront, run as Apache Airflow DAGs.
 
-The library behind the DAGs in ``dags/``: the job configuration models, the domain-name rules,
-the AWS service modules (ACM, CloudFront, SNS) and the deferrable wait for issuance.
+The library behind the DAGs in ``dags/`` and the page in ``plugins/``. Each module owns one thing;
+imports only point down this list (a module imports only modules below it):
+
+Steps of the jobs (called by the DAGs' tasks)
+    ``job_dag``      what the job DAGs share: task defaults, the distribution step, the closing steps
+    ``create_job``   the create job's steps
+    ``import_job``   the import job's steps
+    ``cleanup``      removing one job's resources (``ssl_cleanup_job`` and ``cleanup_on_failure``)
+    ``inventory``    the daily report and its alerts
+    ``operators``, ``triggers``   the deferrable wait for issuance
+
+For the page and its API (the plugin)
+    ``catalog``      the account's certificates, cached for the page
+    ``jobs``         the jobs as Airflow records them (runs, steps, results)
+    ``page``         the page's HTML
+
+Shared by both
+    ``plan``         the create job's plan and every reason to refuse it (the check step, the dry run)
+    ``claims``       names claimed by running jobs, so that two jobs never work on one name
+    ``acm``, ``cloudfront``, ``notify``   one module per AWS service: calls and finders
+    ``connections``  refusing a connection id Airflow does not have
+    ``config``       the conf models: the DAGs' params and their validation
+    ``names``        the domain-name rules and the aggregation under wildcards
+    ``pem_checks``   the local checks of a certificate bundle
+    ``messages``     the owners' messages and how input is quoted in them
+    ``tags``         the tag contract: which tags a job sets, and reading a job back from them
+    ``errors``       the errors the jobs raise, and reading AWS's error answers
 """

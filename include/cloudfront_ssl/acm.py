@@ -12,8 +12,8 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from cloudfront_ssl.config import TAG_PREFIX
-from cloudfront_ssl.errors import FinalError
+from cloudfront_ssl.errors import FinalError, aws_error_code, aws_error_message
+from cloudfront_ssl.tags import is_job_resource, tag_dict
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 ACM_REGION = "us-east-1"
 """CloudFront takes certificates from ACM in us-east-1 only."""
-TAG_DAG_ID = f"{TAG_PREFIX}dag_id"
-TAG_RUN_ID = f"{TAG_PREFIX}run_id"
+TYPE_NAMES = {"AMAZON_ISSUED": "requested", "IMPORTED": "imported", "PRIVATE": "private"}
+"""ACM's certificate types, in the words the report and the page use."""
 
 ALL_KEY_TYPES = [
     "RSA_1024",
@@ -65,13 +65,6 @@ def acm_hook(aws_conn_id: str | None, *, botocore_retries: bool = True) -> AwsBa
     )
 
 
-def job_tags(dag_id: str, run_id: str, user_tags: dict[str, str]) -> list[dict[str, str]]:
-    """The tags of everything a job creates: the user's, then ``airflow:dag_id`` and ``airflow:run_id``."""
-    tags = [{"Key": key, "Value": value} for key, value in user_tags.items()]
-    tags += [{"Key": TAG_DAG_ID, "Value": dag_id}, {"Key": TAG_RUN_ID, "Value": run_id}]
-    return tags
-
-
 def idempotency_token(dag_id: str, run_id: str, names: Iterable[str]) -> str:
     """ACM's IdempotencyToken for one certificate of one job: 32 hex characters (``\\w+``, no hyphen).
 
@@ -92,8 +85,13 @@ def list_certificates(client: Any, statuses: list[str] | None = None) -> Iterato
 
 def certificate_tags(client: Any, arn: str) -> dict[str, str]:
     """A certificate's tags as a dict."""
-    tags = client.list_tags_for_certificate(CertificateArn=arn).get("Tags", [])
-    return {tag["Key"]: tag.get("Value", "") for tag in tags}
+    return tag_dict(client.list_tags_for_certificate(CertificateArn=arn).get("Tags", []))
+
+
+def certificate_type(summary: dict[str, Any]) -> str | None:
+    """``requested``, ``imported`` or ``private``, from a summary's or description's ``Type``."""
+    kind = str(summary.get("Type") or "")
+    return TYPE_NAMES.get(kind, kind.lower() or None)
 
 
 def certificate_names(certificate: dict[str, Any]) -> list[str]:
@@ -102,7 +100,38 @@ def certificate_names(certificate: dict[str, Any]) -> list[str]:
     return [subject, *[name for name in certificate.get("SubjectAlternativeNames", []) if name != subject]]
 
 
-def find_job_certificates(client: Any, dag_id: str, run_id: str, wanted: list[list[str]]) -> dict[int, str]:
+def summary_names(summary: dict[str, Any]) -> list[str] | None:
+    """A ListCertificates summary's names, subject first; None when the summary does not hold them all.
+
+    AWS lists up to 100 alternative names as ``SubjectAlternativeNameSummaries`` (and sets
+    ``HasAdditionalSubjectAlternativeNames`` beyond); moto lists none. Then DescribeCertificate has them.
+    """
+    alternatives = summary.get("SubjectAlternativeNameSummaries")
+    if alternatives is None or summary.get("HasAdditionalSubjectAlternativeNames"):
+        return None
+    return [summary["DomainName"], *(name for name in alternatives if name != summary["DomainName"])]
+
+
+def job_certificates(client: Any, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    """Every certificate of one job, found by its tags: ``arn``, ``names``, ``status``.
+
+    Reads the tags of every certificate in the region: for clean-up, which must find what a job left
+    whatever its steps recorded.
+    """
+    found = []
+    for summary in list_certificates(client):
+        if is_job_resource(certificate_tags(client, summary["CertificateArn"]), dag_id, run_id):
+            found.append(
+                {
+                    "arn": summary["CertificateArn"],
+                    "names": summary_names(summary) or [summary["DomainName"]],
+                    "status": summary.get("Status"),
+                }
+            )
+    return found
+
+
+def find_earlier_requests(client: Any, dag_id: str, run_id: str, wanted: list[list[str]]) -> dict[int, str]:
     """Find certificates an earlier try of this job already requested, for each wanted name list.
 
     ACM forgets an idempotency token after an hour, so a later retry must find its certificates by
@@ -117,8 +146,7 @@ def find_job_certificates(client: Any, dag_id: str, run_id: str, wanted: list[li
             # A failed request cannot be retried: the job needs a new one.
             continue
         arn = summary["CertificateArn"]
-        tags = certificate_tags(client, arn)
-        if tags.get(TAG_DAG_ID) != dag_id or tags.get(TAG_RUN_ID) != run_id:
+        if not is_job_resource(certificate_tags(client, arn), dag_id, run_id):
             continue
         # The summary may list only some alternative names: compare the full description.
         described = client.describe_certificate(CertificateArn=arn)["Certificate"]
@@ -127,8 +155,52 @@ def find_job_certificates(client: Any, dag_id: str, run_id: str, wanted: list[li
     return found
 
 
-THROTTLE_RETRIES = 8
-"""How often a throttled RequestCertificate is tried again (ACM allows about 5 calls a second)."""
+def find_imported_certificate(client: Any, dag_id: str, run_id: str, subject: str) -> str | None:
+    """The certificate an earlier try of this import job imported, found by its tags, or None.
+
+    Only imported certificates whose subject is the bundle's are looked at, so a large account costs
+    one tag read per same-named certificate, not one per certificate.
+    """
+    for summary in list_certificates(client):
+        if summary.get("Type") not in (None, "IMPORTED") or summary.get("DomainName") != subject:
+            continue
+        if is_job_resource(certificate_tags(client, summary["CertificateArn"]), dag_id, run_id):
+            return summary["CertificateArn"]
+    return None
+
+
+REQUEST_RETRIES = 8
+"""How often a RequestCertificate that met passing trouble (throttling, a dropped connection, a 5xx)
+is sent again; with the backoff below that is about two minutes."""
+PASSING_ERROR_CODES = {
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "InternalFailure",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+}
+"""AWS error codes that say "try again later", not "this request is wrong"."""
+
+
+def is_passing_error(error: BaseException) -> bool:
+    """Whether an AWS call failed for a passing reason: throttling, a 5xx, or the network.
+
+    Sending a request again after such an error is safe where the request is idempotent (ACM's
+    idempotency token, CloudFront's caller reference).
+    """
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    if isinstance(error, ConnectionError | HTTPClientError):
+        # EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, ConnectTimeoutError...
+        return True
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return aws_error_code(error) in PASSING_ERROR_CODES or int(status) >= 500
+    return False
 
 
 def request_certificate(
@@ -136,12 +208,12 @@ def request_certificate(
 ) -> str:
     """Request one DNS-validated certificate (``names[0]`` is the subject) and return its ARN.
 
-    Throttling is waited out with exponential backoff; a quota (LimitExceededException) or a refused
-    name fails at once with a clear :class:`CertificateRequestError`. Use a client without botocore
-    retries (``acm_hook(..., botocore_retries=False)``) so that a quota is not retried.
+    Throttling, dropped connections and 5xx answers are waited out with exponential backoff (sending
+    again is safe: the same idempotency token returns the same certificate); a quota
+    (LimitExceededException) or a refused name fails at once with a clear
+    :class:`CertificateRequestError`. Use a client without botocore retries
+    (``acm_hook(..., botocore_retries=False)``): botocore would retry a quota as if it were throttling.
     """
-    from botocore.exceptions import ClientError
-
     kwargs: dict[str, Any] = {
         "DomainName": names[0],
         "ValidationMethod": "DNS",
@@ -151,26 +223,29 @@ def request_certificate(
         kwargs["Tags"] = tags
     if len(names) > 1:
         kwargs["SubjectAlternativeNames"] = names
-    for attempt in range(THROTTLE_RETRIES + 1):
+    for attempt in range(REQUEST_RETRIES + 1):
         try:
             return client.request_certificate(**kwargs)["CertificateArn"]
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code not in ("ThrottlingException", "Throttling", "TooManyRequestsException"):
+        except Exception as error:
+            if not is_passing_error(error):
                 _raise_request_error(error, names)
-            if attempt == THROTTLE_RETRIES:
+            if attempt == REQUEST_RETRIES:
                 raise
-            delay = backoff_seconds * 2**attempt
-            log.info("ACM is throttling requests; trying %s again in %.1f s", names[0], delay)
+            delay = min(backoff_seconds * 2**attempt, 30)
+            log.warning(
+                "Requesting %s met passing trouble (%s); sending it again in %.1f s",
+                names[0],
+                aws_error_code(error) or type(error).__name__,
+                delay,
+            )
             time.sleep(delay)
     raise AssertionError("unreachable")
 
 
 def _raise_request_error(error: Exception, names: list[str]) -> None:
     """Turn an ACM refusal that retrying will not mend into a clear error; re-raise anything else."""
-    response = getattr(error, "response", {})
-    code = response.get("Error", {}).get("Code", "")
-    message = response.get("Error", {}).get("Message", str(error))
+    code = aws_error_code(error)
+    message = aws_error_message(error)
     if code == "LimitExceededException":
         raise CertificateRequestError(
             f"ACM quota reached while requesting {names[0]}: {message}. "
@@ -226,7 +301,7 @@ def describe_until_records(
 
 
 def certificate_result(certificate: dict[str, Any]) -> dict[str, Any]:
-    """The summary entry of spec section 7 for a described certificate."""
+    """The job summary's entry for a described certificate."""
     return {
         "arn": certificate["CertificateArn"],
         "names": certificate_names(certificate),

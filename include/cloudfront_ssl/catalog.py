@@ -11,68 +11,23 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any
 
 from cloudfront_ssl import acm, cloudfront
+from cloudfront_ssl.messages import iso
 from cloudfront_ssl.names import covers
-
-TYPE_NAMES = {"AMAZON_ISSUED": "requested", "IMPORTED": "imported", "PRIVATE": "private"}
-"""ACM's certificate types in the words of the spec."""
-
-
-def iso(value: Any) -> str | None:
-    """An ACM/CloudFront timestamp (datetime or epoch seconds) as ISO 8601 text, or None."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, int | float):
-        from datetime import UTC
-
-        return datetime.fromtimestamp(value, UTC).isoformat()
-    return str(value)
-
-
-def job_of(tags: dict[str, str]) -> dict[str, str] | None:
-    """The job (``dag_id``, ``run_id``) that made a resource, from its tags; None when no job did."""
-    dag_id, run_id = tags.get(acm.TAG_DAG_ID), tags.get(acm.TAG_RUN_ID)
-    if dag_id and run_id:
-        return {"dag_id": dag_id, "run_id": run_id}
-    return None
-
-
-def summary_names(summary: dict[str, Any]) -> list[str] | None:
-    """A ListCertificates summary's names, subject first; None when the summary does not hold them all.
-
-    AWS lists up to 100 alternative names as ``SubjectAlternativeNameSummaries`` (and sets
-    ``HasAdditionalSubjectAlternativeNames`` beyond); moto lists none. Then DescribeCertificate has them.
-    """
-    alternatives = summary.get("SubjectAlternativeNameSummaries")
-    if alternatives is None or summary.get("HasAdditionalSubjectAlternativeNames"):
-        return None
-    return [summary["DomainName"], *(name for name in alternatives if name != summary["DomainName"])]
-
-
-def certificate_users(cloudfront_client: Any) -> dict[str, list[str]]:
-    """``{certificate ARN: [distribution ids]}`` for every distribution of the account (paginated)."""
-    users: dict[str, list[str]] = {}
-    for summary in cloudfront.list_distributions(cloudfront_client):
-        arn = (summary.get("ViewerCertificate") or {}).get("ACMCertificateArn")
-        if arn:
-            users.setdefault(arn, []).append(summary["Id"])
-    return users
+from cloudfront_ssl.tags import job_of
 
 
 def certificate_entry(
     summary: dict[str, Any], names: list[str], tags: dict[str, str], in_use_by: list[str]
 ) -> dict[str, Any]:
-    """One certificate as the API shows it (spec section 9), from its ListCertificates summary."""
+    """One certificate as the page and the API show it, from its ListCertificates summary."""
     return {
         "arn": summary["CertificateArn"],
         "names": names,
         "status": summary.get("Status"),
-        "type": TYPE_NAMES.get(summary.get("Type", ""), str(summary.get("Type", "")).lower() or None),
+        "type": acm.certificate_type(summary),
         "not_after": iso(summary.get("NotAfter")),
         "renewal_eligibility": summary.get("RenewalEligibility"),
         "in_use_by": sorted(in_use_by),
@@ -155,7 +110,7 @@ class CertificateCatalog:
 
     def _load(self, now: float) -> list[dict[str, Any]]:
         acm_client = acm.acm_hook(self.aws_conn_id).conn
-        users = certificate_users(cloudfront.cloudfront_hook(self.aws_conn_id).conn)
+        users = cloudfront.certificate_users(cloudfront.cloudfront_hook(self.aws_conn_id).conn)
         entries = []
         seen = set()
         for summary in acm.list_certificates(acm_client):
@@ -164,7 +119,7 @@ class CertificateCatalog:
             cached = self._details.get(arn)
             if cached is None or now - cached[0] > self.tag_ttl_seconds:
                 cached = (now, acm.certificate_tags(acm_client, arn), None)
-            names = summary_names(summary) or cached[2]
+            names = acm.summary_names(summary) or cached[2]
             if names is None:
                 names = acm.certificate_names(
                     acm_client.describe_certificate(CertificateArn=arn)["Certificate"]

@@ -1,4 +1,4 @@
-"""Removing what one job created (spec section 4a): its distributions, then its certificates.
+"""Removing what one job created: its distributions, then its certificates.
 
 A resource belongs to a job when its tags ``airflow:dag_id`` and ``airflow:run_id`` say so; nothing
 else is ever touched. Distributions are disabled, waited for until CloudFront has deployed that, and
@@ -14,15 +14,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from cloudfront_ssl import acm, catalog, cloudfront
-from cloudfront_ssl.config import SECTION_ADVANCED, ConfigError, JobOptions, _form, parse_config
-from cloudfront_ssl.jobs import JOB_DAG_IDS
+from cloudfront_ssl import acm, cloudfront
+from cloudfront_ssl.config import CleanupConfig, ConfigError, parse_config
+from cloudfront_ssl.connections import require_connection
+from cloudfront_ssl.errors import JobInputError, aws_error_code
+from cloudfront_ssl.messages import quote_input
 
 log = logging.getLogger(__name__)
 
-SECTION_JOB = "Job"
 DEFAULT_POLL_SECONDS = 20.0
 """How often a distribution's status is read while CloudFront deploys a change (minutes on AWS)."""
 DEFAULT_TIMEOUT_SECONDS = 3600.0
@@ -40,71 +39,6 @@ __all__ = [
 
 class CleanupError(RuntimeError):
     """Some of the job's resources could not be removed; the message says which and why."""
-
-
-class CleanupConfig(BaseModel):
-    """Conf of ``ssl_cleanup_job`` (spec section 4a)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    job_run_id: str = Field(
-        min_length=1,
-        description="The run_id of the job whose certificates and distributions are removed "
-        "(the job id, as the SSL Certificates page and the DAG runs list show it).",
-        json_schema_extra=_form(SECTION_JOB, "Job run id"),
-    )
-    job_dag_id: str = Field(
-        JOB_DAG_IDS[0],
-        min_length=1,
-        description="The DAG of that job.",
-        json_schema_extra=_form(SECTION_JOB, "Job DAG id", enum=list(JOB_DAG_IDS)),
-    )
-    dry_run: bool = Field(
-        True,
-        description="Only list what would be removed; remove nothing. Untick to remove.",
-        json_schema_extra=_form(SECTION_JOB, "Dry run"),
-    )
-    aws_conn_id: str = Field(
-        "aws_default",
-        min_length=1,
-        description=JobOptions.model_fields["aws_conn_id"].description,
-        json_schema_extra=_form(SECTION_ADVANCED, "AWS connection id"),
-    )
-
-    @classmethod
-    def field_order(cls) -> list[str]:
-        """The order of the trigger form's fields."""
-        return ["job_run_id", "job_dag_id", "dry_run", "aws_conn_id"]
-
-
-def job_distributions(client: Any, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-    """The job's distributions (by tags): ``id``, ``arn``, ``aliases``, ``certificate_arn``, ``enabled``."""
-    found = []
-    for summary in cloudfront.list_distributions(client):
-        if cloudfront.is_job_resource(cloudfront.distribution_tags(client, summary["ARN"]), dag_id, run_id):
-            found.append(
-                {
-                    "id": summary["Id"],
-                    "arn": summary["ARN"],
-                    "aliases": cloudfront.summary_aliases(summary),
-                    "certificate_arn": (summary.get("ViewerCertificate") or {}).get("ACMCertificateArn"),
-                    "enabled": bool(summary.get("Enabled")),
-                }
-            )
-    return found
-
-
-def job_certificates(client: Any, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-    """The job's certificates (by tags): ``arn``, ``names``, ``status``."""
-    return [
-        {
-            "arn": summary["CertificateArn"],
-            "names": catalog.summary_names(summary) or [summary["DomainName"]],
-            "status": summary.get("Status"),
-        }
-        for summary in acm.list_certificates(client)
-        if cloudfront.is_job_resource(acm.certificate_tags(client, summary["CertificateArn"]), dag_id, run_id)
-    ]
 
 
 def disable_distribution(client: Any, distribution_id: str) -> bool:
@@ -140,10 +74,6 @@ def wait_until_deployed(
         sleep(poll_seconds)
 
 
-def _code(error: Exception) -> str:
-    return getattr(error, "response", {}).get("Error", {}).get("Code", "")
-
-
 def remove_job_resources(
     aws_conn_id: str,
     dag_id: str,
@@ -170,12 +100,11 @@ def remove_job_resources(
     ``deleted``, ``disabled``, ``kept: <reason>`` or ``failed: <reason>``. Raises :class:`CleanupError`
     after doing all it could when something could not be removed.
     """
-    from botocore.exceptions import ClientError
 
     cf = cloudfront.cloudfront_hook(aws_conn_id).conn
     acm_client = acm.acm_hook(aws_conn_id).conn
-    distributions = job_distributions(cf, dag_id, run_id)
-    certificates = job_certificates(acm_client, dag_id, run_id)
+    distributions = cloudfront.job_distributions(cf, dag_id, run_id)
+    certificates = acm.job_certificates(acm_client, dag_id, run_id)
     log.info(
         "Job %s of %s: %d distribution(s), %d certificate(s)%s",
         run_id,
@@ -203,12 +132,24 @@ def remove_job_resources(
         try:
             if disable_distribution(cf, distribution["id"]):
                 log.info("Disabled distribution %s", distribution["id"])
-        except ClientError as error:
-            if _code(error) != "NoSuchDistribution":
-                raise
+        except Exception as error:
+            if aws_error_code(error) == "NoSuchDistribution":
+                distribution["gone"] = True
+                continue
+            # Go on with the others: one distribution that cannot be disabled now must not keep the
+            # rest of the job's resources in place. The step fails at the end, naming it.
+            log.warning("Could not disable distribution %s: %s", distribution["id"], error)
+            distribution["problem"] = f"{aws_error_code(error) or type(error).__name__}: {error}"
     for distribution in distributions:
         entry = {"id": distribution["id"], "aliases": distribution["aliases"], "action": "disabled"}
         result["distributions"].append(entry)
+        if distribution.get("gone"):
+            entry["action"] = "deleted"
+            continue
+        if distribution.get("problem"):
+            entry["action"] = f"failed: {distribution['problem']}"
+            problems.append(f"distribution {distribution['id']}: {distribution['problem']}")
+            continue
         if not wait:
             continue
         try:
@@ -218,22 +159,18 @@ def remove_job_resources(
             cf.delete_distribution(Id=distribution["id"], IfMatch=etag)
             entry["action"] = "deleted"
             log.info("Deleted distribution %s", distribution["id"])
-        except ClientError as error:
-            if _code(error) == "NoSuchDistribution":
-                entry["action"] = "deleted"
-                continue
-            entry["action"] = f"failed: {_code(error) or error}"
-            problems.append(f"distribution {distribution['id']}: {error}")
         except CleanupError as error:
             entry["action"] = f"failed: {error}"
             problems.append(str(error))
+        except Exception as error:
+            if aws_error_code(error) == "NoSuchDistribution":
+                entry["action"] = "deleted"
+                continue
+            entry["action"] = f"failed: {aws_error_code(error) or type(error).__name__}"
+            problems.append(f"distribution {distribution['id']}: {error}")
 
     # A certificate stays while a distribution (the job's undeleted ones included) still serves it.
-    users = {}
-    for summary in cloudfront.list_distributions(cf):
-        arn = (summary.get("ViewerCertificate") or {}).get("ACMCertificateArn")
-        if arn:
-            users.setdefault(arn, []).append(summary["Id"])
+    users = cloudfront.certificate_users(cf)
     for certificate in certificates:
         entry = {"arn": certificate["arn"], "names": certificate["names"], "action": "deleted"}
         result["certificates"].append(entry)
@@ -251,23 +188,56 @@ def remove_job_resources(
                 continue
             acm_client.delete_certificate(CertificateArn=certificate["arn"])
             log.info("Deleted certificate %s (%s)", certificate["arn"], ", ".join(certificate["names"]))
-        except ClientError as error:
-            code = _code(error)
+        except Exception as error:
+            code = aws_error_code(error)
             if code == "ResourceNotFoundException":
                 continue
             if code == "ResourceInUseException":
                 entry["action"] = "kept: in use"
                 continue
-            entry["action"] = f"failed: {code or error}"
+            entry["action"] = f"failed: {code or type(error).__name__}"
             problems.append(f"certificate {certificate['arn']}: {error}")
     if problems:
         raise CleanupError("; ".join(problems))
     return result
 
 
-def run_cleanup(params: dict[str, Any], *, poll_seconds: float = DEFAULT_POLL_SECONDS) -> dict[str, Any]:
-    """The ``ssl_cleanup_job`` task: validate the conf and remove (or list) the job's resources."""
-    config = parse_config(CleanupConfig, params)
+def run_state(ti: Any, dag_id: str, run_id: str) -> str | None:
+    """The state of a DAG run as the running task sees it (Task SDK), or None when there is no such run."""
+    try:
+        return str(ti.get_dagrun_state(dag_id=dag_id, run_id=run_id))
+    except Exception as error:  # the API answers 404 for a run it does not know
+        log.info("No state for run %s of %s: %s", run_id, dag_id, error)
+        return None
+
+
+def run_cleanup(
+    params: dict[str, Any],
+    *,
+    job_state: Callable[[str, str], str | None] | None = None,
+    poll_seconds: float = DEFAULT_POLL_SECONDS,
+) -> dict[str, Any]:
+    """The ``ssl_cleanup_job`` task: validate the conf and remove (or list) the job's resources.
+
+    :param job_state: returns the state of a DAG run (``dag_id``, ``run_id``), or None when Airflow
+        has no such run. A job that is still queued or running is refused (its later steps could
+        create what this removes), except in a dry run.
+    """
+    try:
+        config = parse_config(CleanupConfig, params)
+    except ConfigError as error:
+        raise JobInputError(str(error)) from None
+    require_connection(config.aws_conn_id)
+    state = job_state(config.job_dag_id, config.job_run_id) if job_state else None
+    if state in ("queued", "running") and not config.dry_run:
+        raise JobInputError(
+            f"job_run_id: job {quote_input(config.job_run_id)} of {config.job_dag_id} is still {state}; "
+            "wait until it ends (or mark it failed) before removing what it created"
+        )
+    if job_state and state is None:
+        log.warning(
+            "Airflow has no run %s of %s: removing what its tags name", config.job_run_id, config.job_dag_id
+        )
     return remove_job_resources(
         config.aws_conn_id,
         config.job_dag_id,
@@ -283,15 +253,21 @@ def cleanup_failed_job(
     run_id: str,
     *,
     failed_steps: int,
+    created_anything: bool = True,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
 ) -> dict[str, Any] | None:
     """The job DAGs' ``cleanup_on_failure`` step: remove what a failed job created, if its conf asks.
 
-    Returns None (nothing to do) when ``cleanup_on_failure`` is false or no step failed. The step runs
-    once every other step has finished (mapped siblings included), so nothing is created after it.
-    Removal is idempotent; an error fails the step, whose retry (or ``ssl_cleanup_job``) finishes it.
+    Returns None (nothing to do) when ``cleanup_on_failure`` is false, no step failed, or no step
+    that creates anything ever ran (a job refused by its check created nothing, so the account is
+    not searched). The step runs once every other step has finished (mapped siblings included), so
+    nothing is created after it. Removal is idempotent; an error fails the step, whose retry (or
+    ``ssl_cleanup_job``) finishes it.
     """
     if not params.get("cleanup_on_failure") or failed_steps == 0:
+        return None
+    if not created_anything:
+        log.info("cleanup_on_failure: job %s created nothing, so there is nothing to remove", run_id)
         return None
     log.info("cleanup_on_failure: removing what job %s of %s created", run_id, dag_id)
     return remove_job_resources(

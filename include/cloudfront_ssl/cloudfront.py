@@ -7,8 +7,8 @@ import hashlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from cloudfront_ssl.acm import TAG_DAG_ID, TAG_RUN_ID
-from cloudfront_ssl.errors import FinalError
+from cloudfront_ssl.errors import FinalError, aws_error_code, aws_error_message
+from cloudfront_ssl.tags import is_job_resource, job_tags, tag_dict
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -28,10 +28,6 @@ def cloudfront_hook(aws_conn_id: str | None) -> AwsBaseHook:
     return AwsBaseHook(aws_conn_id=aws_conn_id, client_type="cloudfront", region_name="us-east-1")
 
 
-def _error_code(error: Exception) -> str:
-    return getattr(error, "response", {}).get("Error", {}).get("Code", "")
-
-
 def get_source_config(client: Any, distribution_id: str) -> dict[str, Any]:
     """The current ``DistributionConfig`` of the source distribution; a clear error if it is missing."""
     from botocore.exceptions import ClientError
@@ -39,7 +35,7 @@ def get_source_config(client: Any, distribution_id: str) -> dict[str, Any]:
     try:
         return client.get_distribution_config(Id=distribution_id)["DistributionConfig"]
     except ClientError as error:
-        if _error_code(error) in ("NoSuchDistribution", "AccessDenied"):
+        if aws_error_code(error) in ("NoSuchDistribution", "AccessDenied"):
             raise DistributionError(
                 f"source_distribution_id: distribution {distribution_id} does not exist "
                 "(or this connection may not read it)"
@@ -66,27 +62,56 @@ def distributions_holding(client: Any, aliases: set[str]) -> Iterator[tuple[dict
             yield summary, held
 
 
-def is_job_resource(tags: dict[str, str], dag_id: str, run_id: str) -> bool:
-    """Whether a resource's tags say that the given job created it."""
-    return tags.get(TAG_DAG_ID) == dag_id and tags.get(TAG_RUN_ID) == run_id
+def distribution_certificate(summary: dict[str, Any]) -> str | None:
+    """The ACM certificate ARN a distribution summary or config serves, if any."""
+    return (summary.get("ViewerCertificate") or {}).get("ACMCertificateArn")
 
 
-def alias_conflicts(client: Any, wanted: dict[int, list[str]], dag_id: str, run_id: str) -> list[str]:
-    """Messages for every wanted alias that already sits on a distribution this job did not create.
+def certificate_users(client: Any) -> dict[str, list[str]]:
+    """``{certificate ARN: [distribution ids]}`` for every distribution of the account (paginated)."""
+    users: dict[str, list[str]] = {}
+    for summary in list_distributions(client):
+        arn = distribution_certificate(summary)
+        if arn:
+            users.setdefault(arn, []).append(summary["Id"])
+    return users
 
-    ``wanted`` maps a ``certificates`` item index to its aliases. CloudFront allows an alias on one
-    distribution only. A distribution of this very job (a re-run) is not a conflict.
+
+def job_distributions(client: Any, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    """Every distribution of one job, found by its tags: ``id``, ``arn``, ``aliases``,
+    ``certificate_arn``, ``enabled``.
+
+    Reads the tags of every distribution of the account: for clean-up, which must find what a job
+    left whatever its steps recorded.
     """
-    item_of = {alias.lower(): item for item, aliases in wanted.items() for alias in aliases}
-    conflicts = []
-    for summary, held in distributions_holding(client, set(item_of)):
+    found = []
+    for summary in list_distributions(client):
         if is_job_resource(distribution_tags(client, summary["ARN"]), dag_id, run_id):
+            found.append(
+                {
+                    "id": summary["Id"],
+                    "arn": summary["ARN"],
+                    "aliases": summary_aliases(summary),
+                    "certificate_arn": distribution_certificate(summary),
+                    "enabled": bool(summary.get("Enabled")),
+                }
+            )
+    return found
+
+
+def alias_conflicts(client: Any, aliases: set[str], dag_id: str, run_id: str | None) -> list[tuple[str, str]]:
+    """``(alias, distribution id)`` for every alias that already sits on a distribution this job did
+    not create, sorted by alias.
+
+    CloudFront allows an alias on one distribution only. A distribution of this very job (a re-run)
+    is not a conflict. Pages through the account's distributions once.
+    """
+    conflicts = []
+    for summary, held in distributions_holding(client, {alias.lower() for alias in aliases}):
+        if run_id and is_job_resource(distribution_tags(client, summary["ARN"]), dag_id, run_id):
             continue
-        conflicts += [
-            f"certificates[{item_of[alias]}]: {alias} is already an alias of distribution {summary['Id']}"
-            for alias in sorted(held)
-        ]
-    return sorted(conflicts, key=lambda message: int(message.split("[", 1)[1].split("]", 1)[0]))
+        conflicts += [(alias, summary["Id"]) for alias in held]
+    return sorted(conflicts)
 
 
 def caller_reference(dag_id: str, run_id: str, item: int) -> str:
@@ -133,12 +158,11 @@ def clone_config(
 
 def distribution_tags(client: Any, arn: str) -> dict[str, str]:
     """A distribution's tags as a dict."""
-    items = client.list_tags_for_resource(Resource=arn).get("Tags", {}).get("Items", []) or []
-    return {tag["Key"]: tag.get("Value", "") for tag in items}
+    return tag_dict(client.list_tags_for_resource(Resource=arn).get("Tags", {}).get("Items", []))
 
 
 def distribution_result(distribution: dict[str, Any]) -> dict[str, Any]:
-    """The summary entry of spec section 7 for a distribution (from GetDistribution or a create)."""
+    """The job summary's entry for a distribution (from GetDistribution or a create)."""
     config = distribution.get("DistributionConfig", distribution)
     return {
         "id": distribution["Id"],
@@ -147,6 +171,33 @@ def distribution_result(distribution: dict[str, Any]) -> dict[str, Any]:
         "aliases": list(config.get("Aliases", {}).get("Items") or []),
         "certificate_arn": config.get("ViewerCertificate", {}).get("ACMCertificateArn"),
     }
+
+
+REFUSALS = (
+    "CNAMEAlreadyExists",
+    "InvalidViewerCertificate",
+    "TooManyDistributions",
+    "TooManyDistributionCNAMEs",
+    "InvalidArgument",
+    "InvalidTagging",
+)
+"""CloudFront's answers to CreateDistribution that no retry will change."""
+
+
+def find_job_distribution(client: Any, aliases: list[str], dag_id: str, run_id: str) -> dict[str, Any] | None:
+    """The distribution of this job that holds ``aliases[0]`` (an earlier try's), or None.
+
+    Raises :class:`DistributionError` naming the distribution when someone else's holds any alias.
+    Pages through the account's distributions: only a retry or a lost answer needs it.
+    """
+    for summary, held in distributions_holding(client, {alias.lower() for alias in aliases}):
+        if is_job_resource(distribution_tags(client, summary["ARN"]), dag_id, run_id):
+            return distribution_result(client.get_distribution(Id=summary["Id"])["Distribution"])
+        raise DistributionError(
+            f"{', '.join(sorted(held))}: already an alias of distribution {summary['Id']}; "
+            "CloudFront allows an alias on one distribution only"
+        )
+    return None
 
 
 def create_job_distribution(
@@ -159,21 +210,25 @@ def create_job_distribution(
     run_id: str,
     item: int,
     tags: list[dict[str, str]],
+    first_try: bool = False,
 ) -> dict[str, Any]:
     """Create one distribution of a job, or return the one an earlier try of the same task created.
 
-    An alias sits on one distribution only, so the distribution holding the first alias is either
-    this job's (tags say so: reuse it) or someone else's (refuse, naming it).
+    On a first try nothing of this task can exist yet, so the distribution is created at once; a
+    retry first looks for the earlier try's distribution by alias and tags. When CloudFront answers
+    ``DistributionAlreadyExists`` (the caller reference was used: an answer lost on the way back,
+    sent again by botocore), the distribution that request made is looked up the same way.
     """
     from botocore.exceptions import ClientError
 
-    for summary, held in distributions_holding(client, {alias.lower() for alias in aliases}):
-        if is_job_resource(distribution_tags(client, summary["ARN"]), dag_id, run_id):
-            return distribution_result(client.get_distribution(Id=summary["Id"])["Distribution"])
-        raise DistributionError(
-            f"certificates[{item}]: {', '.join(sorted(held))} already an alias of distribution "
-            f"{summary['Id']}; CloudFront allows an alias on one distribution only"
-        )
+    where = f"certificates[{item}] ({', '.join(aliases)})"
+    if not first_try:
+        try:
+            existing = find_job_distribution(client, aliases, dag_id, run_id)
+        except DistributionError as error:
+            raise DistributionError(f"{where}: {error}") from None
+        if existing:
+            return existing
 
     config = clone_config(
         source,
@@ -187,17 +242,14 @@ def create_job_distribution(
             DistributionConfigWithTags={"DistributionConfig": config, "Tags": {"Items": tags}}
         )
     except ClientError as error:
-        code = _error_code(error)
-        if code in (
-            "CNAMEAlreadyExists",
-            "InvalidViewerCertificate",
-            "TooManyDistributions",
-            "TooManyDistributionCNAMEs",
-            "InvalidArgument",
-        ):
-            message = error.response.get("Error", {}).get("Message", str(error))
+        code = aws_error_code(error)
+        if code == "DistributionAlreadyExists":
+            existing = find_job_distribution(client, aliases, dag_id, run_id)
+            if existing:
+                return existing
+        if code in REFUSALS or code == "DistributionAlreadyExists":
             raise DistributionError(
-                f"certificates[{item}]: CloudFront refused the distribution: {code}: {message}"
+                f"{where}: CloudFront refused the distribution: {code}: {aws_error_message(error)}"
             ) from None
         raise
     return distribution_result(response["Distribution"])
@@ -211,14 +263,13 @@ def create_distribution_for_job(
     dag_id: str,
     run_id: str,
     user_tags: dict[str, str],
+    first_try: bool = False,
 ) -> dict[str, Any]:
     """Create one distribution of a job from the source's current config; the job steps' entry point.
 
     ``group`` holds ``item``, ``aliases`` and ``certificate_arn``. Idempotent across retries (see
     :func:`create_job_distribution`).
     """
-    from cloudfront_ssl.acm import job_tags
-
     client = cloudfront_hook(aws_conn_id).conn
     source = get_source_config(client, source_distribution_id)
     return create_job_distribution(
@@ -230,4 +281,5 @@ def create_distribution_for_job(
         run_id=run_id,
         item=group["item"],
         tags=job_tags(dag_id, run_id, user_tags),
+        first_try=first_try,
     )

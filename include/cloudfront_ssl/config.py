@@ -13,10 +13,9 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-TAG_PREFIX = "airflow:"
-"""Prefix of the tags the jobs set themselves (spec section 7); users may not set them."""
-MAX_USER_TAGS = 48
-"""CloudFront and ACM take 50 tags per resource; the jobs add two of their own."""
+from cloudfront_ssl.messages import quote_input
+from cloudfront_ssl.names import is_blank_item
+from cloudfront_ssl.tags import JOB_DAG_IDS, JOB_TAG_COUNT, MAX_TAGS, TAG_PREFIX, is_reserved_key
 
 _TOPIC_ARN_PATTERN = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?"
 _DISTRIBUTION_ID_PATTERN = r"[A-Z0-9]{8,20}"
@@ -42,10 +41,84 @@ def _form(section: str, title: str, **extra: Any) -> dict[str, Any]:
     return {"section": section, "title": title, **extra}
 
 
-class AwsOptions(BaseModel):
-    """The SNS topic and the AWS connection: settings of every DAG of the package (spec sections 3, 4b)."""
+# --- what JSON Schema can check at trigger time --------------------------------------------------------
 
-    model_config = ConfigDict(extra="forbid")
+# One line of the certificates textarea: domain names separated by commas and/or whitespace, or a blank
+# line. It is written for both Python's `re` (Airflow's trigger-time validation) and the browser's
+# RegExp, so it stays loose (any non-ASCII letter, no length rules): the check step applies the full
+# name rules of cloudfront_ssl.names. It catches what a form user most often gets wrong: a URL, an
+# e-mail address, a stray character, a name with one label.
+_LABEL_CHAR = r"[^\s!-,./:-@\[-`{-~\u3002\uff0e\uff61]"
+_DOT = r"[.\u3002\uff0e\uff61]"
+_LABEL = f"{_LABEL_CHAR}(?:-*{_LABEL_CHAR})*"
+_NAME = rf"(?:\*{_DOT})?(?:{_LABEL}{_DOT})+{_LABEL}{_DOT}?"
+CERTIFICATE_LINE_PATTERN = rf"^[\s,]*(?:{_NAME}(?:[\s,]+{_NAME})*[\s,]*)?$"
+MAX_LINE_LENGTH = 3000
+"""Ten names of at most 253 characters with their separators fit; a longer line is refused at once."""
+MAX_CERTIFICATES = 100
+MAX_LINES = 2 * MAX_CERTIFICATES
+"""Blank lines are ignored, so the list may hold more lines than certificates; not unboundedly more."""
+
+# AWS's tag rule, from the ACM and CloudFront API models that botocore ships (TagKey and TagValue:
+# `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`). Python's `re` has no \p{..}, so the categories are checked with
+# unicodedata; tests/unit/test_config.py holds this against the models.
+AWS_TAG_PATTERN = r"([\p{L}\p{Z}\p{N}_.:/=+\-@]*)"
+_TAG_CATEGORIES = ("L", "Z", "N")
+_TAG_SYMBOLS = set("_.:/=+-@")
+
+
+def aws_tag_text_problem(text: str) -> str | None:
+    """Why AWS would refuse ``text`` as a tag key or value (the characters it holds), or None."""
+    import unicodedata
+
+    bad = sorted(
+        {ch for ch in text if ch not in _TAG_SYMBOLS and unicodedata.category(ch)[0] not in _TAG_CATEGORIES}
+    )
+    if bad:
+        shown = " ".join(repr(ch) for ch in bad[:5])
+        return f"holds {shown}: AWS tags take letters, digits, spaces and _ . : / = + - @ only"
+    return None
+
+
+def check_tags(tags: dict[str, str], *, budget: int) -> None:
+    """Refuse tags that AWS would refuse after the job has created something: count, length, characters."""
+    if len(tags) > budget:
+        raise ValueError(f"at most {budget} tags (AWS takes {MAX_TAGS} per resource; the job sets the rest)")
+    for key, value in tags.items():
+        shown = quote_input(key)
+        if not 1 <= len(key) <= 128:
+            raise ValueError(f"tag key {shown} must be 1..128 characters")
+        if len(value) > 256:
+            raise ValueError(f"tag {shown}: the value must be at most 256 characters")
+        if is_reserved_key(key):
+            raise ValueError(f"tag key {shown}: the prefixes aws: and {TAG_PREFIX} are reserved")
+        problem = aws_tag_text_problem(key)
+        if problem:
+            raise ValueError(f"tag key {shown} {problem}")
+        problem = aws_tag_text_problem(value)
+        if problem:
+            raise ValueError(f"tag {shown}: the value {problem}")
+
+
+# --- the models -----------------------------------------------------------------------------------------
+
+
+class ConnectionOptions(BaseModel):
+    """The AWS connection: a setting of every DAG of the package."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    aws_conn_id: str = Field(
+        "aws_default",
+        min_length=1,
+        max_length=250,
+        description="The Airflow AWS connection. ACM calls always go to us-east-1 (CloudFront's region).",
+        json_schema_extra=_form(SECTION_ADVANCED, "AWS connection id"),
+    )
+
+
+class AwsOptions(ConnectionOptions):
+    """The AWS connection and the SNS topic: settings of the jobs and of the inventory."""
 
     notification_topic_arn: str | None = Field(
         None,
@@ -55,12 +128,6 @@ class AwsOptions(BaseModel):
             SECTION_NOTIFY, "SNS topic ARN", pattern=f"^\\s*({_TOPIC_ARN_PATTERN})?\\s*$"
         ),
     )
-    aws_conn_id: str = Field(
-        "aws_default",
-        min_length=1,
-        description="The Airflow AWS connection. ACM calls always go to us-east-1 (CloudFront's region).",
-        json_schema_extra=_form(SECTION_ADVANCED, "AWS connection id"),
-    )
 
     @field_validator("notification_topic_arn")
     @classmethod
@@ -69,12 +136,14 @@ class AwsOptions(BaseModel):
             return None
         value = value.strip()
         if not _TOPIC_ARN.match(value):
-            raise ValueError(f"{value!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
+            raise ValueError(
+                f"{quote_input(value)} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
+            )
         return value
 
 
 class JobOptions(AwsOptions):
-    """Fields shared by the create and the import job (spec sections 3 and 4)."""
+    """Fields shared by the create and the import job."""
 
     source_distribution_id: str | None = Field(
         None,
@@ -87,7 +156,7 @@ class JobOptions(AwsOptions):
     tags: dict[str, str] = Field(
         default_factory=dict,
         description="Tags added to every certificate and distribution the job creates, "
-        'as a JSON object, e.g. {"team": "web"}.',
+        'as a JSON object, e.g. {"team": "web"}. Keys and values: letters, digits, spaces and _ . : / = + - @.',
         json_schema_extra=_form(SECTION_NOTIFY, "Tags"),
     )
     cleanup_on_failure: bool = Field(
@@ -103,36 +172,45 @@ class JobOptions(AwsOptions):
             return None
         value = value.strip()
         if not _DISTRIBUTION_ID.match(value):
-            raise ValueError(f"{value!r} is not a CloudFront distribution id (like E2ABCDEF123)")
+            raise ValueError(f"{quote_input(value)} is not a CloudFront distribution id (like E2ABCDEF123)")
         return value
 
     @field_validator("tags")
     @classmethod
     def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
-        if len(tags) > MAX_USER_TAGS:
-            raise ValueError(f"at most {MAX_USER_TAGS} tags (AWS takes 50, the job sets 2 itself)")
-        for key, value in tags.items():
-            if not 1 <= len(key) <= 128:
-                raise ValueError(f"tag key {key!r} must be 1..128 characters")
-            if len(value) > 256:
-                raise ValueError(f"tag {key!r}: the value must be at most 256 characters")
-            if key.lower().startswith("aws:") or key.startswith(TAG_PREFIX):
-                raise ValueError(f"tag key {key!r}: the prefixes aws: and {TAG_PREFIX} are reserved")
+        check_tags(tags, budget=MAX_TAGS - JOB_TAG_COUNT)
         return tags
 
 
+CertificateItem = str | list[str]
+
+
 class CreateJobConfig(JobOptions):
-    """Conf of ``ssl_create_certificates`` (spec section 3)."""
+    """Conf of ``ssl_create_certificates``."""
 
     certificates: Annotated[
-        list[Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)]],
+        list[CertificateItem],
         Field(
             min_length=1,
-            max_length=100,
+            max_length=MAX_LINES,
             description="One certificate per line: its domain names separated by commas or spaces "
             "(the first becomes the certificate's subject). Up to 10 names per certificate, "
-            "up to 100 certificates. Wildcards like *.example.com cover one label.",
-            json_schema_extra=_form(SECTION_NAMES, "Certificates (one per line)"),
+            f"up to {MAX_CERTIFICATES} certificates; blank lines are ignored. "
+            "Wildcards like *.example.com cover one label.",
+            json_schema_extra=_form(
+                SECTION_NAMES,
+                "Certificates (one per line)",
+                items={
+                    "anyOf": [
+                        {"type": "string", "maxLength": MAX_LINE_LENGTH, "pattern": CERTIFICATE_LINE_PATTERN},
+                        {
+                            "type": "array",
+                            "maxItems": 50,
+                            "items": {"type": "string", "maxLength": MAX_LINE_LENGTH},
+                        },
+                    ]
+                },
+            ),
         ),
     ]
     aggregate: bool = Field(
@@ -149,15 +227,29 @@ class CreateJobConfig(JobOptions):
     poll_interval_seconds: int = Field(
         300,
         ge=1,
-        description="How often ACM is checked while waiting for issuance (no worker is held meanwhile).",
+        le=86400,
+        description="How often ACM is checked while waiting for issuance (no worker is held meanwhile); "
+        "1 second to 1 day.",
         json_schema_extra=_form(SECTION_ADVANCED, "Poll interval (seconds)"),
     )
     validation_timeout_hours: float = Field(
         72,
         gt=0,
-        description="Give up waiting for issuance after this many hours (ACM gives up after 72).",
+        le=72,
+        description="Give up waiting for issuance after this many hours, counted from the request "
+        "(at most 72: ACM itself gives up then).",
         json_schema_extra=_form(SECTION_ADVANCED, "Validation timeout (hours)"),
     )
+
+    @field_validator("certificates")
+    @classmethod
+    def _not_only_blank(cls, items: list[CertificateItem]) -> list[CertificateItem]:
+        filled = [item for item in items if not is_blank_item(item)]
+        if not filled:
+            raise ValueError("give at least one certificate (every line is blank)")
+        if len(filled) > MAX_CERTIFICATES:
+            raise ValueError(f"at most {MAX_CERTIFICATES} certificates, got {len(filled)}")
+        return items
 
     @model_validator(mode="after")
     def _source_needed(self) -> CreateJobConfig:
@@ -182,13 +274,18 @@ class CreateJobConfig(JobOptions):
         ]
 
 
+IMPORT_TAG_NAME = "Name"
+"""The tag that carries an imported certificate's ``certificate_name``."""
+
+
 class ImportJobConfig(JobOptions):
-    """Conf of ``ssl_import_certificate`` (spec section 4)."""
+    """Conf of ``ssl_import_certificate``."""
 
     certificate_name: str = Field(
         min_length=1,
         max_length=256,
-        description="A name for the certificate: its Name tag in ACM.",
+        description="A name for the certificate: its Name tag in ACM "
+        "(letters, digits, spaces and _ . : / = + - @).",
         json_schema_extra=_form(SECTION_CERTIFICATE, "Certificate name"),
     )
     certificate_body: str = Field(
@@ -204,6 +301,7 @@ class ImportJobConfig(JobOptions):
     )
     private_key_secret_id: str | None = Field(
         None,
+        max_length=2048,
         description="Instead of private_key: the id or ARN of an AWS Secrets Manager secret whose value "
         "is the PEM key (the safer choice: the key never enters Airflow's database).",
         json_schema_extra=_form(SECTION_CERTIFICATE, "Private key secret id"),
@@ -229,9 +327,27 @@ class ImportJobConfig(JobOptions):
     )
     aliases: list[str] | None = Field(
         None,
+        max_length=2 * 100,
         description="The distribution's aliases, one per line. Empty: the certificate's DNS names.",
         json_schema_extra=_form(SECTION_DISTRIBUTIONS, "Aliases (one per line)"),
     )
+
+    @field_validator("certificate_name")
+    @classmethod
+    def _name_tag(cls, value: str) -> str:
+        problem = aws_tag_text_problem(value)
+        if problem:
+            raise ValueError(f"{quote_input(value)} is the certificate's Name tag and {problem}")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        if IMPORT_TAG_NAME in tags:
+            raise ValueError(f"tag key {IMPORT_TAG_NAME!r} is set from certificate_name; remove it from tags")
+        # The import job sets Name beside its two job tags.
+        check_tags(tags, budget=MAX_TAGS - JOB_TAG_COUNT - 1)
+        return tags
 
     @field_validator("private_key", "private_key_secret_id", "certificate_chain")
     @classmethod
@@ -277,6 +393,71 @@ class ImportJobConfig(JobOptions):
             "aws_conn_id",
             "cleanup_on_failure",
         ]
+
+
+SECTION_JOB = "Job"
+
+
+class CleanupConfig(ConnectionOptions):
+    """Conf of ``ssl_cleanup_job``: which job's resources to remove."""
+
+    job_run_id: str = Field(
+        min_length=1,
+        max_length=250,
+        description="The run_id of the job whose certificates and distributions are removed "
+        "(the job id, as the SSL Certificates page and the DAG runs list show it).",
+        json_schema_extra=_form(SECTION_JOB, "Job run id"),
+    )
+    job_dag_id: str = Field(
+        JOB_DAG_IDS[0],
+        min_length=1,
+        description="The DAG of that job.",
+        json_schema_extra=_form(SECTION_JOB, "Job DAG id", enum=list(JOB_DAG_IDS)),
+    )
+    dry_run: bool = Field(
+        True,
+        description="Only list what would be removed; remove nothing. Untick to remove.",
+        json_schema_extra=_form(SECTION_JOB, "Dry run"),
+    )
+
+    @field_validator("job_dag_id")
+    @classmethod
+    def _job_dag(cls, value: str) -> str:
+        if value not in JOB_DAG_IDS:
+            raise ValueError(f"{quote_input(value)} is not a job DAG ({', '.join(JOB_DAG_IDS)})")
+        return value
+
+    @classmethod
+    def field_order(cls) -> list[str]:
+        """The order of the trigger form's fields."""
+        return ["job_run_id", "job_dag_id", "dry_run", "aws_conn_id"]
+
+
+SECTION_ALERTS = "Alerts"
+
+
+class InventoryConfig(AwsOptions):
+    """Conf of ``ssl_certificate_inventory``; the topic and connection as the jobs'."""
+
+    expiry_warning_days: int = Field(
+        30,
+        ge=0,
+        le=3650,
+        description="Alert on certificates that expire within this many days (0 to 3650).",
+        json_schema_extra=_form(SECTION_ALERTS, "Expiry warning (days)"),
+    )
+    stuck_validation_hours: float = Field(
+        48,
+        gt=0,
+        le=8760,
+        description="Alert on certificates still pending DNS validation after this many hours (up to a year).",
+        json_schema_extra=_form(SECTION_ALERTS, "Stuck validation (hours)"),
+    )
+
+    @classmethod
+    def field_order(cls) -> list[str]:
+        """The order of the trigger form's fields."""
+        return ["expiry_warning_days", "stuck_validation_hours", "notification_topic_arn", "aws_conn_id"]
 
 
 def _simplify(schema: dict[str, Any]) -> dict[str, Any]:

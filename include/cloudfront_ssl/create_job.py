@@ -9,67 +9,81 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from cloudfront_ssl import acm, cloudfront, messages, notify
-from cloudfront_ssl.config import ConfigError, CreateJobConfig, parse_config
+from cloudfront_ssl import acm, messages, notify
+from cloudfront_ssl.claims import TaskClaims
+from cloudfront_ssl.config import CreateJobConfig, parse_config
+from cloudfront_ssl.connections import require_connection
 from cloudfront_ssl.errors import JobInputError
-from cloudfront_ssl.names import InvalidNameError, plan_certificates
+from cloudfront_ssl.plan import plan_create_job
+from cloudfront_ssl.tags import job_tags
 
 log = logging.getLogger(__name__)
 
 
-def check(params: dict[str, Any], dag_id: str, run_id: str) -> dict[str, Any]:
-    """Validate the conf, plan the certificates and distributions, and check the source and aliases.
+def check(params: dict[str, Any], dag_id: str, run_id: str, ti: Any = None) -> dict[str, Any]:
+    """Refuse a bad job before anything is created; return its plan for the later steps.
 
-    Reads AWS (the source distribution, the account's aliases) but changes nothing. Returns the plan
-    (:meth:`CertificatePlan.to_dict`).
+    The same planning as the page's dry run (:func:`cloudfront_ssl.plan.plan_create_job`), reading
+    AWS but changing nothing; with ``ti`` (the running task instance) it also claims the job's names
+    so that no other running job works on them (:mod:`cloudfront_ssl.claims`). Every refusal is in
+    the error, each naming its field and item.
     """
-    try:
-        config = parse_config(CreateJobConfig, params)
-        plan = plan_certificates(
-            config.certificates, aggregate=config.aggregate, create_distributions=config.create_distributions
-        )
-    except (ConfigError, InvalidNameError) as error:
-        raise JobInputError(str(error)) from None
-    for note in plan.notes:
+    claims = TaskClaims(ti, dag_id, run_id) if ti is not None else None
+    if claims is not None:
+        claims.publish(_names_of(params))
+    result = plan_create_job(
+        params, dag_id=dag_id, run_id=run_id, claims=claims, require_connection=require_connection
+    )
+    if not result["valid"]:
+        if claims is not None:
+            claims.withdraw()
+        raise JobInputError("; ".join(entry["message"] for entry in result["errors"]))
+    for note in result["notes"]:
         log.info("%s", note)
-
-    if config.create_distributions:
-        client = cloudfront.cloudfront_hook(config.aws_conn_id).conn
-        assert config.source_distribution_id  # the model requires it with create_distributions
-        try:
-            cloudfront.get_source_config(client, config.source_distribution_id)
-        except cloudfront.DistributionError as error:
-            raise JobInputError(str(error)) from None
-        wanted = {group.item: group.aliases for group in plan.groups}
-        conflicts = cloudfront.alias_conflicts(client, wanted, dag_id, run_id)
-        if conflicts:
-            raise JobInputError(
-                "; ".join(conflicts)
-                + ". CloudFront allows an alias on one distribution only: remove the name "
-                "from that distribution or from this job"
-            )
     log.info(
         "Plan: %d certificate(s) to request, %d distribution(s) to create",
-        len(plan.certificates),
-        len(plan.groups),
+        len(result["certificates"]),
+        len(result["distributions"]),
     )
-    return plan.to_dict()
+    return {
+        "certificates": result["certificates"],
+        "groups": result["distributions"],
+        "covered": result["covered"],
+        "notes": result["notes"],
+    }
+
+
+def _names_of(params: dict[str, Any]) -> list[str]:
+    """The names a conf asks for, as well as they can be read (the claim is published before checking)."""
+    from cloudfront_ssl.names import InvalidNameError, is_blank_item, normalize_item
+
+    names: list[str] = []
+    items = params.get("certificates")
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        if is_blank_item(item):
+            continue
+        try:
+            names += normalize_item(item, f"certificates[{index}]")
+        except InvalidNameError:
+            continue  # refused by the check anyway
+    return names
 
 
 def request_certificates(
-    params: dict[str, Any], plan: dict[str, Any], dag_id: str, run_id: str
+    params: dict[str, Any], plan: dict[str, Any], dag_id: str, run_id: str, *, first_try: bool = False
 ) -> list[dict[str, Any]]:
     """Request the plan's certificates in us-east-1 and tell the owners which DNS records to add.
 
     Idempotent: certificates an earlier try of this job requested are found (idempotency token within
-    an hour, tags after that) and not requested again. Returns one entry per certificate: the summary
-    fields of spec section 7 plus ``item``, the ``certificates`` index it was requested for.
+    an hour, tags after that) and not requested again. On the job's first try nothing can exist yet,
+    so the account is not searched. Returns one entry per certificate: the job summary's fields plus
+    ``item``, the ``certificates`` index it was requested for.
     """
     config = parse_config(CreateJobConfig, params)
     client = acm.acm_hook(config.aws_conn_id).conn
     wanted = [request["names"] for request in plan["certificates"]]
-    existing = acm.find_job_certificates(client, dag_id, run_id, wanted)
-    tags = acm.job_tags(dag_id, run_id, config.tags)
+    existing = {} if first_try else acm.find_earlier_requests(client, dag_id, run_id, wanted)
+    tags = job_tags(dag_id, run_id, config.tags)
     request_client = acm.acm_hook(config.aws_conn_id, botocore_retries=False).conn
     arns = []
     for index, names in enumerate(wanted):
@@ -105,26 +119,6 @@ def distributions_to_create(plan: dict[str, Any], certificates: list[dict[str, A
     ]
 
 
-def create_distribution(
-    params: dict[str, Any], group: dict[str, Any], dag_id: str, run_id: str
-) -> dict[str, Any]:
-    """Create one distribution from the source's current config (idempotent across retries)."""
-    config = parse_config(CreateJobConfig, params)
-    assert config.source_distribution_id  # the model requires it with create_distributions
-    result = cloudfront.create_distribution_for_job(
-        config.aws_conn_id,
-        config.source_distribution_id,
-        group,
-        dag_id=dag_id,
-        run_id=run_id,
-        user_tags=config.tags,
-    )
-    log.info(
-        "Distribution %s (%s) serves %s", result["id"], result["domain_name"], ", ".join(result["aliases"])
-    )
-    return result
-
-
 def notify_cname_targets(params: dict[str, Any], distributions: list[dict[str, Any]], run_id: str) -> None:
     """Tell the owners which CNAME target each alias points to."""
     if not distributions:
@@ -138,7 +132,7 @@ def notify_cname_targets(params: dict[str, Any], distributions: list[dict[str, A
 def summarize(
     certificates: list[dict[str, Any]], issued_arns: list[str], distributions: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """The job's summary (spec section 7).
+    """The job's summary: its certificates with their validation records, its distributions.
 
     ``issued_arns`` is what the wait step saw issued, so no ACM call is needed to update the statuses
     the request step recorded.

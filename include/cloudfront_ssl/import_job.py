@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any
 
 from cloudfront_ssl import acm, cloudfront, messages, notify
-from cloudfront_ssl.config import ConfigError, ImportJobConfig, parse_config
-from cloudfront_ssl.errors import FinalError, JobInputError
+from cloudfront_ssl.claims import TaskClaims
+from cloudfront_ssl.config import IMPORT_TAG_NAME, ConfigError, ImportJobConfig, parse_config
+from cloudfront_ssl.connections import require_connection
+from cloudfront_ssl.errors import FinalError, JobInputError, aws_error_code, aws_error_message
 from cloudfront_ssl.names import InvalidNameError, normalize_name
 from cloudfront_ssl.pem_checks import BundleError, CheckedBundle, check_bundle
+from cloudfront_ssl.tags import job_tags
 
 log = logging.getLogger(__name__)
 
-TAG_NAME = "Name"
+IMPORT_RETRIES = 6
+"""How often an ImportCertificate that met passing trouble is sent again (ACM allows 1 call a second)."""
 _PEM_LINE = re.compile(r"^[A-Za-z0-9+/=]{16,}$")
 
 
@@ -56,7 +61,7 @@ def read_private_key(config: ImportJobConfig) -> str:
     try:
         value = hook.get_secret(secret_id)
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
+        code = aws_error_code(error)
         raise SecretReadError(
             f"private_key_secret_id: cannot read secret {secret_id!r} from Secrets Manager ({code})"
         ) from None
@@ -85,7 +90,7 @@ def _config(params: dict[str, Any]) -> ImportJobConfig:
 
 
 def _normalized_aliases(config: ImportJobConfig) -> list[str] | None:
-    """The conf's aliases, normalised like every domain name (spec section 5), or None."""
+    """The conf's aliases, normalised like every domain name of a job, or None."""
     if not config.aliases:
         return None
     aliases: list[str] = []
@@ -100,7 +105,7 @@ def _normalized_aliases(config: ImportJobConfig) -> list[str] | None:
 
 
 def checked_bundle(config: ImportJobConfig, private_key: str) -> CheckedBundle:
-    """Run the local checks of spec section 6; a refusal names the field and the check."""
+    """Run the local checks of the bundle (pem_checks); a refusal names the field and the check."""
     try:
         return check_bundle(
             config.certificate_body,
@@ -113,36 +118,78 @@ def checked_bundle(config: ImportJobConfig, private_key: str) -> CheckedBundle:
         raise JobInputError(f"{error.field}: check '{error.check}' failed: {error.message}") from None
 
 
-def check(params: dict[str, Any], dag_id: str, run_id: str) -> dict[str, Any]:
+def _distribution_aliases(config: ImportJobConfig, bundle: CheckedBundle) -> list[str]:
+    """The aliases of the certificate's distribution: the conf's, or the certificate's own DNS names,
+    which go through the same name rules as names typed in a conf."""
+    aliases = _normalized_aliases(config)
+    if aliases:
+        return aliases
+    if not bundle.dns_names:
+        raise JobInputError(
+            "certificate_body: the certificate names no DNS name, so it cannot serve a distribution; "
+            "give aliases the certificate covers, or import it without create_distributions"
+        )
+    names: list[str] = []
+    for name in bundle.dns_names:
+        try:
+            normalized = normalize_name(name)
+        except InvalidNameError as error:
+            raise JobInputError(
+                f"certificate_body: the certificate's name {error}; a distribution alias must be a public "
+                "domain name (give aliases to choose them)"
+            ) from None
+        if normalized not in names:
+            names.append(normalized)
+    return names
+
+
+def _claim_aliases(claims: TaskClaims | None, aliases: list[str]) -> None:
+    """Claim the distribution's aliases; refuse those another running job claims."""
+    if claims is None:
+        return
+    claims.publish(aliases)
+    held = claims.held(aliases)
+    if held:
+        claims.withdraw()
+        refused = "; ".join(
+            f"{name} is claimed by {holder}, which is still running" for name, holder in sorted(held.items())
+        )
+        raise JobInputError(f"aliases: {refused}; wait until it ends")
+
+
+def check(params: dict[str, Any], dag_id: str, run_id: str, ti: Any = None) -> dict[str, Any]:
     """Check the conf and the bundle locally, and (for a distribution) the source and the aliases.
 
     Changes nothing in AWS. Returns what the later steps need, never the key: the certificate's
-    facts and the distribution's aliases.
+    facts and the distribution's aliases. With ``ti`` (the running task instance) the aliases are
+    claimed so that no other running job works on them (:mod:`cloudfront_ssl.claims`).
     """
     config = _config(params)
+    require_connection(config.aws_conn_id)
     private_key = read_private_key(config)
     bundle = checked_bundle(config, private_key)
     for warning in bundle.warnings:
         log.warning("%s", warning)
+    problem = notify.topic_problem(config.aws_conn_id, notify.resolve_topic(config.notification_topic_arn))
+    if problem:
+        raise JobInputError(f"notification_topic_arn: {problem}")
     aliases: list[str] = []
     if config.create_distributions:
-        aliases = _normalized_aliases(config) or list(bundle.dns_names)
+        aliases = _distribution_aliases(config, bundle)
         if len(aliases) > cloudfront.MAX_ALIASES:
             raise JobInputError(f"aliases: a distribution takes at most {cloudfront.MAX_ALIASES} aliases")
-        client = cloudfront.cloudfront_hook(config.aws_conn_id).conn
-        assert config.source_distribution_id
+        claims = TaskClaims(ti, dag_id, run_id) if ti is not None else None
+        _claim_aliases(claims, aliases)
         try:
-            cloudfront.get_source_config(client, config.source_distribution_id)
-        except cloudfront.DistributionError as error:
-            raise JobInputError(str(error)) from None
-        conflicts = cloudfront.alias_conflicts(client, {0: aliases}, dag_id, run_id)
-        if conflicts:
-            text = "; ".join(conflict.replace("certificates[0]: ", "aliases: ") for conflict in conflicts)
-            raise JobInputError(f"{text}. CloudFront allows an alias on one distribution only")
+            _check_source_and_aliases(config, aliases, dag_id, run_id)
+        except JobInputError:
+            if claims is not None:
+                claims.withdraw()
+            raise
     log.info(
         "Certificate %s for %s, key %s, valid until %s",
         bundle.subject,
-        ", ".join(bundle.dns_names),
+        ", ".join(bundle.dns_names) or "no DNS name",
         bundle.key_type,
         bundle.not_after.isoformat(),
     )
@@ -157,32 +204,36 @@ def check(params: dict[str, Any], dag_id: str, run_id: str) -> dict[str, Any]:
     }
 
 
-def find_imported_certificate(client: Any, dag_id: str, run_id: str) -> str | None:
-    """The certificate an earlier try of this job imported, found by its tags, or None."""
-    for summary in acm.list_certificates(client):
-        if summary.get("Type") not in (None, "IMPORTED"):
-            continue
-        tags = acm.certificate_tags(client, summary["CertificateArn"])
-        if tags.get(acm.TAG_DAG_ID) == dag_id and tags.get(acm.TAG_RUN_ID) == run_id:
-            return summary["CertificateArn"]
-    return None
+def _check_source_and_aliases(config: ImportJobConfig, aliases: list[str], dag_id: str, run_id: str) -> None:
+    """The source distribution exists and no other distribution holds an alias."""
+    client = cloudfront.cloudfront_hook(config.aws_conn_id).conn
+    assert config.source_distribution_id  # the model requires it with create_distributions
+    try:
+        cloudfront.get_source_config(client, config.source_distribution_id)
+    except cloudfront.DistributionError as error:
+        raise JobInputError(str(error)) from None
+    conflicts = cloudfront.alias_conflicts(client, set(aliases), dag_id, run_id)
+    if conflicts:
+        text = "; ".join(
+            f"aliases: {alias} is already an alias of distribution {dist}" for alias, dist in conflicts
+        )
+        raise JobInputError(f"{text}. CloudFront allows an alias on one distribution only")
 
 
 def import_certificate(
-    params: dict[str, Any], facts: dict[str, Any], dag_id: str, run_id: str
+    params: dict[str, Any], facts: dict[str, Any], dag_id: str, run_id: str, *, first_try: bool = False
 ) -> dict[str, Any]:
     """Import the bundle into ACM in us-east-1 with the job's tags; return the summary entry.
 
     Idempotent: a retry re-imports into the ARN the first try created (ACM keeps the ARN) instead of
     making a second certificate.
     """
-    from botocore.exceptions import ClientError
 
     config = _config(params)
     private_key = read_private_key(config)
     bundle = checked_bundle(config, private_key)
     client = acm.acm_hook(config.aws_conn_id).conn
-    existing = find_imported_certificate(client, dag_id, run_id)
+    existing = None if first_try else acm.find_imported_certificate(client, dag_id, run_id, bundle.dns_names)
     kwargs: dict[str, Any] = {
         "Certificate": bundle.certificate_pem.encode(),
         "PrivateKey": private_key.encode(),
@@ -193,21 +244,46 @@ def import_certificate(
         # Tags cannot be given when re-importing: the first try set them.
         kwargs["CertificateArn"] = existing
     else:
-        kwargs["Tags"] = [{"Key": TAG_NAME, "Value": config.certificate_name}] + acm.job_tags(
+        kwargs["Tags"] = [{"Key": IMPORT_TAG_NAME, "Value": config.certificate_name}] + job_tags(
             dag_id, run_id, config.tags
         )
     try:
-        arn = client.import_certificate(**kwargs)["CertificateArn"]
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        # ACM's message may quote what it was sent: keep only the code and scrub the rest.
-        message = messages.scrub_secrets(error.response.get("Error", {}).get("Message", ""))
-        raise FinalError(f"ACM refused the import ({code}): {message}") from None
+        arn = _import(client, kwargs)
     finally:
         kwargs.clear()
     log.info("%s %s", "Re-imported into" if existing else "Imported as", arn)
     certificate = client.describe_certificate(CertificateArn=arn)["Certificate"]
     return acm.certificate_result(certificate)
+
+
+def _import(client: Any, kwargs: dict[str, Any], *, backoff_seconds: float = 1.0) -> str:
+    """ImportCertificate, sent again after passing trouble (throttling: ACM allows one call a second;
+    a dropped connection; a 5xx); a refusal fails the job at once, with ACM's message scrubbed."""
+    from botocore.exceptions import ClientError
+
+    for attempt in range(IMPORT_RETRIES + 1):
+        try:
+            return client.import_certificate(**kwargs)["CertificateArn"]
+        except Exception as error:
+            passing = acm.is_passing_error(error)
+            if passing and attempt < IMPORT_RETRIES:
+                delay = min(backoff_seconds * 2**attempt, 30)
+                log.warning(
+                    "ImportCertificate met passing trouble (%s); sending it again in %.0f s",
+                    aws_error_code(error) or type(error).__name__,
+                    delay,
+                )
+                time.sleep(delay)
+                continue
+            if isinstance(error, ClientError) and not passing:
+                # ACM's message may quote what it was sent: keep the code and scrub the rest.
+                message = messages.scrub_secrets(aws_error_message(error))
+                raise FinalError(f"ACM refused the import ({aws_error_code(error)}): {message}") from None
+            # Still passing trouble after every attempt: fail this try; Airflow retries the task.
+            raise RuntimeError(
+                f"ImportCertificate kept failing ({aws_error_code(error) or type(error).__name__})"
+            ) from None
+    raise AssertionError("unreachable")
 
 
 def distributions_to_create(
@@ -218,22 +294,6 @@ def distributions_to_create(
     if not config.create_distributions:
         return []
     return [{"item": 0, "aliases": facts["aliases"], "certificate_arn": certificate["arn"]}]
-
-
-def create_distribution(
-    params: dict[str, Any], group: dict[str, Any], dag_id: str, run_id: str
-) -> dict[str, Any]:
-    """Create the certificate's distribution from the source distribution (idempotent across retries)."""
-    config = _config(params)
-    assert config.source_distribution_id  # the model requires it with create_distributions
-    return cloudfront.create_distribution_for_job(
-        config.aws_conn_id,
-        config.source_distribution_id,
-        group,
-        dag_id=dag_id,
-        run_id=run_id,
-        user_tags=config.tags,
-    )
 
 
 def notify_imported(

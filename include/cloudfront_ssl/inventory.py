@@ -1,4 +1,4 @@
-"""The daily inventory (``ssl_certificate_inventory``, spec section 4b): report and alerts.
+"""The daily inventory (``ssl_certificate_inventory``): report and alerts.
 
 :func:`certificate_report` reads AWS (one DescribeCertificate and one ListTagsForCertificate per
 certificate: a daily job can afford the detail the cached page does without); :func:`find_alerts` and
@@ -11,14 +11,13 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import Field
-
-from cloudfront_ssl import acm, catalog, cloudfront, messages, notify
-from cloudfront_ssl.config import AwsOptions, _form, parse_config
+from cloudfront_ssl import acm, cloudfront, messages, notify
+from cloudfront_ssl.config import ConfigError, InventoryConfig, parse_config
+from cloudfront_ssl.connections import require_connection
+from cloudfront_ssl.errors import JobInputError
+from cloudfront_ssl.tags import job_of
 
 log = logging.getLogger(__name__)
-
-SECTION_ALERTS = "Alerts"
 
 ALERT_KINDS = {
     "imported_expiring": "Imported certificate expiring (ACM never renews imported certificates)",
@@ -28,28 +27,6 @@ ALERT_KINDS = {
     "unused": "Issued certificate that nothing uses",
 }
 """Each kind of alert, with the heading its section gets in the alert message."""
-
-
-class InventoryConfig(AwsOptions):
-    """Conf of ``ssl_certificate_inventory`` (spec section 4b); the topic and connection as the jobs'."""
-
-    expiry_warning_days: int = Field(
-        30,
-        ge=0,
-        description="Alert on certificates that expire within this many days.",
-        json_schema_extra=_form(SECTION_ALERTS, "Expiry warning (days)"),
-    )
-    stuck_validation_hours: float = Field(
-        48,
-        gt=0,
-        description="Alert on certificates still pending DNS validation after this many hours.",
-        json_schema_extra=_form(SECTION_ALERTS, "Stuck validation (hours)"),
-    )
-
-    @classmethod
-    def field_order(cls) -> list[str]:
-        """The order of the trigger form's fields."""
-        return ["expiry_warning_days", "stuck_validation_hours", "notification_topic_arn", "aws_conn_id"]
 
 
 def _datetime(value: Any) -> datetime | None:
@@ -71,8 +48,7 @@ def report_entry(
     itself reports beyond those (load balancers, for example), so that such a certificate is not
     called unused.
     """
-    names = [certificate["DomainName"]]
-    names += [n for n in certificate.get("SubjectAlternativeNames", []) if n != certificate["DomainName"]]
+    names = acm.certificate_names(certificate)
     renewal = certificate.get("RenewalSummary") or {}
     distribution_arns = {f"distribution/{d}" for d in distribution_ids}
     other_users = [
@@ -84,22 +60,22 @@ def report_entry(
         "arn": certificate["CertificateArn"],
         "names": names,
         "status": certificate.get("Status"),
-        "type": catalog.TYPE_NAMES.get(certificate.get("Type", ""), str(certificate.get("Type", "")).lower()),
-        "not_after": catalog.iso(certificate.get("NotAfter")),
-        "created_at": catalog.iso(certificate.get("CreatedAt") or certificate.get("ImportedAt")),
+        "type": acm.certificate_type(certificate),
+        "not_after": messages.iso(certificate.get("NotAfter")),
+        "created_at": messages.iso(certificate.get("CreatedAt") or certificate.get("ImportedAt")),
         "renewal_eligibility": certificate.get("RenewalEligibility"),
         "renewal_status": renewal.get("RenewalStatus"),
         "renewal_reason": renewal.get("RenewalStatusReason"),
         "failure_reason": certificate.get("FailureReason"),
         "in_use_by": sorted(distribution_ids),
         "other_users": sorted(other_users),
-        "job": catalog.job_of(tags),
+        "job": job_of(tags),
     }
 
 
 def certificate_report(acm_client: Any, cloudfront_client: Any) -> list[dict[str, Any]]:
     """Every certificate in us-east-1 (all key types, paginated) with what uses it and which job made it."""
-    users = catalog.certificate_users(cloudfront_client)
+    users = cloudfront.certificate_users(cloudfront_client)
     report = []
     for summary in acm.list_certificates(acm_client):
         arn = summary["CertificateArn"]
@@ -198,7 +174,11 @@ def run_inventory(params: dict[str, Any], *, now: datetime | None = None) -> dic
 
     Returns ``{"certificates": report, "alerts": alerts, "message_id": id or None}`` (the run's XCom).
     """
-    config = parse_config(InventoryConfig, params)
+    try:
+        config = parse_config(InventoryConfig, params)
+    except ConfigError as error:
+        raise JobInputError(str(error)) from None
+    require_connection(config.aws_conn_id)
     now = now or datetime.now(UTC)
     report = certificate_report(
         acm.acm_hook(config.aws_conn_id).conn, cloudfront.cloudfront_hook(config.aws_conn_id).conn

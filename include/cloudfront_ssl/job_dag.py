@@ -1,65 +1,133 @@
-"""What the job DAGs share: their task defaults and the identity of the running job."""
+"""What the job DAGs share: their task defaults, the distribution step, and the two closing steps.
+
+Every task function here gets the running job's ``params``, ``dag``, ``run_id`` and ``ti`` from
+TaskFlow, which fills a task function's arguments that are named like the task's context keys.
+Nothing heavy is imported at module level: the DAG files import this module when they are parsed.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-from cloudfront_ssl.notify import JobFailureNotifier
+from pydantic import BaseModel
+
+from cloudfront_ssl.notify import FailureRecorder
+
+NOTIFY_FAILURE_TASK = "notify_failure"
+CLEANUP_TASK = "cleanup_on_failure"
 
 
 def job_default_args() -> dict[str, Any]:
-    """Task defaults of a job DAG: two retries for passing AWS trouble, and the owners told of a failure.
+    """Task defaults of a job DAG: two retries for passing AWS trouble, and each failure recorded.
 
-    Errors that a retry cannot mend (:class:`cloudfront_ssl.errors.FinalError`) fail at once anyway.
+    A failed step records its reason (:class:`~cloudfront_ssl.notify.FailureRecorder`); the job's
+    ``notify_failure`` step then tells the owners once, naming every failed step. Errors that a retry
+    cannot mend (:class:`cloudfront_ssl.errors.FinalError`) fail at once anyway.
     """
     return {
         "retries": 2,
         "retry_delay": timedelta(seconds=30),
-        "on_failure_callback": JobFailureNotifier(),
+        "on_failure_callback": FailureRecorder(),
     }
 
 
-def cleanup_on_failure_step(after: list[Any]) -> Any:
-    """Add the job's ``cleanup_on_failure`` step, run once every step in ``after`` has finished.
+def create_distribution_step(model: type[BaseModel]) -> Any:
+    """The mapped ``create_distribution`` step of a job DAG, one task instance per distribution.
 
-    ``after`` must hold the job's mapped distribution step itself (not only a step downstream of it):
-    a downstream step is marked upstream-failed as soon as one distribution fails, while its siblings
-    may still be creating theirs. The step is skipped when the job succeeded or its conf did not ask
-    for clean-up; otherwise it removes what the job created (see :func:`cleanup.cleanup_failed_job`).
-    It is a leaf next to ``summary``, so the run's state stays the job's.
+    :param model: the job's config model (it has ``aws_conn_id``, ``source_distribution_id``, ``tags``).
+    """
+    from airflow.sdk import task
+
+    @task(map_index_template="{{ first_alias }}", multiple_outputs=False)
+    def create_distribution(
+        group: dict[str, Any], params: dict[str, Any], dag: Any, run_id: str, ti: Any
+    ) -> dict[str, Any]:
+        """Create one distribution from the source's current config (idempotent across retries)."""
+        import logging
+
+        from airflow.sdk import get_current_context
+
+        from cloudfront_ssl.cloudfront import create_distribution_for_job
+        from cloudfront_ssl.config import parse_config
+
+        get_current_context()["first_alias"] = group["aliases"][0]  # type: ignore[typeddict-unknown-key]
+        config: Any = parse_config(model, params)
+        result = create_distribution_for_job(
+            config.aws_conn_id,
+            config.source_distribution_id,
+            group,
+            dag_id=dag.dag_id,
+            run_id=run_id,
+            user_tags=config.tags,
+            first_try=ti.try_number <= 1,
+        )
+        logging.getLogger(__name__).info(
+            "Distribution %s (%s) serves %s",
+            result["id"],
+            result["domain_name"],
+            ", ".join(result["aliases"]),
+        )
+        return result
+
+    return create_distribution
+
+
+def closing_steps(after: list[Any]) -> Any:
+    """Add the job's two closing steps, run once every step in ``after`` has finished.
+
+    ``notify_failure`` tells the owners once that the job failed, naming every failed step and why;
+    then ``cleanup_on_failure`` removes what the job created when its conf asks for it. Both are
+    skipped when the job succeeded. ``after`` must hold the job's mapped distribution step itself
+    (not only a step downstream of it): a downstream step is marked upstream-failed as soon as one
+    distribution fails, while its siblings may still be creating theirs. ``cleanup_on_failure`` is
+    the job's last step and a leaf beside ``summary``, so the run's state stays the job's.
     """
     from airflow.sdk import TriggerRule, task
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
-    def cleanup_on_failure() -> dict[str, Any]:
+    @task(task_id=NOTIFY_FAILURE_TASK, trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
+    def notify_failure(params: dict[str, Any], dag: Any, run_id: str, ti: Any) -> list[str]:
+        """When a step failed, tell the owners once which steps failed and why."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from cloudfront_ssl.notify import notify_job_failure
+
+        failed = notify_job_failure(params, dag, run_id, ti)
+        if not failed:
+            raise AirflowSkipException("no step failed")
+        return failed
+
+    @task(task_id=CLEANUP_TASK, trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
+    def cleanup_on_failure(params: dict[str, Any], dag: Any, run_id: str, ti: Any) -> dict[str, Any]:
         """With cleanup_on_failure, remove what the failed job created."""
-        from airflow.sdk import get_current_context
         from airflow.sdk.exceptions import AirflowSkipException
 
         from cloudfront_ssl.cleanup import cleanup_failed_job
 
-        params, dag_id, run_id = run_identity()
-        failed = 0
+        failed = created = 0
         if params.get("cleanup_on_failure"):
-            failed = get_current_context()["ti"].get_ti_count(
-                dag_id=dag_id, run_ids=[run_id], states=["failed", "upstream_failed"]
+            states = ["failed", "upstream_failed"]
+            failed = ti.get_ti_count(dag_id=dag.dag_id, run_ids=[run_id], states=states)
+            # Steps that create something in AWS: only when one of them ran is there anything to find.
+            creating = [
+                task_id
+                for task_id in dag.task_ids
+                if task_id not in ("check", NOTIFY_FAILURE_TASK, CLEANUP_TASK)
+            ]
+            created = ti.get_ti_count(
+                dag_id=dag.dag_id, run_ids=[run_id], task_ids=creating, states=["success", "failed"]
             )
-        result = cleanup_failed_job(params, dag_id, run_id, failed_steps=failed)
+        result = cleanup_failed_job(
+            params, dag.dag_id, run_id, failed_steps=failed, created_anything=created > 0
+        )
         if result is None:
             raise AirflowSkipException(
-                "nothing to clean up: the job succeeded or cleanup_on_failure is false"
+                "nothing to clean up: the job succeeded, created nothing, or cleanup_on_failure is false"
             )
         return result
 
+    notified = notify_failure()
+    after >> notified
     step = cleanup_on_failure()
-    after >> step
+    notified >> step
     return step
-
-
-def run_identity() -> tuple[dict[str, Any], str, str]:
-    """The running task's params, DAG id and run id (the job id)."""
-    from airflow.sdk import get_current_context
-
-    context = get_current_context()
-    return dict(context["params"]), context["dag"].dag_id, context["run_id"]

@@ -12,16 +12,14 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from cloudfront_ssl.catalog import iso
-from cloudfront_ssl.messages import scrub_secrets
+from cloudfront_ssl.messages import iso, scrub_secrets
+from cloudfront_ssl.tags import JOB_DAG_IDS
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
-JOB_DAG_IDS = ("ssl_create_certificates", "ssl_import_certificate")
-"""The DAGs whose runs are jobs."""
 SUMMARY_TASK = "summary"
 CERTIFICATE_TASKS = ("request_certificates", "import_certificate")
 """Steps whose XCom lists a job's certificates, read when the job has no summary yet."""

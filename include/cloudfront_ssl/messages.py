@@ -1,8 +1,9 @@
-"""The plain-text messages the domain owners receive (spec section 8). Pure functions."""
+"""The plain-text messages the domain owners receive. Pure functions."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 MAX_SUBJECT = 99
@@ -16,6 +17,36 @@ _KEY_END = r"-----END [A-Za-z0-9 ]*PRIVATE KEY-----"
 _MASK_WHOLE = re.compile(_KEY_BEGIN + r".*?" + _KEY_END, re.DOTALL | re.IGNORECASE)
 _MASK_NO_END = re.compile(_KEY_BEGIN + r".*\Z", re.DOTALL | re.IGNORECASE)
 _MASK_NO_BEGIN = re.compile(r"\A.*?" + _KEY_END, re.DOTALL | re.IGNORECASE)
+
+
+MAX_QUOTE = 80
+"""Input quoted in a message is cut to this many characters, so that a refusal always fits a message."""
+MAX_ERROR = 4000
+"""A failure message quotes at most this much of the error: SNS takes 256 KB, and owners read it."""
+
+
+def quote_input(value: object) -> str:
+    """``repr`` of a user's input for a message, cut to :data:`MAX_QUOTE` characters."""
+    text = repr(value)
+    return text if len(text) <= MAX_QUOTE else text[: MAX_QUOTE - 4] + "...'"
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, saying so when it was longer."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"... [{len(text) - limit:,} more characters]"
+
+
+def iso(value: Any) -> str | None:
+    """An ACM/CloudFront timestamp (datetime or epoch seconds) as ISO 8601 text, or None."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).isoformat()
+    return str(value)
 
 
 def subject(text: str) -> str:
@@ -108,13 +139,23 @@ def import_message(
     ) + "\n"
 
 
-def failure_message(dag_id: str, job_id: str, step: str, error: str) -> tuple[str, str]:
-    """Subject and body saying which step of a job failed and why, with any private key removed."""
-    error = scrub_secrets(error).strip() or "no error message"
-    body = (
-        f"Job {job_id} of {dag_id} failed at step '{step}'.\n\n"
-        f"Reason: {error}\n\n"
+def failure_message(dag_id: str, job_id: str, steps: list[tuple[str, str | None]]) -> tuple[str, str]:
+    """Subject and body saying which steps of a job failed and why, with any private key removed.
+
+    ``steps`` holds ``(step, reason)`` for each failed step; a reason may be None (not recorded).
+    """
+    lines = [f"Job {job_id} of {dag_id} failed.", ""]
+    budget = MAX_ERROR
+    for step, reason in steps:
+        text = scrub_secrets(reason or "").strip() or "no reason was recorded; see the step's log in Airflow"
+        text = cut(text, max(budget, 200))
+        budget -= len(text)
+        lines.append(f"Step '{step}' failed: {text}")
+    lines += [
+        "",
         "Nothing more will happen for this job. Fix the cause and start a new job; "
-        "the clean-up job (ssl_cleanup_job) removes what this one created.\n"
-    )
-    return subject(f"Certificate job failed at {step} ({job_id})"), body
+        "the clean-up job (ssl_cleanup_job) removes what this one created.",
+    ]
+    first = steps[0][0] if steps else "an unknown step"
+    more = f" and {len(steps) - 1} more" if len(steps) > 1 else ""
+    return subject(f"Certificate job failed at {first}{more} ({job_id})"), "\n".join(lines) + "\n"

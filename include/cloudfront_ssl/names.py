@@ -1,4 +1,4 @@
-"""Domain-name rules of a job (spec section 5): normalising, validating, wildcard coverage, aggregation.
+"""Domain-name rules of a job: normalising, validating, wildcard coverage, aggregation.
 
 Pure functions, no AWS and no Airflow: the create job's *check* step and the tests call them directly.
 """
@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import idna
 
+from cloudfront_ssl.messages import quote_input
+
 MAX_NAMES_PER_CERTIFICATE = 10
 """ACM's default quota of domain names per requested certificate."""
 MAX_SUBJECT_LENGTH = 64
@@ -20,10 +22,12 @@ MAX_LABEL_LENGTH = 63
 
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 _SEPARATORS = re.compile(r"[\s,]+")
+_LABEL_SEPARATORS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+"""IDNA's other full stops (RFC 3490, 3.1): the ideographic, fullwidth and halfwidth ideographic ones."""
 
 
 class InvalidNameError(ValueError):
-    """A domain name or a certificate item breaks a rule of spec section 5.
+    """A domain name or a certificate item breaks a rule of this module.
 
     The message names the conf field and the item (``certificates[2]``) so that a user can find it.
     """
@@ -39,7 +43,7 @@ def split_names(item: str | Sequence[str]) -> list[str]:
     names: list[str] = []
     for part in raw:
         if not isinstance(part, str):
-            raise InvalidNameError(f"expected a domain name (text), got {part!r}")
+            raise InvalidNameError(f"expected a domain name (text), got {quote_input(part)}")
         names.extend(piece for piece in _SEPARATORS.split(part) if piece)
     return names
 
@@ -51,36 +55,38 @@ def normalize_name(name: str) -> str:
     labels of 1..63 letters, digits and inner hyphens, at most 253 characters, at least two labels
     after an optional leading ``*.`` (wildcard), and no other ``*``.
     """
-    original = name
-    name = name.strip().lower()
+    shown = quote_input(name)
+    name = name.strip().lower().translate(_LABEL_SEPARATORS)
     if name.endswith("."):
         name = name[:-1]
     if not name:
-        raise InvalidNameError(f"{original!r} is empty")
+        raise InvalidNameError(f"{shown} is empty")
     wildcard = name.startswith("*.")
     base = name[2:] if wildcard else name
     if "*" in base:
-        raise InvalidNameError(f"{original!r}: a wildcard is allowed only as the whole first label ('*.')")
+        raise InvalidNameError(f"{shown}: a wildcard is allowed only as the whole first label ('*.')")
     labels = base.split(".")
     if any(label == "" for label in labels):
-        raise InvalidNameError(f"{original!r} has an empty label")
+        raise InvalidNameError(f"{shown} has an empty label")
     if not base.isascii():
         try:
             labels = [idna.encode(label, uts46=True).decode("ascii") for label in labels]
         except idna.IDNAError as error:
-            raise InvalidNameError(f"{original!r} is not a valid internationalised name: {error}") from None
+            raise InvalidNameError(f"{shown} is not a valid internationalised name: {error}") from None
     if len(labels) < 2:
-        raise InvalidNameError(f"{original!r} needs at least two labels (like example.com)")
+        raise InvalidNameError(f"{shown} needs at least two labels (like example.com)")
     for label in labels:
         if len(label) > MAX_LABEL_LENGTH:
-            raise InvalidNameError(f"{original!r} has a label longer than {MAX_LABEL_LENGTH} characters")
+            raise InvalidNameError(f"{shown} has a label longer than {MAX_LABEL_LENGTH} characters")
         if not _LABEL.match(label):
             raise InvalidNameError(
-                f"{original!r}: label {label!r} may hold only letters, digits and inner hyphens"
+                f"{shown}: label {label!r} may hold only letters, digits and inner hyphens"
             )
+    if labels[-1].isdigit():
+        raise InvalidNameError(f"{shown}: the last label is all digits; an IP address is not a domain name")
     result = ("*." if wildcard else "") + ".".join(labels)
     if len(result) > MAX_NAME_LENGTH:
-        raise InvalidNameError(f"{original!r} is longer than {MAX_NAME_LENGTH} characters")
+        raise InvalidNameError(f"{shown} is longer than {MAX_NAME_LENGTH} characters")
     return result
 
 
@@ -180,6 +186,9 @@ class CertificatePlan:
     groups: list[DistributionGroup]
     notes: list[str] = field(default_factory=list)
     """Human-readable decisions of the aggregation, for the job's log."""
+    covered: list[dict] = field(default_factory=list)
+    """With aggregation, each name not requested again: ``item``, ``name``, ``covered_by`` (the
+    wildcard), ``certificate_item`` (the item whose certificate holds that wildcard)."""
 
     def to_dict(self) -> dict:
         """Plain-JSON form for XCom."""
@@ -188,6 +197,34 @@ class CertificatePlan:
             "groups": [g.to_dict() for g in self.groups],
             "notes": list(self.notes),
         }
+
+
+def is_blank_item(item: object) -> bool:
+    """Whether a ``certificates`` item holds no name at all (a blank line): it is ignored."""
+    if isinstance(item, str):
+        return not item.strip(" \t\r\n,")
+    if isinstance(item, list | tuple):
+        return all(isinstance(part, str) and not part.strip(" \t\r\n,") for part in item)
+    return False
+
+
+def duplicate_name_errors(normalized: dict[int, list[str]]) -> list[tuple[int, str]]:
+    """``(item, message)`` for every name that an earlier item of the job already holds."""
+    first_seen: dict[str, int] = {}
+    errors = []
+    for index, names in normalized.items():
+        for name in names:
+            if name in first_seen:
+                errors.append(
+                    (
+                        index,
+                        f"certificates[{index}]: {name} is already in certificates[{first_seen[name]}]; "
+                        "a name may appear in one certificate of a job only",
+                    )
+                )
+            else:
+                first_seen[name] = index
+    return errors
 
 
 def plan_certificates(
@@ -207,27 +244,32 @@ def plan_certificates(
 
     Aliases always keep every name the user gave.
     """
-    normalized = [normalize_item(item, f"certificates[{index}]") for index, item in enumerate(items)]
+    normalized = {
+        index: normalize_item(item, f"certificates[{index}]")
+        for index, item in enumerate(items)
+        if not is_blank_item(item)
+    }
     if not normalized:
         raise InvalidNameError("certificates: give at least one certificate")
-
-    first_seen: dict[str, int] = {}
-    for index, names in enumerate(normalized):
-        for name in names:
-            if name in first_seen:
-                raise InvalidNameError(
-                    f"certificates[{index}]: {name} is already in certificates[{first_seen[name]}]; "
-                    "a name may appear in one certificate of a job only"
-                )
-            first_seen[name] = index
+    duplicates = duplicate_name_errors(normalized)
+    if duplicates:
+        raise InvalidNameError(duplicates[0][1])
 
     wildcards = [
-        (index, name) for index, names in enumerate(normalized) for name in names if name.startswith("*.")
+        (index, name) for index, names in normalized.items() for name in names if name.startswith("*.")
     ]
     certificates: list[CertificateRequest] = []
     groups: list[DistributionGroup] = []
     notes: list[str] = []
-    for index, names in enumerate(normalized):
+    covered: list[dict] = []
+
+    def cover(index: int, name: str, owners: set[int], certificate_item: int) -> None:
+        wildcard = next(w for owner, w in wildcards if owner in owners and covers(w, name))
+        covered.append(
+            {"item": index, "name": name, "covered_by": wildcard, "certificate_item": certificate_item}
+        )
+
+    for index, names in normalized.items():
         if not aggregate:
             certificates.append(CertificateRequest(index, names))
             groups.append(DistributionGroup(index, names, index))
@@ -245,6 +287,8 @@ def plan_certificates(
                 f"certificates[{index}]: every name is covered by certificates[{owner}], "
                 "so it gets no certificate of its own"
             )
+            for name in names:
+                cover(index, name, {owner}, owner)
             groups.append(DistributionGroup(index, names, owner))
             continue
 
@@ -261,10 +305,14 @@ def plan_certificates(
                 f"certificates[{index}]: not requested again, already covered by a wildcard of the job: "
                 + ", ".join(dropped)
             )
+        for name in dropped:
+            cover(
+                index, name, covered_by[name], index if index in covered_by[name] else min(covered_by[name])
+            )
         if kept:
             certificates.append(CertificateRequest(index, order_for_subject(kept)))
         groups.append(DistributionGroup(index, names, index))
 
     if not create_distributions:
         groups = []
-    return CertificatePlan(certificates, groups, notes)
+    return CertificatePlan(certificates, groups, notes, covered)

@@ -8,6 +8,7 @@ from typing import Any
 from airflow.sdk import BaseNotifier
 
 from cloudfront_ssl import messages
+from cloudfront_ssl.connections import require_connection
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,38 @@ def resolve_topic(conf_topic: str | None) -> str | None:
 def topic_region(topic_arn: str) -> str:
     """The region of an SNS topic ARN (``arn:aws:sns:REGION:ACCOUNT:NAME``): it must be called there."""
     return topic_arn.split(":")[3]
+
+
+def topic_problem(aws_conn_id: str | None, topic_arn: str | None) -> str | None:
+    """Why the job could not publish to ``topic_arn``, or None when it can (or has no topic).
+
+    Asked before anything is created, so that a job does not request certificates and then fail
+    three times on its first message.
+    """
+    if not topic_arn:
+        return None
+    from airflow.providers.amazon.aws.hooks.sns import SnsHook
+
+    from cloudfront_ssl.errors import aws_error_code
+
+    client = SnsHook(aws_conn_id=aws_conn_id, region_name=topic_region(topic_arn)).conn
+    try:
+        client.get_topic_attributes(TopicArn=topic_arn)
+    except Exception as error:
+        code = aws_error_code(error)
+        if code in ("NotFound", "NotFoundException"):
+            return f"SNS topic {topic_arn} does not exist"
+        if code in (
+            "AuthorizationError",
+            "AuthorizationErrorException",
+            "AccessDenied",
+            "AccessDeniedException",
+        ):
+            return f"this connection may not use SNS topic {topic_arn} ({code})"
+        if code in ("InvalidParameter", "InvalidParameterException"):
+            return f"{topic_arn} is not a usable SNS topic ARN ({code})"
+        raise
+    return None
 
 
 def publish(aws_conn_id: str | None, topic_arn: str | None, subject: str, message: str) -> str | None:
@@ -62,28 +95,65 @@ def describe_exception(error: BaseException | str | None) -> str:
     return messages.scrub_secrets(text)
 
 
-class JobFailureNotifier(BaseNotifier):
-    """Tell the owners, by SNS, which step of a job failed and why (spec section 8).
+FAILURE_KEY = "failure"
+"""XCom key under which a failed step records why it failed, for the job's single failure message."""
 
-    Attached as ``on_failure_callback`` of every task of a job DAG. The topic and the connection come
-    from the run's params; the text never carries the job's secret inputs (only the error, scrubbed of
-    any private key).
+
+class FailureRecorder(BaseNotifier):
+    """Record, in the failed step's XCom, why it failed (secret-free and cut to a readable length).
+
+    Attached as ``on_failure_callback`` of every task of a job DAG. It sends nothing itself: the
+    job's ``notify_failure`` step tells the owners once, naming every failed step, however many
+    mapped steps failed.
     """
 
     def notify(self, context: Any) -> None:
-        """Publish the failure message for the failed task in ``context``."""
-        params = context.get("params") or {}
-        ti = context["ti"]
-        step = ti.task_id
-        if getattr(ti, "map_index", -1) not in (-1, None):
-            step = f"{step}[{ti.map_index}]"
-        dag_id = ti.dag_id
-        run_id = context["run_id"]
-        subject, body = messages.failure_message(
-            dag_id, run_id, step, describe_exception(context.get("exception"))
-        )
+        """Push the failed task's reason as its ``failure`` XCom."""
         try:
-            topic = resolve_topic(params.get("notification_topic_arn"))
-            publish(params.get("aws_conn_id", "aws_default"), topic, subject, body)
-        except Exception:  # a failing notification must not hide the job's own error
-            log.exception("Could not publish the failure message of %s", run_id)
+            context["ti"].xcom_push(key=FAILURE_KEY, value=describe_exception(context.get("exception")))
+        except Exception:  # a failing record must not hide the step's own error
+            log.exception("Could not record why %s failed", context["ti"].task_id)
+
+
+def failed_steps(dag: Any, run_id: str, ti: Any) -> list[tuple[str, str, int]]:
+    """The failed steps of a run: ``(step name, task id, map index)``, in the DAG's order."""
+    states = (ti.get_task_states(dag_id=dag.dag_id, run_ids=[run_id]) or {}).get(run_id, {})
+    order = {task_id: position for position, task_id in enumerate(dag.task_ids)}
+    failed = []
+    for key, state in states.items():
+        if state != "failed":
+            continue
+        task_id, map_index = key, -1
+        base, _, suffix = key.rpartition("_")
+        if key not in order and suffix.isdigit() and base in order:
+            task_id, map_index = base, int(suffix)
+        name = task_id if map_index < 0 else f"{task_id}[{map_index}]"
+        failed.append((name, task_id, map_index))
+    return sorted(failed, key=lambda step: (order.get(step[1], len(order)), step[2]))
+
+
+def notify_job_failure(params: dict[str, Any], dag: Any, run_id: str, ti: Any) -> list[str]:
+    """Tell the owners once that a job failed, naming every failed step and why; return the steps.
+
+    Returns an empty list (and sends nothing) when no step failed.
+    """
+    steps = failed_steps(dag, run_id, ti)
+    if not steps:
+        return []
+    reasons = []
+    for name, task_id, map_index in steps:
+        try:
+            reason = ti.xcom_pull(task_ids=task_id, key=FAILURE_KEY, map_indexes=map_index)
+        except Exception:  # an unreadable record only costs the detail
+            log.warning("Could not read why %s failed", name, exc_info=True)
+            reason = None
+        reasons.append((name, reason if isinstance(reason, str) and reason else None))
+    subject, body = messages.failure_message(dag.dag_id, run_id, reasons)
+    log.error("%s\n%s", subject, body)
+    conn_id = params.get("aws_conn_id") or "aws_default"
+    try:
+        require_connection(conn_id)
+        publish(conn_id, resolve_topic(params.get("notification_topic_arn")), subject, body)
+    except Exception as error:  # the job's own failure stays in Airflow: do not hide it behind this one
+        log.warning("Could not tell the owners by SNS that job %s failed: %s", run_id, error)
+    return [name for name, _ in reasons]

@@ -1,4 +1,4 @@
-"""Local checks of a certificate bundle before it is imported into ACM (spec section 6).
+"""Local checks of a certificate bundle before it is imported into ACM.
 
 Pure functions over the PEM text the user gave: no AWS call, no Airflow import. ACM would refuse
 most of these problems too, but only after the job has started, with a terse message, and a
@@ -20,17 +20,13 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.types import (
-    CertificatePublicKeyTypes,
-    PrivateKeyTypes,
-    PublicKeyTypes,
-)
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 # Re-exported: the one wildcard rule of the project, and the one key scrubber (both in light modules
 # that the DAG files import, so that they do not pull in cryptography).
 from cloudfront_ssl.messages import KEY_REMOVED
 from cloudfront_ssl.messages import scrub_secrets as mask_pem_blocks
-from cloudfront_ssl.names import covers
+from cloudfront_ssl.names import InvalidNameError, covers, normalize_name
 
 __all__ = ["KEY_REMOVED", "BundleError", "CheckedBundle", "check_bundle", "covers", "mask_pem_blocks"]
 
@@ -404,21 +400,12 @@ def _algorithm_name(key: PrivateKeyTypes) -> str:
 # --- key_mismatch ----------------------------------------------------------------------------
 
 
-def _public_der(public_key: PublicKeyTypes | CertificatePublicKeyTypes) -> bytes | None:
-    try:
-        return public_key.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    except (ValueError, UnsupportedAlgorithm):
-        return None
-
-
 def _check_key_matches(key: PrivateKeyTypes, leaf: x509.Certificate) -> None:
     try:
-        certificate_public = _public_der(leaf.public_key())
+        matches = leaf.public_key() == key.public_key()
     except (ValueError, UnsupportedAlgorithm):
-        certificate_public = None
-    if certificate_public is None or certificate_public != _public_der(key.public_key()):
+        matches = False
+    if not matches:
         raise BundleError(
             "key_mismatch",
             "private_key",
@@ -518,12 +505,15 @@ def _check_chain_root(chain: list[x509.Certificate]) -> None:
 # --- aliases ---------------------------------------------------------------------------------
 
 
-def _normalise_name(name: str) -> str:
-    return name.strip().lower().rstrip(".")
-
-
 def _check_aliases(aliases: list[str], dns_names: list[str]) -> None:
-    wanted = list(dict.fromkeys(_normalise_name(a) for a in aliases))
+    wanted: list[str] = []
+    for alias in aliases:
+        try:
+            name = normalize_name(alias)
+        except InvalidNameError as error:
+            raise BundleError("aliases", "aliases", f"aliases: {error}") from None
+        if name not in wanted:
+            wanted.append(name)
     uncovered = [a for a in wanted if not any(covers(n, a) for n in dns_names)]
     if uncovered:
         names = ", ".join(dns_names) if dns_names else "no DNS names"

@@ -1,4 +1,4 @@
-"""ssl_cleanup_job and cleanup_on_failure (spec section 4a) against the emulator."""
+"""ssl_cleanup_job and cleanup_on_failure against the emulator."""
 
 from __future__ import annotations
 
@@ -176,3 +176,70 @@ def test_a_bad_conf_is_refused_at_trigger_time(airflow_db):
     with pytest.raises(Exception, match="job_run_id|required"):
         params.validate()
     assert dag.params["dry_run"] is True
+
+
+def _tries(dag_id: str, run_id: str, task_id: str) -> int:
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return (
+            session.query(TaskInstance)
+            .filter_by(dag_id=dag_id, run_id=run_id, task_id=task_id)
+            .one()
+            .try_number
+        )
+
+
+def test_a_job_that_is_still_running_is_refused_but_a_dry_run_lists_it(job, aws):
+    from tests.e2e.test_claims import set_running
+
+    result, _, _ = job
+    set_running("ssl_create_certificates", result.run_id, running=True)
+    before = _state(aws)
+    refused = run_dag(load_dag("ssl_cleanup_job"), {"job_run_id": result.run_id, "dry_run": False})
+    assert refused.task_states["remove_job_resources"] == ["failed"]
+    assert _tries("ssl_cleanup_job", refused.run_id, "remove_job_resources") == 1  # refused, not retried
+    assert _state(aws) == before
+    assert len(_cleanup(result.run_id, dry_run=True)["distributions"]) == 2
+    set_running("ssl_create_certificates", result.run_id, running=False)
+    removed = _cleanup(result.run_id, dry_run=False)
+    assert [d["action"] for d in removed["distributions"]] == ["deleted", "deleted"]
+
+
+def test_a_conf_error_fails_at_once(airflow_db, aws):
+    refused = run_dag(load_dag("ssl_cleanup_job"), {"job_run_id": "some-job", "dryrun": False})
+    assert refused.task_states["remove_job_resources"] == ["failed"]
+    assert _tries("ssl_cleanup_job", refused.run_id, "remove_job_resources") == 1
+    inventory = run_dag(load_dag("ssl_certificate_inventory"), {"aws_conn_id": "aws_defualt"})
+    assert inventory.task_states["inventory"] == ["failed"]
+    assert _tries("ssl_certificate_inventory", inventory.run_id, "inventory") == 1
+
+
+def test_one_distribution_that_cannot_be_disabled_does_not_stop_the_rest(airflow_db, aws, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from cloudfront_ssl import cleanup
+    from cloudfront_ssl.cleanup import CleanupError, remove_job_resources
+
+    tags = {"airflow:dag_id": "ssl_create_certificates", "airflow:run_id": "stubborn-job"}
+    stubborn = aws.create_distribution(["stubborn.example.com"], tags=tags)
+    willing = aws.create_distribution(["willing.example.com"], tags=tags)
+    certificate = _certificate(aws, "willing.example.com", tags)
+    disable = cleanup.disable_distribution
+
+    def refuse_one(client, distribution_id):
+        if distribution_id == stubborn:
+            raise ClientError(
+                {"Error": {"Code": "PreconditionFailed", "Message": "ETag changed"}}, "UpdateDistribution"
+            )
+        return disable(client, distribution_id)
+
+    monkeypatch.setattr(cleanup, "disable_distribution", refuse_one)
+    with pytest.raises(CleanupError, match=f"distribution {stubborn}: PreconditionFailed"):
+        remove_job_resources(
+            "aws_default", tags["airflow:dag_id"], "stubborn-job", dry_run=False, poll_seconds=0.05
+        )
+    distributions, certificates = _state(aws)
+    assert stubborn in distributions and willing not in distributions
+    assert certificate not in certificates

@@ -148,7 +148,9 @@ def test_without_distributions_only_certificates_are_made(dag, aws):
 @pytest.mark.parametrize(
     ("certificates", "extra", "message"),
     [
-        (["a.example.com", "bad_name.example.com"], {}, r"certificates\[1\]: 'bad_name.example.com'"),
+        # An IP address has the shape of a name (the trigger-time pattern lets it through): the check's
+        # name rules refuse it.
+        (["a.example.com", "192.0.2.19"], {}, r"certificates\[1\]: '192.0.2.19'.*IP address"),
         (
             ["a.example.com", "b.example.com, A.example.com"],
             {},
@@ -174,6 +176,36 @@ def test_a_refused_conf_leaves_aws_untouched(dag, aws, certificates, extra, mess
     (failure,) = aws.messages()
     assert "check" in failure["subject"]
     assert re.search(message, failure["message"])
+
+
+def test_a_line_that_is_not_a_list_of_names_is_refused_at_trigger_time(dag, aws):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match="bad_name.example.com"):
+        run_dag(dag, conf(aws, ["a.example.com", "bad_name.example.com"]))
+    assert aws.certificates() == []
+    assert aws.distributions() == []
+
+
+def test_every_refusal_is_reported_at_once(dag, aws):
+    result = run_dag(
+        dag,
+        conf(
+            aws,
+            ["a.example.com", "", "192.0.2.1", "x" * 64 + ".example.com", "A.example.com"],
+            tags={"t": "a#b"},
+        ),
+    )
+    assert result.task_states["check"] == ["failed"]
+    (failure,) = aws.messages()
+    for expected in (
+        r"tags: tag 't'",
+        r"certificates\[2\]: '192.0.2.1'",
+        r"certificates\[3\]:",
+        r"certificates\[4\]: a.example.com is already in",
+    ):
+        assert re.search(expected, failure["message"]), expected
+    assert aws.certificates() == []
 
 
 def test_an_alias_already_on_another_distribution_is_refused(dag, aws):
@@ -323,3 +355,54 @@ def test_without_any_topic_the_job_runs_silently(dag, aws, monkeypatch):
     assert result.state == "success", result.task_states
     assert aws.messages() == []
     assert len(aws.certificates()) == 1
+
+
+def test_a_first_try_reads_no_more_of_the_account_than_the_check_needs(dag, aws, monkeypatch):
+    """Only the check pages through the distributions (aliases taken); no step lists certificates."""
+    from cloudfront_ssl import acm, cloudfront
+
+    calls = {"list_distributions": 0, "list_certificates": 0}
+    list_distributions, list_certificates = cloudfront.list_distributions, acm.list_certificates
+
+    def counting_distributions(client):
+        calls["list_distributions"] += 1
+        return list_distributions(client)
+
+    def counting_certificates(client, statuses=None):
+        calls["list_certificates"] += 1
+        return list_certificates(client, statuses)
+
+    monkeypatch.setattr(cloudfront, "list_distributions", counting_distributions)
+    monkeypatch.setattr(acm, "list_certificates", counting_certificates)
+    for n in range(20):
+        aws.create_distribution(aliases=[f"neighbour{n}.example.net"])
+    result = run_dag(dag, conf(aws, [f"s{i}.example.com" for i in range(5)]))
+    assert result.state == "success", result.task_states
+    assert calls == {"list_distributions": 1, "list_certificates": 0}
+    assert len(aws.distributions()) == 20 + 5  # the source distribution is not listed
+
+
+def test_the_owners_get_one_message_when_several_mapped_steps_fail(dag, aws, monkeypatch):
+    """Three distributions refused: one failure message naming the three steps, not three messages."""
+    from cloudfront_ssl import cloudfront
+
+    get_source_config = cloudfront.get_source_config
+    calls = {"count": 0}
+
+    def source_gone_after_check(client, distribution_id):
+        calls["count"] += 1
+        if calls["count"] > 1:  # the check read it; then someone deleted the source distribution
+            raise cloudfront.DistributionError(
+                f"source_distribution_id: distribution {distribution_id} does not exist"
+            )
+        return get_source_config(client, distribution_id)
+
+    monkeypatch.setattr(cloudfront, "get_source_config", source_gone_after_check)
+    result = run_dag(dag, conf(aws, ["m0.example.com", "m1.example.com", "m2.example.com"]))
+    assert result.state == "failed"
+    assert result.task_states["create_distribution"] == ["failed"] * 3
+    validation, failure = aws.messages()
+    assert "and 2 more" in failure["subject"]
+    for index in range(3):
+        assert f"Step 'create_distribution[{index}]' failed: " in failure["message"]
+    assert "does not exist" in failure["message"]

@@ -169,7 +169,7 @@ def test_a_retried_import_reuses_the_arn(dag, aws, ca, monkeypatch):
 
 
 def refusal_cases(ca):
-    """(name, fields, extra conf, expected text in the refusal) for each check of spec section 6."""
+    """(name, fields, extra conf, expected text in the refusal) for each check of the bundle."""
     root, intermediate = ca
     good_leaf, good = bundle(ca)
     other_leaf = pki.make_leaf(intermediate, ["shop.example.com"], key=pki.rsa_key(2048, "other"))
@@ -178,6 +178,8 @@ def refusal_cases(ca):
     future = pki.make_leaf(intermediate, ["shop.example.com"], validity=pki.window(5, 300))
     second_intermediate = pki.make_intermediate(intermediate, "Second CA", key=pki.rsa_key(2048, "second"))
     leaf_of_second = pki.make_leaf(second_intermediate, ["shop.example.com"])
+    nameless = pki.make_leaf(intermediate, [], common_name="Example Corp", key=pki.rsa_key(2048, "other"))
+    localhost = pki.make_leaf(intermediate, ["localhost"], key=pki.rsa_key(2048, "other"))
     source = {"create_distributions": True}
     return [
         ("not PEM", {**good, "certificate_body": "hello"}, {}, "certificate_body: check 'pem'"),
@@ -245,10 +247,22 @@ def refusal_cases(ca):
         ("both key fields", {**good, "private_key_secret_id": "ssl/key"}, {}, "exactly one of private_key"),
         ("no key", {k: v for k, v in good.items() if k != "private_key"}, {}, "exactly one of private_key"),
         ("bad alias", good, {**source, "aliases": ["bad_alias.example.com"]}, "aliases[0]"),
+        (
+            "no DNS name, with a distribution",
+            {**good, "certificate_body": nameless.cert_pem(), "private_key": nameless.key_pem()},
+            source,
+            "certificate_body: the certificate names no DNS name",
+        ),
+        (
+            "a name that is no public domain name, with a distribution",
+            {**good, "certificate_body": localhost.cert_pem(), "private_key": localhost.key_pem()},
+            source,
+            "certificate_body: the certificate's name 'localhost' needs at least two labels",
+        ),
     ]
 
 
-@pytest.mark.parametrize("case", range(16), ids=lambda i: f"case{i}")
+@pytest.mark.parametrize("case", range(18), ids=lambda i: f"case{i}")
 def test_a_bad_bundle_is_refused_before_anything_reaches_aws(dag, aws, ca, case):
     name, fields, extra, expected = refusal_cases(ca)[case]
     if extra.get("create_distributions"):
@@ -290,3 +304,56 @@ def test_an_alias_already_on_another_distribution_is_refused(dag, aws, ca):
     assert aws.certificates() == []
     (failure,) = aws.messages()
     assert f"www.shop.example.com is already an alias of distribution {neighbour}" in failure["message"]
+
+
+def test_a_topic_that_does_not_exist_is_refused_before_anything_is_created(dag, aws, ca):
+    _, fields = bundle(ca)
+    missing = aws.topic_arn.rsplit(":", 1)[0] + ":no-such-topic"
+    result = run_dag(dag, conf(aws, fields, notification_topic_arn=missing))
+    assert result.task_states["check"] == ["failed"]
+    assert_aws_holds_nothing(aws)
+    assert result.task_states["notify_failure"] == ["success"]  # it tried; the topic cannot take it
+
+
+def test_a_connection_that_does_not_exist_is_refused(dag, aws, ca):
+    _, fields = bundle(ca)
+    result = run_dag(dag, conf(aws, fields, aws_conn_id="aws_defualt"))
+    assert result.task_states["check"] == ["failed"]
+    assert_aws_holds_nothing(aws)
+    assert aws.messages() == []  # no connection to send with: the failure stays in Airflow
+
+
+def test_a_throttled_import_is_sent_again(dag, aws, ca, monkeypatch):
+    """ACM takes one ImportCertificate a second: throttling answers are waited out, not final."""
+    from botocore.exceptions import ClientError
+
+    from cloudfront_ssl import import_job
+
+    real_import = import_job._import
+    throttled = {"count": 0}
+
+    class ThrottlingClient:
+        """The job's real ACM client, with ACM's throttling answer to its first two imports."""
+
+        def __init__(self, client):
+            self.client = client
+
+        def import_certificate(self, **kwargs):
+            if throttled["count"] < 2:
+                throttled["count"] += 1
+                raise ClientError(
+                    {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
+                    "ImportCertificate",
+                )
+            return self.client.import_certificate(**kwargs)
+
+    monkeypatch.setattr(
+        import_job,
+        "_import",
+        lambda client, kwargs: real_import(ThrottlingClient(client), kwargs, backoff_seconds=0.01),
+    )
+    _, fields = bundle(ca, ("throttled.example.com",))
+    result = run_dag(dag, conf(aws, fields))
+    assert result.state == "success", result.task_states
+    assert throttled["count"] == 2
+    assert len(aws.certificates()) == 1

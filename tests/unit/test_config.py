@@ -6,8 +6,18 @@ import copy
 
 import pytest
 
-from cloudfront_ssl.acm import idempotency_token, job_tags
-from cloudfront_ssl.config import ConfigError, CreateJobConfig, dag_params, parse_config
+from cloudfront_ssl.acm import idempotency_token
+from cloudfront_ssl.config import (
+    AWS_TAG_PATTERN,
+    MAX_LINES,
+    ConfigError,
+    CreateJobConfig,
+    ImportJobConfig,
+    InventoryConfig,
+    dag_params,
+    parse_config,
+)
+from cloudfront_ssl.tags import job_tags
 
 SOURCE = "E2ABCDEF123"
 
@@ -30,7 +40,7 @@ def test_defaults_follow_the_spec() -> None:
     ("conf", "message"),
     [
         ({"certificates": []}, "certificates: List should have at least 1 item"),
-        ({"certificates": ["a.com"] * 101}, "certificates: List should have at most 100 items"),
+        ({"certificates": ["a.com"] * 101}, "certificates: at most 100 certificates"),
         ({"certificates": ["a.example.com", 5]}, r"certificates\[1\]"),
         ({"certificates": ["a.example.com"]}, "source_distribution_id is required when create_distributions"),
         (
@@ -77,7 +87,8 @@ def test_params_render_a_usable_form() -> None:
     certificates = params["certificates"].schema
     # The trigger form renders an array whose items have no single type as a textarea, one item per line.
     assert certificates["type"] == "array" and "type" not in certificates["items"]
-    assert certificates["minItems"] == 1 and certificates["maxItems"] == 100
+    # Blank lines are ignored, so the form may send more lines than certificates (at most 100 of those).
+    assert certificates["minItems"] == 1 and certificates["maxItems"] == MAX_LINES
     for name, param in params.items():
         assert param.description, name
         assert param.schema.get("section"), name
@@ -134,3 +145,119 @@ def test_job_tags_carry_dag_and_run() -> None:
         {"Key": "airflow:dag_id", "Value": "d"},
         {"Key": "airflow:run_id", "Value": "r"},
     ]
+
+
+def _validate_params(conf: dict) -> None:
+    """Validate a conf as the REST API does at trigger time (the DAG's params, JSON Schema)."""
+    from airflow.sdk.definitions.param import ParamsDict
+
+    params = ParamsDict(dag_params(CreateJobConfig, CreateJobConfig.field_order()))
+    params.update(conf)
+    params.validate()
+
+
+def test_blank_lines_are_ignored_at_trigger_time_and_by_the_model() -> None:
+    conf = {
+        "certificates": ["", "a.example.com", "  ", "b.example.com, c.example.com", ""],
+        "source_distribution_id": SOURCE,
+    }
+    _validate_params(conf)
+    assert parse_config(CreateJobConfig, conf).certificates[1] == "a.example.com"
+    with pytest.raises(ConfigError, match="every line is blank"):
+        parse_config(CreateJobConfig, {"certificates": ["", " "], "source_distribution_id": SOURCE})
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "https://shop.example.com/",
+        "owner@example.com",
+        "localhost",
+        "shop.example.com; www.example.com",
+        "shop_example.com",
+        "x" * 3001,
+    ],
+)
+def test_a_line_that_holds_no_domain_names_is_refused_at_trigger_time(line: str) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        _validate_params({"certificates": ["a.example.com", line], "source_distribution_id": SOURCE})
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "shop.example.com",
+        "  shop.example.com,www.shop.example.com  ",
+        "*.example.org example.org",
+        "bücher.example.de",
+        "例え。テスト",
+        "xn--bcher-kva.example.de.",
+        "a-b.c-d.example.com, e.example.com,",
+    ],
+)
+def test_every_name_the_rules_accept_passes_the_trigger_time_pattern(line: str) -> None:
+    _validate_params({"certificates": [line], "source_distribution_id": SOURCE})
+
+
+@pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        ({"team!": "web"}, "team!"),
+        ({"team": "a#b"}, "tag .team.: the value holds .#."),
+        ({"aws:x": "y"}, "reserved"),
+        ({f"k{n}": "v" for n in range(49)}, "at most 48 tags"),
+    ],
+)
+def test_tags_that_aws_refuses_are_refused_before_anything_is_created(tags: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(
+            CreateJobConfig, {"certificates": ["a.com"], "create_distributions": False, "tags": tags}
+        )
+
+
+def test_the_tag_rule_is_the_one_in_the_aws_api_models() -> None:
+    import botocore.session
+
+    session = botocore.session.get_session()
+    for service in ("acm", "cloudfront"):
+        model = session.get_service_model(service)
+        for shape in ("TagKey", "TagValue"):
+            assert model.shape_for(shape).metadata["pattern"] == AWS_TAG_PATTERN, (service, shape)
+    parse_config(
+        CreateJobConfig,
+        {
+            "certificates": ["a.com"],
+            "create_distributions": False,
+            "tags": {"Équipe web": "a_b.c:d/e=f+g-h@i 1"},
+        },
+    )
+
+
+def test_the_import_job_keeps_room_for_its_name_tag() -> None:
+    base = {"certificate_name": "shop", "certificate_body": "x", "private_key": "k"}
+    parse_config(ImportJobConfig, {**base, "tags": {f"k{n}": "v" for n in range(47)}})
+    with pytest.raises(ConfigError, match="at most 47 tags"):
+        parse_config(ImportJobConfig, {**base, "tags": {f"k{n}": "v" for n in range(48)}})
+    with pytest.raises(ConfigError, match="'Name' is set from certificate_name"):
+        parse_config(ImportJobConfig, {**base, "tags": {"Name": "other"}})
+    with pytest.raises(ConfigError, match="certificate_name"):
+        parse_config(ImportJobConfig, {**base, "certificate_name": "shop#2026"})
+
+
+@pytest.mark.parametrize(
+    ("model", "conf", "field"),
+    [
+        (CreateJobConfig, {"poll_interval_seconds": 10**12}, "poll_interval_seconds"),
+        (CreateJobConfig, {"validation_timeout_hours": 1e300}, "validation_timeout_hours"),
+        (CreateJobConfig, {"validation_timeout_hours": float("nan")}, "validation_timeout_hours"),
+        (CreateJobConfig, {"validation_timeout_hours": float("inf")}, "validation_timeout_hours"),
+        (InventoryConfig, {"expiry_warning_days": 10_000_000}, "expiry_warning_days"),
+        (InventoryConfig, {"stuck_validation_hours": float("nan")}, "stuck_validation_hours"),
+    ],
+)
+def test_numbers_out_of_range_are_refused(model: type, conf: dict, field: str) -> None:
+    base = {"certificates": ["a.com"], "create_distributions": False} if model is CreateJobConfig else {}
+    with pytest.raises(ConfigError, match=field):
+        parse_config(model, {**base, **conf})

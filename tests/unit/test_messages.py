@@ -14,7 +14,7 @@ def test_subjects_are_one_line_under_100_characters() -> None:
     for title, _ in (
         validation_message(job_id, []),
         cname_message(job_id, []),
-        failure_message("ssl_create_certificates", job_id, "request_certificates", "boom"),
+        failure_message("ssl_create_certificates", job_id, [("request_certificates", "boom")]),
     ):
         assert len(title) < 100 and "\n" not in title
 
@@ -52,10 +52,26 @@ def test_cname_message_gives_each_alias_its_target() -> None:
 
 
 def test_failure_message_names_the_step_and_never_a_key() -> None:
-    title, body = failure_message("ssl_import_certificate", "job-1", "import_certificate", f"bad: {KEY} end")
+    title, body = failure_message(
+        "ssl_import_certificate", "job-1", [("import_certificate", f"bad: {KEY} end")]
+    )
     assert "import_certificate" in title and "import_certificate" in body
     assert "MIIEvQ" not in body and "[private key removed]" in body
 
 
 def test_scrub_removes_unterminated_key_blocks_too() -> None:
     assert "MIIEvQ" not in scrub_secrets("x -----BEGIN RSA PRIVATE KEY-----\nMIIEvQ")
+
+
+def test_one_failure_message_names_every_failed_step() -> None:
+    steps = [(f"create_distribution[{n}]", f"refused {n}") for n in range(100)]
+    title, body = failure_message("ssl_create_certificates", "job-1", steps)
+    assert "create_distribution[0] and 99 more" in title and len(title) < 100
+    assert all(f"Step 'create_distribution[{n}]' failed" in body for n in range(100))
+
+
+def test_a_huge_reason_is_cut_to_fit_one_message() -> None:
+    _, body = failure_message(
+        "ssl_create_certificates", "job-1", [("check", "certificates[0]: " + "x" * 1_000_000)]
+    )
+    assert len(body.encode()) < 10_000 and "more characters]" in body

@@ -1,4 +1,4 @@
-"""The domain-name rules of spec section 5: normalising, validation, coverage, aggregation."""
+"""The domain-name rules: normalising, validation, coverage, aggregation."""
 
 from __future__ import annotations
 
@@ -273,3 +273,29 @@ def test_a_plan_is_plain_json() -> None:
             "certificates[1]: every name is covered by certificates[0], so it gets no certificate of its own"
         ],
     }
+
+
+@pytest.mark.parametrize("raw", ["例え。テスト", "例え．テスト", "例え｡テスト"])
+def test_idna_full_stops_separate_labels(raw: str) -> None:
+    assert normalize_name(raw) == normalize_name("例え.テスト")
+    assert normalize_name(raw).count(".") == 1
+
+
+@pytest.mark.parametrize("raw", ["192.0.2.19", "10.0.0.1.", "shop.123"])
+def test_a_name_whose_last_label_is_all_digits_is_refused(raw: str) -> None:
+    with pytest.raises(InvalidNameError, match="IP address"):
+        normalize_name(raw)
+
+
+def test_a_huge_name_is_quoted_short_in_the_refusal() -> None:
+    with pytest.raises(InvalidNameError) as refusal:
+        normalize_name("a" * 1_000_000 + ".example.com")
+    assert len(str(refusal.value)) < 300
+
+
+def test_blank_items_are_ignored_and_keep_the_items_numbers() -> None:
+    plan = plan_certificates(
+        ["", "a.example.com", "  ", "b.example.com"], aggregate=False, create_distributions=True
+    )
+    assert [(c.item, c.names) for c in plan.certificates] == [(1, ["a.example.com"]), (3, ["b.example.com"])]
+    assert [g.item for g in plan.groups] == [1, 3]

@@ -1,0 +1,225 @@
+"""The create job's plan: what it would request and create, and every reason to refuse it.
+
+One implementation for the job's *check* step and for the certificates page's plan endpoint (the dry
+run a user sees while typing). It validates the conf with the config model and the names rules,
+plans the certificates and distributions (with aggregation), and, when asked to read AWS, confirms
+the connection, the SNS topic and the source distribution exist, and that no alias sits on another
+distribution or is claimed by another running job. It changes nothing anywhere, except that the
+check step publishes its own claim on its names (see :mod:`cloudfront_ssl.claims`).
+
+Every error is reported, not only the first: each names its field and, for a ``certificates`` item,
+the item's index and its line (the index plus one, as the form's textarea counts lines).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from cloudfront_ssl.claims import ClaimReader
+from cloudfront_ssl.config import CreateJobConfig
+from cloudfront_ssl.names import (
+    InvalidNameError,
+    duplicate_name_errors,
+    is_blank_item,
+    normalize_item,
+    plan_certificates,
+)
+from cloudfront_ssl.tags import CREATE_DAG_ID
+
+log = logging.getLogger(__name__)
+
+Error = dict[str, Any]
+
+
+def error(field: str, message: str, item: int | None = None) -> Error:
+    """One refusal: the field, the ``certificates`` item (and its line) when there is one, the message."""
+    if item is not None and not message.startswith(f"{field}[{item}]"):
+        message = f"{field}[{item}]: {message}"
+    elif item is None and not message.startswith(field):
+        message = f"{field}: {message}"
+    return {"field": field, "item": item, "line": None if item is None else item + 1, "message": message}
+
+
+def config_errors(problem: ValidationError) -> list[Error]:
+    """The config model's refusals, one per problem, each with its field and item."""
+    errors = []
+    for detail in problem.errors():
+        location = [part for part in detail["loc"] if not str(part).startswith(("function-", "list[", "str"))]
+        field = str(location[0]) if location else ""
+        item = location[1] if len(location) > 1 and isinstance(location[1], int) else None
+        message = detail["msg"].removeprefix("Value error, ")
+        if detail["type"] == "extra_forbidden":
+            message = "is not a setting of this job (check the spelling)"
+        path = field + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location[1:])
+        entry = error(field or "conf", f"{path}: {message}" if path else message, item)
+        if entry not in errors:
+            errors.append(entry)
+    return errors
+
+
+def _name_errors(items: list[Any]) -> tuple[dict[int, list[str]], list[Error]]:
+    """Normalise every non-blank item; the refusals of every item, and the duplicates across items."""
+    normalized: dict[int, list[str]] = {}
+    errors: list[Error] = []
+    for index, item in enumerate(items):
+        if is_blank_item(item):
+            continue
+        try:
+            normalized[index] = normalize_item(item, f"certificates[{index}]")
+        except InvalidNameError as refusal:
+            errors.append(error("certificates", str(refusal), index))
+    errors += [error("certificates", message, index) for index, message in duplicate_name_errors(normalized)]
+    return normalized, errors
+
+
+def plan_create_job(
+    params: dict[str, Any],
+    *,
+    dag_id: str = CREATE_DAG_ID,
+    run_id: str | None = None,
+    read_aws: bool = True,
+    claims: ClaimReader | None = None,
+    require_connection: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The dry run of a create job: its plan and every error, changing nothing.
+
+    :param params: the job's conf (or the run's params).
+    :param dag_id: the job's DAG (a distribution of this job is not a conflict on a re-run).
+    :param run_id: the job's run id, when there is a run.
+    :param read_aws: also check what only AWS can tell (source distribution, aliases taken, topic).
+    :param claims: where other running jobs' claims are read; None reads none.
+    :param require_connection: raises when an Airflow connection id does not exist (the check step
+        passes :func:`cloudfront_ssl.connections.require_connection`); None skips that check.
+
+    Returns ``{"valid", "errors", "certificates", "covered", "distributions", "conflicts", "dns",
+    "notes"}``: the certificates to request (``item``, ``line``, ``names``), the names a wildcard of
+    the job covers (with ``aggregate``), the distributions (``item``, ``line``, ``aliases``,
+    ``certificate_item``), the conflicts with existing distributions and running jobs, and every
+    error (``field``, ``item``, ``line``, ``message``).
+    """
+    result: dict[str, Any] = {
+        "valid": False,
+        "errors": [],
+        "certificates": [],
+        "covered": [],
+        "distributions": [],
+        "conflicts": [],
+        "dns": [],
+        "notes": [],
+    }
+    errors: list[Error] = result["errors"]
+    config: CreateJobConfig | None = None
+    try:
+        config = CreateJobConfig.model_validate(dict(params))
+    except ValidationError as problem:
+        errors += [
+            entry
+            for entry in config_errors(problem)
+            if entry["item"] is None or entry["field"] != "certificates"
+        ]
+
+    items = params.get("certificates")
+    if not isinstance(items, list):
+        if not any(entry["field"] == "certificates" for entry in errors):
+            errors.append(error("certificates", "give a list: one certificate per line"))
+        return result
+    normalized, name_errors = _name_errors(items)
+    errors += name_errors
+    if not normalized and not any(entry["field"] == "certificates" for entry in errors):
+        errors.append(error("certificates", "give at least one certificate (every line is blank)"))
+    if errors or config is None:
+        return result
+
+    plan = plan_certificates(
+        config.certificates, aggregate=config.aggregate, create_distributions=config.create_distributions
+    )
+    result["notes"] = list(plan.notes)
+    result["certificates"] = [
+        {"item": request.item, "line": request.item + 1, "names": list(request.names)}
+        for request in plan.certificates
+    ]
+    result["covered"] = [{**entry, "line": entry["item"] + 1} for entry in plan.covered]
+    result["distributions"] = [
+        {
+            "item": group.item,
+            "line": group.item + 1,
+            "aliases": list(group.aliases),
+            "certificate_item": group.certificate_item,
+        }
+        for group in plan.groups
+    ]
+    item_of_alias = {alias: group.item for group in plan.groups for alias in group.aliases}
+    claimed_names = item_of_alias or {name: index for index, names in normalized.items() for name in names}
+
+    if claims is not None:
+        for name, holder in sorted(claims.held(claimed_names).items()):
+            index = claimed_names[name]
+            message = f"{name} is claimed by {holder}, which is still running; wait until it ends"
+            result["conflicts"].append(
+                {"item": index, "line": index + 1, "name": name, "held_by": holder, "message": message}
+            )
+            errors.append(error("certificates", message, index))
+
+    if read_aws:
+        _check_aws(config, item_of_alias, dag_id, run_id, result, require_connection)
+    result["valid"] = not errors
+    return result
+
+
+def _check_aws(
+    config: CreateJobConfig,
+    item_of_alias: dict[str, int],
+    dag_id: str,
+    run_id: str | None,
+    result: dict[str, Any],
+    require_connection: Callable[[str], None] | None,
+) -> None:
+    """The checks only AWS can answer; their refusals go into ``result["errors"]``."""
+    from cloudfront_ssl import cloudfront, notify
+    from cloudfront_ssl.errors import FinalError
+
+    errors: list[Error] = result["errors"]
+    if require_connection is not None:
+        try:
+            require_connection(config.aws_conn_id)
+        except FinalError as refusal:
+            errors.append(error("aws_conn_id", str(refusal)))
+            return
+    try:
+        problem = notify.topic_problem(
+            config.aws_conn_id, notify.resolve_topic(config.notification_topic_arn)
+        )
+    except Exception as failure:  # the Variable store or SNS unreachable: say so, do not guess
+        problem = f"could not be checked: {type(failure).__name__}: {failure}"
+    if problem:
+        errors.append(error("notification_topic_arn", problem))
+
+    if not config.create_distributions:
+        return
+    assert config.source_distribution_id  # the model requires it with create_distributions
+    client = cloudfront.cloudfront_hook(config.aws_conn_id).conn
+    try:
+        cloudfront.get_source_config(client, config.source_distribution_id)
+    except cloudfront.DistributionError as refusal:
+        errors.append(error("source_distribution_id", str(refusal).removeprefix("source_distribution_id: ")))
+    for alias, distribution_id in cloudfront.alias_conflicts(client, set(item_of_alias), dag_id, run_id):
+        item = item_of_alias[alias]
+        message = (
+            f"{alias} is already an alias of distribution {distribution_id}; CloudFront allows an "
+            "alias on one distribution only: remove the name from that distribution or from this job"
+        )
+        result["conflicts"].append(
+            {
+                "item": item,
+                "line": item + 1,
+                "name": alias,
+                "held_by": f"distribution {distribution_id}",
+                "message": message,
+            }
+        )
+        errors.append(error("certificates", message, item))
+    errors.sort(key=lambda entry: (entry["item"] is not None, entry["item"] or 0))

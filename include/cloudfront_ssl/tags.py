@@ -1,0 +1,55 @@
+"""The tag contract of the jobs: which tags a job puts on what it creates, and reading a job back.
+
+Every certificate and distribution a job creates carries ``airflow:dag_id`` and ``airflow:run_id``
+beside the user's own tags. That is how a retry finds what an earlier try made, how clean-up finds a
+job's resources, and how the page and the inventory say which job made a certificate. Pure: no AWS,
+no Airflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+CREATE_DAG_ID = "ssl_create_certificates"
+IMPORT_DAG_ID = "ssl_import_certificate"
+JOB_DAG_IDS = (CREATE_DAG_ID, IMPORT_DAG_ID)
+"""The DAGs whose runs are jobs: a run's ``run_id`` is the job id."""
+
+TAG_PREFIX = "airflow:"
+"""Prefix of the tags the jobs set themselves; users may not set them."""
+TAG_DAG_ID = f"{TAG_PREFIX}dag_id"
+TAG_RUN_ID = f"{TAG_PREFIX}run_id"
+JOB_TAG_COUNT = 2
+"""How many tags a job adds to the user's own."""
+MAX_TAGS = 50
+"""ACM and CloudFront take at most 50 tags per resource."""
+
+
+def job_tags(dag_id: str, run_id: str, user_tags: Mapping[str, str]) -> list[dict[str, str]]:
+    """The tags of everything a job creates: the user's, then ``airflow:dag_id`` and ``airflow:run_id``."""
+    tags = [{"Key": key, "Value": value} for key, value in user_tags.items()]
+    tags += [{"Key": TAG_DAG_ID, "Value": dag_id}, {"Key": TAG_RUN_ID, "Value": run_id}]
+    return tags
+
+
+def tag_dict(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
+    """AWS's ``[{"Key": ..., "Value": ...}]`` tag list as a dict."""
+    return {tag["Key"]: tag.get("Value", "") for tag in tags or []}
+
+
+def job_of(tags: Mapping[str, str]) -> dict[str, str] | None:
+    """The job (``dag_id``, ``run_id``) that made a resource, from its tags; None when no job did."""
+    dag_id, run_id = tags.get(TAG_DAG_ID), tags.get(TAG_RUN_ID)
+    if dag_id and run_id:
+        return {"dag_id": dag_id, "run_id": run_id}
+    return None
+
+
+def is_job_resource(tags: Mapping[str, str], dag_id: str, run_id: str) -> bool:
+    """Whether a resource's tags say that the given job created it."""
+    return tags.get(TAG_DAG_ID) == dag_id and tags.get(TAG_RUN_ID) == run_id
+
+
+def is_reserved_key(key: str) -> bool:
+    """Whether a tag key is AWS's (``aws:``) or the jobs' own (``airflow:``), so a user may not set it."""
+    return key.lower().startswith("aws:") or key.startswith(TAG_PREFIX)
