@@ -47,6 +47,19 @@ def zone_map(client: Any, config: Any) -> route53.ZoneMap:
     return route53.ZoneMap(route53.read_zones(client, dns_field(config)), config.route53_zone_ids)
 
 
+def own_distribution_domains(config: Any, aliases: list[str], dag_id: str, run_id: str) -> list[str]:
+    """Domain names of this job's own distributions that hold any of ``aliases`` (a re-run's)."""
+    from cloudfront_ssl import cloudfront
+    from cloudfront_ssl.tags import is_job_resource
+
+    client = cloudfront.cloudfront_hook(config.aws_conn_id).conn
+    return [
+        summary["DomainName"]
+        for summary, _ in cloudfront.distributions_holding(client, {alias.lower() for alias in aliases})
+        if is_job_resource(cloudfront.distribution_tags(client, summary["ARN"]), dag_id, run_id)
+    ]
+
+
 # --- check ---------------------------------------------------------------------------------------
 
 
@@ -271,7 +284,8 @@ def pull_dns_results(ti: Any, dag_id: str, run_id: str) -> list[dict[str, Any]]:
     """
     results: list[dict[str, Any]] = []
     for step in DNS_STEPS:
-        pulled = ti.xcom_pull(task_ids=step, dag_id=dag_id, run_id=run_id, map_indexes=None)
+        # Without map_indexes, every map index of a mapped step is pulled.
+        pulled = ti.xcom_pull(task_ids=step, dag_id=dag_id, run_id=run_id)
         if isinstance(pulled, dict):
             pulled = [pulled]
         results += [result for result in pulled or [] if isinstance(result, dict) and result.get("records")]
