@@ -50,14 +50,16 @@ def acm_hook(aws_conn_id: str | None, *, botocore_retries: bool = True) -> AwsBa
     With ``botocore_retries=False`` the client makes each call once: botocore retries
     LimitExceededException as if it were throttling, which only delays the inevitable, so
     :func:`request_certificate` handles throttling itself.
+
+    Every client the hook makes waits for the process-wide ACM rate cap (:mod:`cloudfront_ssl.acm_rate`).
     """
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+    from cloudfront_ssl.acm_rate import PacedAcmHook
 
     if botocore_retries:
-        return AwsBaseHook(aws_conn_id=aws_conn_id, client_type="acm", region_name=ACM_REGION)
+        return PacedAcmHook(aws_conn_id=aws_conn_id, client_type="acm", region_name=ACM_REGION)
     from botocore.config import Config
 
-    return AwsBaseHook(
+    return PacedAcmHook(
         aws_conn_id=aws_conn_id,
         client_type="acm",
         region_name=ACM_REGION,
@@ -155,14 +157,17 @@ def find_earlier_requests(client: Any, dag_id: str, run_id: str, wanted: list[li
     return found
 
 
-def find_imported_certificate(client: Any, dag_id: str, run_id: str, subject: str) -> str | None:
+def find_imported_certificate(client: Any, dag_id: str, run_id: str, names: Iterable[str]) -> str | None:
     """The certificate an earlier try of this import job imported, found by its tags, or None.
 
-    Only imported certificates whose subject is the bundle's are looked at, so a large account costs
-    one tag read per same-named certificate, not one per certificate.
+    Only imported certificates whose listed name is one of the bundle's ``names`` are looked at, so
+    a large account costs one tag read per same-named certificate, not one per certificate.
     """
+    wanted = {name.lower() for name in names}
     for summary in list_certificates(client):
-        if summary.get("Type") not in (None, "IMPORTED") or summary.get("DomainName") != subject:
+        if summary.get("Type") not in (None, "IMPORTED"):
+            continue
+        if wanted and str(summary.get("DomainName", "")).lower() not in wanted:
             continue
         if is_job_resource(certificate_tags(client, summary["CertificateArn"]), dag_id, run_id):
             return summary["CertificateArn"]

@@ -47,6 +47,11 @@ class ClaimReader(Protocol):
         ...
 
 
+def state_name(state: object) -> str | None:
+    """A task or run state as its plain name (``"running"``), whether Airflow gave a str or an enum."""
+    return None if state is None else str(getattr(state, "value", state))
+
+
 def overlap(wanted: Iterable[str], claims: Mapping[str, Iterable[str]]) -> dict[str, str]:
     """``{name: holder}`` for each wanted name that appears in a holder's claimed names."""
     wanted_set = {name.lower() for name in wanted}
@@ -95,9 +100,9 @@ class TaskClaims:
             for run_id, tasks in (states or {}).items():
                 if dag_id == self.dag_id and run_id == self.run_id:
                     continue
-                if tasks.get(CHECK_TASK) not in ("running", "success"):
+                if state_name(tasks.get(CHECK_TASK)) not in ("running", "success"):
                     continue
-                if tasks.get(LAST_TASK) in FINISHED_STATES:
+                if state_name(tasks.get(LAST_TASK)) in FINISHED_STATES:
                     continue
                 running.append((dag_id, run_id))
         return running

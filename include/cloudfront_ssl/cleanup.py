@@ -253,7 +253,8 @@ def _remove_validation_records(
 def run_state(ti: Any, dag_id: str, run_id: str) -> str | None:
     """The state of a DAG run as the running task sees it (Task SDK), or None when there is no such run."""
     try:
-        return str(ti.get_dagrun_state(dag_id=dag_id, run_id=run_id))
+        state = ti.get_dagrun_state(dag_id=dag_id, run_id=run_id)
+        return str(getattr(state, "value", state))
     except Exception as error:  # the API answers 404 for a run it does not know
         log.info("No state for run %s of %s: %s", run_id, dag_id, error)
         return None

@@ -55,6 +55,8 @@ _DOT = r"[.\u3002\uff0e\uff61]"
 _LABEL = f"{_LABEL_CHAR}(?:-*{_LABEL_CHAR})*"
 _NAME = rf"(?:\*{_DOT})?(?:{_LABEL}{_DOT})+{_LABEL}{_DOT}?"
 CERTIFICATE_LINE_PATTERN = rf"^[\s,]*(?:{_NAME}(?:[\s,]+{_NAME})*[\s,]*)?$"
+_FILLED = r"[^\s,]"
+"""A line that holds anything but separators: it counts as a certificate."""
 MAX_LINE_LENGTH = 3000
 """Ten names of at most 253 characters with their separators fit; a longer line is refused at once."""
 MAX_CERTIFICATES = 100
@@ -202,6 +204,15 @@ class CreateJobConfig(JobOptions):
             json_schema_extra=_form(
                 SECTION_NAMES,
                 "Certificates (one per line)",
+                # At least one and at most 100 items that hold a name (blank lines do not count).
+                contains={
+                    "anyOf": [
+                        {"type": "string", "pattern": _FILLED},
+                        {"type": "array", "contains": {"type": "string", "pattern": _FILLED}},
+                    ]
+                },
+                minContains=1,
+                maxContains=MAX_CERTIFICATES,
                 items={
                     "anyOf": [
                         {"type": "string", "maxLength": MAX_LINE_LENGTH, "pattern": CERTIFICATE_LINE_PATTERN},

@@ -39,7 +39,7 @@ def split_names(item: str | Sequence[str]) -> list[str]:
     An item is either a list of names or one string of names separated by commas and/or whitespace
     (the trigger form's textarea gives one string per line).
     """
-    raw = [item] if isinstance(item, str) else list(item)
+    raw = list(item) if isinstance(item, list | tuple) else [item]
     names: list[str] = []
     for part in raw:
         if not isinstance(part, str):

@@ -121,7 +121,7 @@ def failed_steps(dag: Any, run_id: str, ti: Any) -> list[tuple[str, str, int]]:
     order = {task_id: position for position, task_id in enumerate(dag.task_ids)}
     failed = []
     for key, state in states.items():
-        if state != "failed":
+        if str(getattr(state, "value", state)) != "failed":  # a str, or an enum of the Task SDK
             continue
         task_id, map_index = key, -1
         base, _, suffix = key.rpartition("_")

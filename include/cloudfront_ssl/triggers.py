@@ -7,31 +7,57 @@ triggerer can import it.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from cloudfront_ssl.acm import FAILED_STATUSES, acm_hook, failure_reason
+from cloudfront_ssl.acm_status import assess, describe_error, error_kind, passing_errors, status_view
 
-DESCRIBE_CALLS_PER_SECOND = 8
-"""Stay under ACM's DescribeCertificate rate (10/s) when many certificates are pending."""
+ERROR_GRACE_SECONDS = 3600.0
+"""Give up after AWS errors with no successful check for this long."""
+
+
+def next_check(now: float, interval: float) -> float:
+    """The next multiple of ``interval`` after ``now`` (``time.monotonic()``).
+
+    Every job with the same poll interval checks at the same instants, so that one sweep answers
+    them all, and each job still checks once per interval.
+    """
+    return (math.floor(now / interval) + 1) * interval
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
 
 
 class CertificatesIssuedTrigger(BaseTrigger):
     """Check a job's pending certificates every ``poll_interval_seconds`` until all are ISSUED.
 
-    Each check describes every still-pending certificate once (one ACM call each). The trigger fires
-    one event: ``{"status": "issued", "certificate_arns": [...]}`` when all are issued;
-    ``{"status": "failed", "certificate_arn": ..., "reason": ...}`` as soon as one is FAILED,
-    VALIDATION_TIMED_OUT, REVOKED or otherwise beyond issuance; ``{"status": "timeout", "pending": [...]}``
-    once ``deadline`` (a Unix time) has passed.
+    The checks read ACM through the view that every wait on the same connection shares in this
+    triggerer process (:mod:`cloudfront_ssl.acm_status`): one ListCertificates sweep per poll
+    interval for all jobs, plus a DescribeCertificate for a certificate that fails (to read ACM's
+    reason). An AWS error (throttling, a dropped connection, a 5xx, credentials being refreshed) is
+    logged and the check is tried again at the next poll.
+
+    The trigger fires one event: ``{"status": "issued", "certificate_arns": [...]}`` when all are
+    issued; ``{"status": "failed", "certificate_arn": ..., "reason": ...}`` as soon as one is FAILED,
+    VALIDATION_TIMED_OUT, REVOKED or otherwise beyond issuance; ``{"status": "timeout", "pending":
+    [...]}`` once ``deadline`` (a Unix time) has passed; ``{"status": "error", "message": ...,
+    "pending": [...]}`` after AWS errors with no successful check for ``error_grace_seconds``.
 
     :param certificate_arns: the certificates to wait for.
     :param aws_conn_id: the Airflow AWS connection.
     :param poll_interval_seconds: seconds between two checks.
     :param deadline: Unix time after which the wait gives up.
+    :param error_grace_seconds: how long AWS errors may last with no successful check.
     """
 
     def __init__(
@@ -40,12 +66,14 @@ class CertificatesIssuedTrigger(BaseTrigger):
         aws_conn_id: str | None,
         poll_interval_seconds: float,
         deadline: float,
+        error_grace_seconds: float = ERROR_GRACE_SECONDS,
     ) -> None:
         super().__init__()
         self.certificate_arns = list(certificate_arns)
         self.aws_conn_id = aws_conn_id
         self.poll_interval_seconds = poll_interval_seconds
         self.deadline = deadline
+        self.error_grace_seconds = error_grace_seconds
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Plain arguments only, so that the triggerer can rebuild the trigger."""
@@ -56,40 +84,80 @@ class CertificatesIssuedTrigger(BaseTrigger):
                 "aws_conn_id": self.aws_conn_id,
                 "poll_interval_seconds": self.poll_interval_seconds,
                 "deadline": self.deadline,
+                "error_grace_seconds": self.error_grace_seconds,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll ACM until every certificate is issued, one fails, or the deadline passes."""
+        """Check ACM until every certificate is issued, one fails, the deadline passes or AWS stays unreachable."""
+        view = status_view(self.aws_conn_id)
+        view.watch(self.certificate_arns)
+        watching = True
+        try:
+            event = await self._wait(view)
+            # Let go of the shared view before firing: the triggerer may cancel us right after.
+            watching = False
+            await view.release(self.certificate_arns)
+            yield TriggerEvent(event)
+        finally:
+            if watching:  # cancelled (task cleared, triggerer stopping): no await is safe here
+                view.unwatch(self.certificate_arns)
+
+    async def _wait(self, view: Any) -> dict[str, Any]:
+        interval = max(float(self.poll_interval_seconds), 0.001)
+        errors = passing_errors()
+        total = len(self.certificate_arns)
         pending = list(self.certificate_arns)
-        hook = acm_hook(self.aws_conn_id)
-        async with await hook.get_async_conn() as client:
-            while True:
-                still_pending = []
-                for arn in pending:
-                    certificate = (await client.describe_certificate(CertificateArn=arn))["Certificate"]
-                    status = certificate.get("Status")
-                    if status in FAILED_STATUSES:
-                        yield TriggerEvent(
-                            {
-                                "status": "failed",
-                                "certificate_arn": arn,
-                                "reason": failure_reason(certificate),
-                            }
-                        )
-                        return
-                    if status != "ISSUED":
-                        still_pending.append(arn)
-                    if len(pending) > DESCRIBE_CALLS_PER_SECOND:
-                        await asyncio.sleep(1 / DESCRIBE_CALLS_PER_SECOND)
-                pending = still_pending
-                issued = len(self.certificate_arns) - len(pending)
-                self.log.info("%d of %d certificates issued", issued, len(self.certificate_arns))
-                if not pending:
-                    yield TriggerEvent({"status": "issued", "certificate_arns": self.certificate_arns})
-                    return
-                remaining = self.deadline - time.time()
-                if remaining <= 0:
-                    yield TriggerEvent({"status": "timeout", "pending": pending})
-                    return
-                await asyncio.sleep(min(self.poll_interval_seconds, remaining))
+        last_success = time.monotonic()
+        failures: Counter[str] = Counter()
+        last_error = ""
+        due = next_check(time.monotonic(), interval)
+        while True:
+            to_deadline = self.deadline - time.time()
+            final = to_deadline <= due - time.monotonic()
+            if final:
+                await asyncio.sleep(max(to_deadline, 0))
+                due = time.monotonic()
+            else:
+                await asyncio.sleep(max(due - time.monotonic(), 0))
+            try:
+                snapshot = await view.snapshot(not_before=due)
+            except errors as error:
+                failures[error_kind(error)] += 1
+                last_error = describe_error(error)
+                failing_for = time.monotonic() - last_success
+                if failing_for >= float(self.error_grace_seconds):
+                    message = self._error_message(failures, last_error, failing_for)
+                    return {"status": "error", "message": message, "pending": pending}
+                self.log.warning(
+                    "ACM could not be read at this check (%s); trying again at the next one. "
+                    "No successful check for %s; the wait gives up after %s without one.",
+                    last_error,
+                    _duration(failing_for),
+                    _duration(float(self.error_grace_seconds)),
+                )
+                if final:
+                    return {"status": "timeout", "pending": pending}
+                due = next_check(time.monotonic(), interval)
+                continue
+            if failures:
+                self.log.info("ACM answers again after %d failed check(s)", sum(failures.values()))
+            last_success, failures = time.monotonic(), Counter()
+            check = assess(pending, snapshot)
+            if check.failed:
+                arn, reason = next(iter(check.failed.items()))
+                return {"status": "failed", "certificate_arn": arn, "reason": reason}
+            pending = check.pending
+            self.log.info("%d of %d certificates issued", total - len(pending), total)
+            if not pending:
+                return {"status": "issued", "certificate_arns": self.certificate_arns}
+            if final:
+                return {"status": "timeout", "pending": pending}
+            due = next_check(time.monotonic(), interval)
+
+    def _error_message(self, failures: Counter[str], last_error: str, failing_for: float) -> str:
+        kinds = ", ".join(f"{kind} x{count}" for kind, count in failures.most_common())
+        return (
+            f"ACM could not be read for {_duration(failing_for)}: {sum(failures.values())} checks in a row "
+            f"failed ({kinds}); the last one: {last_error}"
+        )

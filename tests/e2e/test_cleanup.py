@@ -110,17 +110,17 @@ def test_waits_until_the_disabled_distribution_is_deployed(airflow_db, aws):
 
 
 def test_cleanup_on_failure_leaves_nothing_behind(airflow_db, aws, monkeypatch):
-    from cloudfront_ssl import create_job
+    from cloudfront_ssl import cloudfront
 
     before = _state(aws)
-    real_create = create_job.create_distribution
+    real_create = cloudfront.create_distribution_for_job
 
-    def second_fails(params, group, dag_id, run_id):
+    def second_fails(aws_conn_id, source_distribution_id, group, **kwargs):
         if group["item"] == 1:
             raise RuntimeError("CloudFront said no")
-        return real_create(params, group, dag_id, run_id)
+        return real_create(aws_conn_id, source_distribution_id, group, **kwargs)
 
-    monkeypatch.setattr(create_job, "create_distribution", second_fails)
+    monkeypatch.setattr(cloudfront, "create_distribution_for_job", second_fails)
     dag = load_dag("ssl_create_certificates")  # the job DAG as shipped, with its cleanup_on_failure step
     with without_retries(dag):
         result = run_dag(

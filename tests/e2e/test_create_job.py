@@ -406,3 +406,12 @@ def test_the_owners_get_one_message_when_several_mapped_steps_fail(dag, aws, mon
     for index in range(3):
         assert f"Step 'create_distribution[{index}]' failed: " in failure["message"]
     assert "does not exist" in failure["message"]
+
+
+def test_a_missing_topic_or_connection_is_refused_before_anything_is_created(dag, aws):
+    missing_topic = aws.topic_arn.rsplit(":", 1)[0] + ":no-such-topic"
+    result = run_dag(dag, conf(aws, ["t.example.com"], notification_topic_arn=missing_topic))
+    assert result.task_states["check"] == ["failed"]
+    result = run_dag(dag, conf(aws, ["t.example.com"], aws_conn_id="aws_defualt"))
+    assert result.task_states["check"] == ["failed"]
+    assert aws.certificates() == [] and aws.distributions() == []
