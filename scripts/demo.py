@@ -1,12 +1,13 @@
 """Run both jobs end to end on a local stack: moto as AWS, ``airflow standalone`` as Airflow.
 
 ``make demo`` runs this script: it starts moto in server mode on 127.0.0.1 (the AWS endpoint), seeds
-it with a source distribution and an SNS topic, starts ``airflow standalone`` (SQLite) on this
-repository's DAGs and plugins with the ``aws_default`` connection pointing at moto, then drives the
-jobs the way a user's script would, through the Airflow REST API: a token from ``/auth/token``, the
-DAGs unpaused, a create job and an import job triggered. It prints each task's state as it changes,
-then the certificates with their validation records, the distributions with their CNAME targets and
-the SNS messages sent. It exits 0 when both jobs succeed and 1 naming the failing step otherwise, and
+it with a source distribution, an SNS topic and a public Route 53 hosted zone (``demo.example.com``),
+starts ``airflow standalone`` (SQLite) on this repository's DAGs and plugins with the ``aws_default``
+connection pointing at moto, then drives the jobs the way a user's script would, through the Airflow
+REST API: a token from ``/auth/token``, the DAGs unpaused, a create job (with Route 53 on) and an
+import job triggered. It prints each task's state as it changes, then the certificates with their
+validation records, the distributions with their CNAME targets, the Route 53 records the create job
+wrote (and that no step was left to a person), and the SNS messages sent. It exits 0 when both jobs succeed and 1 naming the failing step otherwise, and
 always stops every process it started (also on Ctrl-C).
 
 ``make up`` runs it with ``--keep-running``: the same stack and jobs, then the stack stays up for the
@@ -58,6 +59,8 @@ CONNECTION_REGION = "eu-west-1"
 RUN_MARKER = "CLOUDFRONT_SSL_DEMO_RUN"
 """Environment variable set on every process the demo starts, to find stragglers when stopping."""
 TERMINAL_STATES = {"success", "failed"}
+DEMO_ZONE = "demo.example.com"
+"""The public hosted zone the demo's create job writes its DNS records to (Route 53 on)."""
 T = TypeVar("T")
 
 
@@ -242,6 +245,7 @@ class Emulator:
     url: str
     source_distribution_id: str = ""
     topic_arn: str = ""
+    hosted_zone_id: str = ""
 
     def ready(self) -> bool | None:
         """True once the server answers."""
@@ -256,6 +260,16 @@ class Emulator:
         seeded = seed_emulator.seed(self.url)
         self.source_distribution_id = seeded.source_distribution_id
         self.topic_arn = seeded.topic_arn
+        self.hosted_zone_id = self.seed_hosted_zone()
+
+    def seed_hosted_zone(self) -> str:
+        """The public Route 53 hosted zone of the create job's names (created once)."""
+        route53 = seed_emulator.emulator_client(self.url, "route53")
+        for zone in route53.list_hosted_zones()["HostedZones"]:
+            if zone["Name"] == f"{DEMO_ZONE}." and not zone.get("Config", {}).get("PrivateZone"):
+                return zone["Id"].rsplit("/", 1)[-1]
+        created = route53.create_hosted_zone(Name=DEMO_ZONE, CallerReference=f"demo-{uuid.uuid4().hex}")
+        return created["HostedZone"]["Id"].rsplit("/", 1)[-1]
 
     def messages(self) -> list[dict[str, str]]:
         """The messages published to the seeded topic, oldest first, from moto's state dump."""
@@ -487,6 +501,10 @@ def create_job_conf(settings: Settings, emulator: Emulator) -> dict[str, Any]:
         "notification_topic_arn": emulator.topic_arn,
         "poll_interval_seconds": settings.poll_interval_seconds,
         "validation_timeout_hours": 1,
+        # Every name is in the seeded hosted zone: the job writes the validation records and points
+        # the names itself, so no DNS step is left to a person.
+        "route53_validation": True,
+        "route53_aliases": True,
     }
 
 
@@ -666,6 +684,14 @@ def print_report(jobs: list[Job], messages: list[dict[str, str]], topic_arn: str
             print(f"  distribution {distribution['id']} ({distribution['domain_name']})")
             for alias in distribution.get("aliases", []):
                 print(f"    {alias}  CNAME  {distribution['domain_name']}")
+        if summary.get("dns_records"):
+            print(f"  Route 53 records the job wrote: {len(summary['dns_records'])}")
+            for record in summary["dns_records"]:
+                target = record.get("value") or f"alias {record['alias_target']['dns_name']}"
+                print(f"    {record['name']}  {record['type']}  {target}  (hosted zone {record['zone_id']})")
+        line = dns_line(summary)
+        if line:
+            print(f"  {line}")
         print()
     print(f"SNS messages published to {topic_arn}: {len(messages)}")
     for number, message in enumerate(messages, start=1):
@@ -673,6 +699,32 @@ def print_report(jobs: list[Job], messages: list[dict[str, str]], topic_arn: str
         for line in message["message"].rstrip().splitlines():
             print(f"    {line}")
     print("=" * 100)
+
+
+def dns_line(summary: dict[str, Any]) -> str | None:
+    """Whether a job with Route 53 left a DNS step to a person: what it wrote, and what is left."""
+    written = summary.get("dns_records") or []
+    if not written:
+        return None
+    in_dns = {(record["name"].rstrip("."), record["type"]) for record in written}
+    validation = {
+        record["name"].rstrip(".")
+        for certificate in summary.get("certificates", [])
+        for record in certificate.get("validation_records") or []
+    }
+    aliases = [
+        alias for distribution in summary.get("distributions", []) for alias in distribution["aliases"]
+    ]
+    left = sorted(name for name in validation if (name, "CNAME") not in in_dns)
+    left += sorted(alias for alias in aliases if (alias, "A") not in in_dns)
+    done = (
+        f"{_count(len(validation) - len([n for n in left if n in validation]), 'validation record')} "
+        f"written in Route 53, {_count(len(summary.get('distributions', [])), 'distribution')} created, "
+        f"{_count(len(aliases) - len([n for n in left if n in aliases]), 'name')} pointed at CloudFront"
+    )
+    if left:
+        return f"Left to a person: {', '.join(left)} ({done})"
+    return f"No step was left to a person: {done}"
 
 
 def result_line(jobs: list[Job], messages: list[dict[str, str]]) -> str:
@@ -720,9 +772,10 @@ def run(settings: Settings, processes: Processes) -> int:
         wait_for("start the AWS emulator", lambda: processes.check_alive(logs) or emulator.ready(), 60, 0.5)
         say(f"  moto listens on {emulator.url}")
 
-    with step("seed the emulator: a source distribution and an SNS topic"):
+    with step("seed the emulator: a source distribution, an SNS topic and a Route 53 hosted zone"):
         emulator.seed()
         say(f"  source distribution {emulator.source_distribution_id}, topic {emulator.topic_arn}")
+        say(f"  public hosted zone {DEMO_ZONE} ({emulator.hosted_zone_id})")
 
     with step("start airflow standalone (SQLite, LocalExecutor)"):
         port = settings.port or free_port(8080)
