@@ -20,7 +20,7 @@ from cloudfront_ssl.tags import JOB_DAG_IDS, JOB_TAG_COUNT, MAX_TAGS, TAG_PREFIX
 _TOPIC_ARN_PATTERN = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?"
 _DISTRIBUTION_ID_PATTERN = r"[A-Z0-9]{8,20}"
 _TOPIC_ARN = re.compile(f"^{_TOPIC_ARN_PATTERN}$")
-_HOSTED_ZONE_ID = re.compile(r"^(/hostedzone/)?Z[A-Z0-9]{1,32}$")
+_HOSTED_ZONE_ID = re.compile(r"^(/hostedzone/)?[A-Z0-9]{1,32}$")
 _DISTRIBUTION_ID = re.compile(f"^{_DISTRIBUTION_ID_PATTERN}$")
 
 SECTION_NAMES = "Certificates"

@@ -266,3 +266,53 @@ def test_clean_up_keeps_a_validation_record_another_jobs_certificate_uses(dag, a
     assert actions[(PREFIX + "a.example.com", "CNAME")] == "kept: a remaining certificate validates with it"
     assert actions[(PREFIX + "b.example.com", "CNAME")] == "deleted"
     assert actions[("a.example.com", "A")] == "deleted"
+
+
+def test_the_plan_shows_each_names_zone_and_the_dns_conflicts(aws, r53):
+    from cloudfront_ssl.plan import plan_create_job
+
+    com = create_zone(r53, "example.com")
+    shop = create_zone(r53, "shop.example.com")
+    private = create_zone(r53, "example.com", private=True)
+    put_record(r53, com, "www.example.com", "A", "192.0.2.1")
+    plan = plan_create_job(
+        conf(aws, ["www.example.com", "a.shop.example.com, r53shop.com"], route53_zone_ids=[com, shop]),
+        run_id=None,
+    )
+    assert [(entry["name"], entry["zone_id"], entry["zone_name"]) for entry in plan["dns"]] == [
+        ("www.example.com", com, "example.com"),
+        ("a.shop.example.com", shop, "shop.example.com"),
+        ("r53shop.com", None, None),
+    ]
+    assert plan["conflicts"] == [
+        {
+            "item": 0,
+            "line": 1,
+            "name": "www.example.com",
+            "held_by": "Route 53 record www.example.com A 192.0.2.1",
+            "message": f"www.example.com already has www.example.com A 192.0.2.1 in hosted zone {com}; "
+            "remove it, or set route53_overwrite to replace it",
+        }
+    ]
+    assert [(e["field"], e["item"]) for e in plan["errors"]] == [("certificates", 0)]
+
+    overwrite = plan_create_job(
+        conf(aws, ["www.example.com"], route53_overwrite=True, route53_zone_ids=[f"/hostedzone/{private}"])
+    )
+    assert overwrite["errors"] == [
+        {
+            "field": "route53_zone_ids",
+            "item": None,
+            "line": None,
+            "message": f"route53_zone_ids[0]: hosted zone /hostedzone/{private} (example.com) is private; "
+            "the job writes to public zones only",
+        }
+    ]
+    assert overwrite["dns"] == [
+        {
+            "name": "www.example.com",
+            "zone_id": None,
+            "zone_name": None,
+            "reason": f"its hosted zone {com} (example.com) is not in route53_zone_ids",
+        }
+    ]

@@ -152,3 +152,27 @@ def test_rate_limiter_spaces_calls_at_five_a_second():
     now[0] += 5  # idle for a while: the next call goes at once
     limiter()
     assert len(slept) == 5
+
+
+def test_the_route53_conf_keys_in_the_config_model():
+    from cloudfront_ssl.config import SECTION_DNS, ConfigError, CreateJobConfig, dag_params, parse_config
+
+    base = {"certificates": ["www.example.com"], "create_distributions": False}
+    config = parse_config(
+        CreateJobConfig, {**base, "dns_aws_conn_id": "  ", "route53_zone_ids": ["", "Z1ABC"]}
+    )
+    assert config.dns_aws_conn_id is None and config.route53_zone_ids == ["Z1ABC"]
+    assert not (config.route53_validation or config.route53_aliases or config.route53_overwrite)
+    with pytest.raises(
+        ConfigError, match=r"route53_zone_ids: 'not a zone!' is not a Route 53 hosted zone id"
+    ):
+        parse_config(CreateJobConfig, {**base, "route53_zone_ids": ["not a zone!"]})
+    params = dag_params(CreateJobConfig, CreateJobConfig.field_order())
+    dns_keys = [
+        "route53_validation",
+        "route53_aliases",
+        "route53_overwrite",
+        "route53_zone_ids",
+        "dns_aws_conn_id",
+    ]
+    assert [params[key].schema["section"] for key in dns_keys] == [SECTION_DNS] * 5
