@@ -11,9 +11,7 @@ the page made (each page of a paginated list is one call):
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import socket
 import sys
 import tempfile
 import uuid
@@ -21,19 +19,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for devstack
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from devstack.emulator import Emulator, source_distribution_config  # noqa: E402
+from devstack.environment import ROOT, airflow_environment  # noqa: E402
 
 
 def _distribution_config(alias: str, certificate_arn: str) -> dict[str, Any]:
     """A distribution serving ``alias`` with the given certificate, built on the demo's source config."""
-    from seed_emulator import source_distribution_config  # this script's folder is on sys.path
-
     config = source_distribution_config(uuid.uuid4().hex, [alias])
     config["ViewerCertificate"] = {
         "CloudFrontDefaultCertificate": False,
@@ -51,60 +44,29 @@ def main() -> None:
     parser.add_argument("--distributions", type=int, default=50)
     args = parser.parse_args()
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    home = tempfile.mkdtemp(prefix="measure-page-")
-    os.environ.update(
-        {
-            "AIRFLOW_HOME": home,
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-            "AIRFLOW__SSL_CERTIFICATES__CACHE_SECONDS": "60",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
-                {
-                    "conn_type": "aws",
-                    "login": "testing",
-                    "password": "testing",
-                    "extra": {"endpoint_url": url},
-                }
-            ),
-        }
-    )
+    emulator = Emulator.start(validation_wait_seconds=60)
+    home = Path(tempfile.mkdtemp(prefix="measure-page-"))
+    os.environ.update(airflow_environment(home, emulator.url))
+    os.environ["AIRFLOW__SSL_CERTIFICATES__CACHE_SECONDS"] = "60"
     sys.path.insert(0, str(ROOT / "plugins"))
-
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
     try:
-        session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-        )
-        acm_client = session.client("acm", endpoint_url=url)
-        cloudfront_client = session.client("cloudfront", endpoint_url=url)
         arns = []
         for number in range(args.certificates):
-            tags = (
-                [
-                    {"Key": "airflow:dag_id", "Value": "ssl_create_certificates"},
-                    {"Key": "airflow:run_id", "Value": f"job{number}"},
-                ]
-                if number % 2 == 0
-                else []
-            )
+            # Half of them made by a job, as the page tells jobs' certificates from the others.
+            tags = [
+                {"Key": "airflow:dag_id", "Value": "ssl_create_certificates"},
+                {"Key": "airflow:run_id", "Value": f"job{number}"},
+            ]
             arns.append(
-                acm_client.request_certificate(
+                emulator.acm.request_certificate(
                     DomainName=f"site{number}.example.com",
                     SubjectAlternativeNames=[f"site{number}.example.com", f"www.site{number}.example.com"],
                     ValidationMethod="DNS",
-                    **({"Tags": tags} if tags else {}),
+                    **({"Tags": tags} if number % 2 == 0 else {}),
                 )["CertificateArn"]
             )
         for number in range(args.distributions):
-            cloudfront_client.create_distribution(
+            emulator.cloudfront.create_distribution(
                 DistributionConfig=_distribution_config(f"site{number}.example.com", arns[number % len(arns)])
             )
 
@@ -139,13 +101,13 @@ def main() -> None:
             assert response.status_code == 200, response.text
             print(f"{label}: {sum(calls.values())} AWS calls {dict(sorted(calls.items()))}")
 
-        print(f"{args.certificates} certificates, {args.distributions} distributions (moto {url})")
+        print(f"{args.certificates} certificates, {args.distributions} distributions (moto {emulator.url})")
         view("first view (empty cache)")
         view("second view within the cache time (60 s)", "?cname=www.site7.example.com")
         certificate_catalog()._loaded_at -= 3600  # as if the listing were older than its 60 s
         view("view after the listing expired (details still cached)")
     finally:
-        server.stop()
+        emulator.stop()
 
 
 if __name__ == "__main__":

@@ -1,88 +1,48 @@
 """Test set-up: an Airflow home on SQLite, and moto in server mode on 127.0.0.1 as the AWS endpoint.
 
-The environment is set before Airflow is imported, so every test (and every DAG run started with
-``dag.test()``) uses the temporary Airflow home and the emulator, never a real account.
+Both come from the development stack (:mod:`devstack`), the same as ``make demo``'s. The environment
+is set before Airflow is imported, so every test (and every DAG run started with ``dag.test()``) uses
+the temporary Airflow home and the emulator, never a real account.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-ACCOUNT_ID = "123456789012"
-CONNECTION_REGION = "eu-west-1"
-"""The test connection's default region is deliberately not us-east-1: ACM calls must still go there."""
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
+from devstack.environment import AIRFLOW, airflow_environment
+from devstack.processes import free_port
 
 _HOME = Path(tempfile.mkdtemp(prefix="cloudfront-ssl-airflow-"))
-MOTO_PORT = _free_port()
+MOTO_PORT = free_port()
 MOTO_URL = f"http://127.0.0.1:{MOTO_PORT}"
+VALIDATION_WAIT_SECONDS = 2
+"""Requested certificates turn ISSUED this quickly on the tests' emulator."""
 
-os.environ.update(
-    {
-        "AIRFLOW_HOME": str(_HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(_HOME / "logs"),
-        "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP": r"(airflow|cloudfront_ssl)\..*",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": CONNECTION_REGION,
-        "MOTO_ACM_VALIDATION_WAIT": "2",
-        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
-            {
-                "conn_type": "aws",
-                "login": "testing",
-                "password": "testing",
-                "extra": {"endpoint_url": MOTO_URL, "region_name": CONNECTION_REGION},
-            }
-        ),
-    }
-)
-for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-    os.environ.pop(_name, None)
+for _name in [name for name in os.environ if name.startswith("AWS_")]:
+    os.environ.pop(_name)
+os.environ.update(airflow_environment(_HOME, MOTO_URL))
 
 
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """A migrated Airflow metadata database in the temporary Airflow home."""
-    subprocess.run(
-        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=os.environ.copy(),
-    )
+    subprocess.run([AIRFLOW, "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
     return _HOME
 
 
 @pytest.fixture(scope="session")
 def moto_server():
-    """moto in server mode on 127.0.0.1, in this process (so its settings can be patched)."""
-    from moto import settings
-    from moto.server import ThreadedMotoServer
+    """moto in server mode on 127.0.0.1, in this process (so tests can reach into its state)."""
+    from devstack.emulator import Emulator
 
-    # Issue requested certificates quickly; moto reads this setting on every check.
-    settings.ACM_VALIDATION_WAIT = 2
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=MOTO_PORT, verbose=False)
-    server.start()
+    emulator = Emulator.start(VALIDATION_WAIT_SECONDS, port=MOTO_PORT)
     yield MOTO_URL
-    server.stop()
+    emulator.stop()
 
 
 @pytest.fixture

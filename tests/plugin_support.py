@@ -6,21 +6,22 @@ tests write, so a token is obtained exactly as a script would: ``POST /auth/toke
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import requests
+from devstack.environment import ADMIN, admin_password, api_environment, auth_environment
+from devstack.processes import free_port
+from devstack.stack import AirflowStack
 
-USERNAME = "admin"
+USERNAME = ADMIN
 PASSWORD = "test-password-not-secret"
+JWT_SECRET = "tests-only-jwt-secret-0123456789abcdef0123456789abcdef0123456789abcdef"
+
+__all__ = ["PASSWORD", "USERNAME", "api_server", "free_port", "signed_in_airflow", "token"]
 
 
 @contextmanager
@@ -31,13 +32,10 @@ def signed_in_airflow(home: Path) -> Iterator[None]:
     meanwhile; they are put back afterwards so that other tests see Airflow as they left it.
     """
     passwords = home / "simple_auth_manager_passwords.json"
-    passwords.write_text(json.dumps({USERNAME: PASSWORD}))
+    admin_password(passwords, PASSWORD)
     settings = {
-        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        "AIRFLOW__API_AUTH__JWT_SECRET": "tests-only-jwt-secret-0123456789abcdef0123456789abcdef0123456789abcdef",
+        **auth_environment(passwords),
+        "AIRFLOW__API_AUTH__JWT_SECRET": JWT_SECRET,
         # The tests' listings must be fresh; the cache itself is tested on its own.
         "AIRFLOW__SSL_CERTIFICATES__CACHE_SECONDS": "0",
     }
@@ -60,59 +58,22 @@ def reset_catalog_cache() -> None:
         module._catalogs.clear()
 
 
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def api_server(home: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     """A real ``airflow api-server`` on 127.0.0.1 (a free port); yields its base URL, stops it after."""
-    port = free_port()
-    log_path = home / f"api-server-{port}.log"
-    environment = {**os.environ, **(env or {})}
-    environment["AIRFLOW__API__BASE_URL"] = f"http://127.0.0.1:{port}"
-    environment["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{port}/execution/"
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "airflow"),
-                "api-server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-            ],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=environment,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"api-server exited: {log_path.read_text()[-3000:]}")
-                try:
-                    if requests.get(f"{url}/api/v2/monitor/health", timeout=2).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"api-server did not start: {log_path.read_text()[-3000:]}")
-                time.sleep(0.5)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+    url = f"http://127.0.0.1:{free_port()}"
+    environment = {
+        **os.environ,
+        **api_environment(url, os.environ.get("AIRFLOW__API_AUTH__JWT_SECRET")),
+        **(env or {}),
+    }
+    stack = AirflowStack(home=home, env=environment, url=url, password=PASSWORD)
+    stack.start(f"api-server-{url.rsplit(':', 1)[1]}", "api-server")
+    try:
+        stack.wait_healthy(components=(), timeout=120)
+        yield url
+    finally:
+        stack.stop()
 
 
 def token(client: Any, base: str = "") -> str:

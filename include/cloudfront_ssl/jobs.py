@@ -1,15 +1,16 @@
 """The jobs as Airflow records them: runs of the job DAGs, their task instances and XComs.
 
 A job is a DAG run of ``ssl_create_certificates`` or ``ssl_import_certificate``; its ``run_id`` is the
-job id. Its result is the XCom of its last task, ``summary`` (spec section 7); a job that did not get
-that far is summarised from the XComs of the steps that did finish. Nothing here reads a run's conf,
-which for an import job may hold a private key.
+job id. Its result is the XCom of its last task, ``summary``; a job that did not get that far is
+summarised from the XComs of the steps that did finish. Of a run's conf, which for an import job may
+hold a private key, only the names are read (:data:`CONF_NAME_KEYS`), never any other key.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from cloudfront_ssl.messages import iso, scrub_secrets
@@ -28,41 +29,238 @@ DISTRIBUTION_TASKS = ("create_distribution", "create_distributions")
 CERTIFICATE_KEYS = ("arn", "names", "status", "validation_records")
 DISTRIBUTION_KEYS = ("id", "arn", "domain_name", "aliases", "certificate_arn")
 MAX_JOBS = 500
+FIRST_NAMES = 3
+"""How many of a job's names the jobs list shows."""
+CONF_NAME_KEYS = {"ssl_create_certificates": "certificates", "ssl_import_certificate": "certificate_name"}
+"""The one conf key per job DAG that the jobs list reads: the names the user asked for."""
 
 
 def _state(value: Any) -> str | None:
     return None if value is None else str(getattr(value, "value", value))
 
 
+def conf_names(dag_id: str, conf: Any) -> list[str]:
+    """The names a job was started with, from the one name key of its conf (:data:`CONF_NAME_KEYS`).
+
+    Read as given (not validated), so that a job refused for a bad name still shows that name.
+    """
+    from cloudfront_ssl.names import split_names
+
+    if not isinstance(conf, dict):
+        return []
+    value = conf.get(CONF_NAME_KEYS.get(dag_id, ""))
+    items = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    names: list[str] = []
+    for item in items:
+        try:
+            names += split_names(item)
+        except ValueError:
+            continue
+    return names
+
+
 def list_jobs(
-    session: Session, *, dag_id: str | None = None, state: str | None = None, limit: int = MAX_JOBS
+    session: Session,
+    *,
+    dag_id: str | None = None,
+    dag_ids: Iterable[str] | None = None,
+    state: str | None = None,
+    name: str | None = None,
+    limit: int = MAX_JOBS,
+    read_logs: bool = True,
 ) -> list[dict[str, Any]]:
-    """The jobs, newest first: ``dag_id``, ``run_id``, ``state``, ``run_after``, ``start``, ``end``."""
+    """The jobs, newest first, each with what a user recognises it by.
+
+    Each job: ``dag_id``, ``run_id``, ``state``, ``run_after``, ``start``, ``end``, ``names`` (the first
+    :data:`FIRST_NAMES` names it was started with) and ``names_total``, ``certificates`` and
+    ``distributions`` (how many it made so far) and ``error`` (for a failed job, the step and its
+    error). ``dag_ids`` limits the jobs to those DAGs (the ones the user may read); ``dag_id`` to one
+    of them; ``state`` to a run state; ``name`` to the jobs one of whose names contains that text.
+    """
     from airflow.models.dagrun import DagRun
     from sqlalchemy import select
 
-    dag_ids = [dag_id] if dag_id else list(JOB_DAG_IDS)
-    if dag_id and dag_id not in JOB_DAG_IDS:
+    allowed = [d for d in (dag_ids if dag_ids is not None else JOB_DAG_IDS) if d in JOB_DAG_IDS]
+    if dag_id:
+        allowed = [d for d in allowed if d == dag_id]
+    if not allowed:
         return []
-    query = select(DagRun).where(DagRun.dag_id.in_(dag_ids))
+    limit = max(1, min(limit, MAX_JOBS))
+    query = select(DagRun).where(DagRun.dag_id.in_(allowed))
     if state:
         query = query.where(DagRun._state == state.lower())
-    query = query.order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(max(1, min(limit, MAX_JOBS)))
-    return [
-        {
-            "dag_id": run.dag_id,
-            "run_id": run.run_id,
-            "state": _state(run.state),
-            "run_after": iso(run.run_after),
-            "start": iso(run.start_date),
-            "end": iso(run.end_date),
-        }
-        for run in session.scalars(query)
-    ]
+    query = query.order_by(DagRun.run_after.desc(), DagRun.id.desc())
+    # Filtering by name reads the names of the last MAX_JOBS runs; without it, only ``limit`` runs.
+    needle = (name or "").strip().lower()
+    query = query.limit(MAX_JOBS if needle else limit)
+    jobs = []
+    for run in session.scalars(query):
+        names = conf_names(run.dag_id, run.conf)
+        if needle and not any(needle in candidate.lower() for candidate in names):
+            continue
+        jobs.append(
+            {
+                "dag_id": run.dag_id,
+                "run_id": run.run_id,
+                "state": _state(run.state),
+                "run_after": iso(run.run_after),
+                "start": iso(run.start_date),
+                "end": iso(run.end_date),
+                "names": names[:FIRST_NAMES],
+                "names_total": len(names),
+            }
+        )
+        if len(jobs) >= limit:
+            break
+    _add_counts_and_errors(session, jobs, read_logs=read_logs)
+    return jobs
 
 
-def _xcom_values(session: Session, dag_id: str, run_id: str, task_id: str) -> list[Any]:
-    """The return values a task pushed in a run, one per map index (in order)."""
+def _add_counts_and_errors(session: Session, jobs: list[dict[str, Any]], *, read_logs: bool) -> None:
+    """Set each job's ``certificates``, ``distributions`` and ``error`` with one query per table."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
+    from sqlalchemy import select, tuple_
+
+    if not jobs:
+        return
+    keys = [(job["dag_id"], job["run_id"]) for job in jobs]
+    counted: dict[tuple[str, str], dict[str, list[Any]]] = {key: {} for key in keys}
+    rows = session.execute(
+        select(XComModel.dag_id, XComModel.run_id, XComModel.task_id, XComModel.value).where(
+            tuple_(XComModel.dag_id, XComModel.run_id).in_(keys),
+            XComModel.task_id.in_([SUMMARY_TASK, *CERTIFICATE_TASKS, *DISTRIBUTION_TASKS]),
+            XComModel.key == "return_value",
+        )
+    )
+    for dag_id, run_id, task_id, value in rows:
+        counted[(dag_id, run_id)].setdefault(task_id, []).append(_decode(value))
+    failed: dict[tuple[str, str], list[Any]] = {}
+    for ti in session.scalars(
+        select(TaskInstance).where(
+            tuple_(TaskInstance.dag_id, TaskInstance.run_id).in_(keys), TaskInstance.state == "failed"
+        )
+    ):
+        failed.setdefault((ti.dag_id, ti.run_id), []).append(ti)
+    kept = _kept_errors(session, [ti for tis in failed.values() for ti in tis])
+    for job in jobs:
+        values = counted[(job["dag_id"], job["run_id"])]
+        summary = values.get(SUMMARY_TASK)
+        if summary and isinstance(summary[0], dict):
+            certificates = len(summary[0].get("certificates") or [])
+            distributions = len(summary[0].get("distributions") or [])
+        else:
+            certificates = sum(_count(v) for t in CERTIFICATE_TASKS for v in values.get(t, []))
+            distributions = sum(_count(v) for t in DISTRIBUTION_TASKS for v in values.get(t, []))
+        job["certificates"] = certificates
+        job["distributions"] = distributions
+        job["error"] = (
+            _run_error(
+                job["state"], failed.get((job["dag_id"], job["run_id"]), []), read_logs=read_logs, kept=kept
+            )
+            if job["state"] == "failed"
+            else None
+        )
+
+
+def _decode(value: Any) -> Any:
+    """An XCom value as stored: JSON text (older rows) or the value itself."""
+    if isinstance(value, str | bytes):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, list):
+        return len(value)
+    return 1 if isinstance(value, dict) else 0
+
+
+def _step_name(ti: Any) -> str:
+    return ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.rendered_map_index or ti.map_index}]"
+
+
+def _kept_errors(session: Session, failed: list[Any]) -> dict[tuple[str, str, str, int], str]:
+    """The errors failed steps recorded as XCom (``notify.FAILURE_KEY``), by (dag, run, task, map index)."""
+    from airflow.models.xcom import XComModel
+    from sqlalchemy import select, tuple_
+
+    from cloudfront_ssl.notify import FAILURE_KEY
+
+    if not failed:
+        return {}
+    keys = {(ti.dag_id, ti.run_id, ti.task_id, ti.map_index) for ti in failed}
+    rows = session.execute(
+        select(
+            XComModel.dag_id, XComModel.run_id, XComModel.task_id, XComModel.map_index, XComModel.value
+        ).where(
+            tuple_(XComModel.dag_id, XComModel.run_id).in_({(k[0], k[1]) for k in keys}),
+            XComModel.key == FAILURE_KEY,
+        )
+    )
+    kept = {}
+    for dag_id, run_id, task_id, map_index, value in rows:
+        value = _decode(value)
+        if (dag_id, run_id, task_id, map_index) in keys and isinstance(value, str) and value:
+            kept[(dag_id, run_id, task_id, map_index)] = value
+    return kept
+
+
+def _run_error(
+    run_state: str | None, failed: list[Any], *, read_logs: bool, kept: dict[tuple[str, str, str, int], str]
+) -> str | None:
+    """The error of a run: each failed step with its error, as the step kept it or, failing that, as
+    its log ends (private keys removed either way)."""
+    if failed:
+        parts = []
+        for ti in sorted(failed, key=lambda ti: (ti.start_date is None, ti.start_date, ti.task_id)):
+            reason = kept.get((ti.dag_id, ti.run_id, ti.task_id, ti.map_index))
+            if reason is None and read_logs:
+                reason = _error_from_log(ti)
+            parts.append(f"step '{_step_name(ti)}' failed" + (f": {reason}" if reason else ""))
+        return scrub_secrets("; ".join(parts))
+    if run_state == "failed":
+        return "the job failed (no step reported an error: it may have been stopped or timed out)"
+    return None
+
+
+def _xcom_value(row: Any) -> Any:
+    """A stored XCom value as the task returned it.
+
+    Most rows hold JSON. A custom XCom backend (object storage, for one) may keep large values outside
+    the database and store a reference in the row: its own ``deserialize_value`` reads them back.
+    Raises ``ValueError`` when the value cannot be read here.
+    """
+    value = row.value
+    if isinstance(value, str | bytes):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+    from airflow.sdk.bases.xcom import BaseXCom
+    from airflow.sdk.execution_time.xcom import resolve_xcom_backend
+
+    backend = resolve_xcom_backend()
+    if backend is not BaseXCom:
+        try:
+            value = backend.deserialize_value(row)
+        except Exception as error:
+            raise ValueError(f"{type(error).__name__}: {error}") from None
+    if not isinstance(value, dict | list):
+        raise ValueError(f"not a result of this package ({type(value).__name__})")
+    return value
+
+
+def _xcom_values(
+    session: Session, dag_id: str, run_id: str, task_id: str, problems: list[str] | None = None
+) -> list[Any]:
+    """The return values a task pushed in a run, one per map index (in order).
+
+    A value that cannot be read here is left out and said in ``problems``, never silently dropped.
+    """
     from airflow.models.xcom import XComModel
     from sqlalchemy import select
 
@@ -78,25 +276,28 @@ def _xcom_values(session: Session, dag_id: str, run_id: str, task_id: str) -> li
     ).all()
     values = []
     for row in rows:
-        value = row.value
-        if isinstance(value, str | bytes):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                continue
-        values.append(value)
+        try:
+            values.append(_xcom_value(row))
+        except ValueError as error:
+            step = task_id if row.map_index < 0 else f"{task_id}[{row.map_index}]"
+            log.warning("Cannot read the result of %s in %s: %s", step, run_id, error)
+            if problems is not None:
+                problems.append(
+                    f"the result of step '{step}' could not be read here ({error}); "
+                    "Airflow's own XCom view shows it"
+                )
     return values
 
 
 def _pick(item: Any, keys: tuple[str, ...]) -> dict[str, Any] | None:
-    """Only the summary fields of spec section 7: whatever else a step returned is never shown."""
+    """Only the fields of a job's summary: whatever else a step returned is never shown."""
     if not isinstance(item, dict):
         return None
     return {key: item.get(key) for key in keys}
 
 
 def clean_summary(summary: Any) -> dict[str, Any]:
-    """A summary restricted to the fields of spec section 7."""
+    """A summary restricted to its documented fields (``docs/reference.md``, "What a job leaves behind")."""
     summary = summary if isinstance(summary, dict) else {}
     certificates = [_pick(c, CERTIFICATE_KEYS) for c in summary.get("certificates") or []]
     distributions = [_pick(d, DISTRIBUTION_KEYS) for d in summary.get("distributions") or []]
@@ -106,18 +307,20 @@ def clean_summary(summary: Any) -> dict[str, Any]:
     }
 
 
-def job_summary(session: Session, dag_id: str, run_id: str) -> dict[str, Any]:
-    """The job's summary (spec section 7) as far as the job got."""
-    final = _xcom_values(session, dag_id, run_id, SUMMARY_TASK)
+def job_summary(
+    session: Session, dag_id: str, run_id: str, problems: list[str] | None = None
+) -> dict[str, Any]:
+    """The job's summary as far as the job got; what could not be read is said in ``problems``."""
+    final = _xcom_values(session, dag_id, run_id, SUMMARY_TASK, problems)
     if final:
         return clean_summary(final[0])
     certificates: list[Any] = []
     for task_id in CERTIFICATE_TASKS:
-        for value in _xcom_values(session, dag_id, run_id, task_id):
+        for value in _xcom_values(session, dag_id, run_id, task_id, problems):
             certificates += value if isinstance(value, list) else [value]
     distributions: list[Any] = []
     for task_id in DISTRIBUTION_TASKS:
-        for value in _xcom_values(session, dag_id, run_id, task_id):
+        for value in _xcom_values(session, dag_id, run_id, task_id, problems):
             distributions += value if isinstance(value, list) else [value]
     return clean_summary({"certificates": certificates, "distributions": distributions})
 
@@ -168,20 +371,15 @@ def job_detail(
     steps = []
     failed = []
     for ti in instances:
-        name = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.rendered_map_index or ti.map_index}]"
         state = _state(ti.state)
-        steps.append({"name": name, "state": state, "start": iso(ti.start_date), "end": iso(ti.end_date)})
+        steps.append(
+            {"name": _step_name(ti), "state": state, "start": iso(ti.start_date), "end": iso(ti.end_date)}
+        )
         if state == "failed":
-            failed.append((name, ti))
-    error = None
-    if failed:
-        parts = []
-        for name, ti in failed:
-            reason = _error_from_log(ti) if read_logs else None
-            parts.append(f"step '{name}' failed" + (f": {reason}" if reason else ""))
-        error = scrub_secrets("; ".join(parts))
-    elif _state(run.state) == "failed":
-        error = "the job failed (no step reported an error: it may have been stopped or timed out)"
+            failed.append(ti)
+    error = _run_error(_state(run.state), failed, read_logs=read_logs, kept=_kept_errors(session, failed))
+    problems: list[str] = []
+    summary = job_summary(session, dag_id, run_id, problems)
     return {
         "dag_id": dag_id,
         "run_id": run_id,
@@ -189,8 +387,9 @@ def job_detail(
         "start": iso(run.start_date),
         "end": iso(run.end_date),
         "steps": steps,
-        "summary": job_summary(session, dag_id, run_id),
+        "summary": summary,
         "error": error,
+        "notes": problems,
     }
 
 

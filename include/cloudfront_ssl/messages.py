@@ -264,3 +264,94 @@ def dns_cname_message(
     count = len(left)
     title = f"Point {count} name{'s' if count != 1 else ''} at CloudFront ({job_id})"
     return subject(title), "\n".join(lines).rstrip() + "\n"
+
+
+def dns_records(
+    certificates: list[dict[str, Any]] | None = None, distributions: list[dict[str, Any]] | None = None
+) -> list[dict[str, str]]:
+    """The DNS records a job asks for, one row each: ``kind``, ``name``, ``type``, ``value``, ``for``.
+
+    ``kind`` is ``validation`` (a certificate's DNS validation record, once per record name: an apex
+    and its wildcard share one) or ``cname`` (an alias pointing at its distribution's domain name).
+    ``for`` says what the record serves: the certificate's names, or the distribution's id.
+    ``certificates`` and ``distributions`` are as in a job's summary.
+    """
+    rows: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for certificate in certificates or []:
+        for record in certificate.get("validation_records") or []:
+            name = str(record.get("name") or "")
+            if not name or name.lower() in seen:
+                continue
+            seen.add(name.lower())
+            rows.append(
+                {
+                    "kind": "validation",
+                    "name": name,
+                    "type": str(record.get("type") or "CNAME"),
+                    "value": str(record.get("value") or ""),
+                    "for": ", ".join(certificate.get("names") or []),
+                }
+            )
+    for distribution in distributions or []:
+        for alias in distribution.get("aliases") or []:
+            rows.append(
+                {
+                    "kind": "cname",
+                    "name": alias,
+                    "type": "CNAME",
+                    "value": str(distribution.get("domain_name") or ""),
+                    "for": str(distribution.get("id") or ""),
+                }
+            )
+    return rows
+
+
+def records_table(
+    certificates: list[dict[str, Any]] | None = None, distributions: list[dict[str, Any]] | None = None
+) -> str:
+    """The job's DNS records as a plain-text table for a task log (columns aligned, one record a line).
+
+    Takes the request step's certificates and/or the created distributions (as in a job's summary).
+    """
+    rows = dns_records(certificates, distributions)
+    if not rows:
+        return "(no DNS record)"
+    header = {"name": "NAME", "type": "TYPE", "value": "VALUE", "for": "FOR"}
+    table = [header, *rows]
+    widths = {column: max(len(row[column]) for row in table) for column in ("name", "type", "value")}
+    lines = [
+        f"{row['name']:<{widths['name']}}  {row['type']:<{widths['type']}}  "
+        f"{row['value']:<{widths['value']}}  {row['for']}".rstrip()
+        for row in table
+    ]
+    return "\n".join(lines)
+
+
+def records_csv(rows: list[dict[str, str]]) -> str:
+    """:func:`dns_records` rows as CSV (header ``kind,name,type,value,for``)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["kind", "name", "type", "value", "for"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def zone_file_lines(rows: list[dict[str, str]], ttl: int = 300) -> str:
+    """:func:`dns_records` rows as zone-file lines (``name. TTL IN CNAME value.``), fully qualified.
+
+    Each line ends with a comment saying what the record is for. (A zone's apex cannot hold a CNAME:
+    point it at the distribution with an alias record instead; the owners' message says so too.)
+    """
+
+    def absolute(name: str) -> str:
+        return name if name.endswith(".") else f"{name}."
+
+    lines = ["; DNS records of the job: validation records first, then the CNAME targets"]
+    for row in rows:
+        line = f"{absolute(row['name'])}\t{ttl}\tIN\t{row['type']}\t{absolute(row['value'])}"
+        lines.append(f"{line}\t; {row['kind']} for {row['for']}" if row["for"] else line)
+    return "\n".join(lines) + "\n"

@@ -1,28 +1,40 @@
-"""The FastAPI app of the SSL Certificates plugin: the page and the JSON API under ``api/``.
+"""The FastAPI app of the SSL Certificates plugin: the pages and the JSON API under ``api/``.
 
-Every route needs a signed-in Airflow user (a JWT in the ``Authorization`` header, or the UI's
-session cookie): the app-wide dependency on ``get_user`` answers 401 otherwise. Certificates come from
-ACM and CloudFront through :class:`cloudfront_ssl.catalog.CertificateCatalog` (cached); jobs come from
-Airflow's database.
+Every route, the API's own ``docs``, ``redoc`` and ``openapi.json`` included, needs a signed-in Airflow
+user (a JWT in the ``Authorization`` header, or the UI's session cookie): 401 otherwise. Access then
+follows Airflow's auth manager, as Airflow's own API does for DAG runs:
 
-Settings (Airflow config, section ``ssl_certificates``): ``aws_conn_id`` (default ``aws_default``)
-and ``cache_seconds`` (default 60).
+- a user who may read the runs of neither job DAG (``ssl_create_certificates``, ``ssl_import_certificate``)
+  gets 403 everywhere;
+- a job, and the certificates it made, are shown only to a user who may read the runs of its DAG
+  (a certificate that no job made is shown to every user who passes the first rule);
+- *Start* (``POST api/jobs``) needs the permission to trigger ``ssl_create_certificates``, checked by
+  Airflow's own ``requires_access_dag`` dependency; 403 otherwise.
+
+Certificates come from ACM and CloudFront through :class:`cloudfront_ssl.catalog.CertificateCatalog`,
+distributions through :class:`ssl_certificates.distributions.DistributionDirectory` (both cached); jobs
+come from Airflow's database. Settings (Airflow config, section ``ssl_certificates``): ``aws_conn_id``
+(default ``aws_default``) and ``cache_seconds`` (default 60).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from typing import Annotated, Any
 
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.common.db.common import SessionDep
-from airflow.api_fastapi.core_api.security import get_user
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 log = logging.getLogger(__name__)
 
 URL_PREFIX = "/ssl-certificates"
+CREATE_DAG_ID = "ssl_create_certificates"
 ACM_STATUSES = [
     "ISSUED",
     "PENDING_VALIDATION",
@@ -32,54 +44,146 @@ ACM_STATUSES = [
     "INACTIVE",
     "REVOKED",
 ]
+RUN_STATES = ["queued", "running", "success", "failed"]
+DISTRIBUTIONS_PAGE = 50
+
+
+class JobAccess:
+    """What the signed-in user may see and do, as Airflow's auth manager answers it (asked once per
+    DAG per request)."""
+
+    def __init__(self, user: Any, team_names: dict[str, str | None]) -> None:
+        self.user = user
+        self._team_names = team_names
+        self._read: dict[str, bool] = {}
+
+    def _allowed(self, method: str, dag_id: str) -> bool:
+        from airflow.api_fastapi.app import get_auth_manager
+        from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+
+        return get_auth_manager().is_authorized_dag(
+            method=method,  # type: ignore[arg-type]
+            access_entity=DagAccessEntity.RUN,
+            details=DagDetails(id=dag_id, team_name=self._team_names.get(dag_id)),
+            user=self.user,
+        )
+
+    def may_read(self, dag_id: str) -> bool:
+        """Whether the user may read the runs (jobs) of ``dag_id``."""
+        if dag_id not in self._read:
+            self._read[dag_id] = self._allowed("GET", dag_id)
+        return self._read[dag_id]
+
+    def readable(self, dag_ids: Iterable[str]) -> list[str]:
+        """The DAGs of ``dag_ids`` whose runs the user may read."""
+        return [dag_id for dag_id in dag_ids if self.may_read(dag_id)]
+
+    def may_trigger(self, dag_id: str = CREATE_DAG_ID) -> bool:
+        """Whether the user may start a run of ``dag_id``."""
+        return self._allowed("POST", dag_id)
+
+
+def require_access(user: GetUserDep, session: SessionDep) -> JobAccess:
+    """The app-wide dependency: a signed-in user (401 otherwise) who may read some job DAG (403)."""
+    from airflow.models.dag import DagModel
+
+    from cloudfront_ssl.jobs import JOB_DAG_IDS
+
+    access = JobAccess(user, DagModel.get_dag_id_to_team_name_mapping(list(JOB_DAG_IDS), session=session))
+    if not access.readable(JOB_DAG_IDS):
+        raise HTTPException(
+            status_code=403,
+            detail="You may not read the runs of the certificate jobs (ssl_create_certificates, "
+            "ssl_import_certificate): ask an Airflow administrator for access to these DAGs.",
+        )
+    return access
+
+
+AccessDep = Annotated[JobAccess, Depends(require_access)]
 
 app = FastAPI(
     title="SSL Certificates",
-    description="ACM certificates for CloudFront and the jobs that make them.",
-    dependencies=[Depends(get_user)],
+    description="ACM certificates for CloudFront and the jobs that make them. Every endpoint needs a "
+    "signed-in Airflow user with read access to the job DAGs; see docs/reference.md of the project.",
+    dependencies=[Depends(require_access)],
+    # Served below by routes of their own, so that they too need a signed-in user.
+    docs_url=None,
+    redoc_url=None,
+    openapi_url=None,
 )
 
-_catalogs: dict[str, Any] = {}
-_catalogs_lock = threading.Lock()
+_caches: dict[tuple[str, str], Any] = {}
+_caches_lock = threading.Lock()
+_catalogs = _caches
+"""Kept under its former name: the tests clear it between emulator resets."""
+
+
+def _cached(kind: str, factory: Any) -> Any:
+    from airflow.configuration import conf
+
+    conn_id = conf.get("ssl_certificates", "aws_conn_id", fallback="aws_default")
+    ttl = conf.getfloat("ssl_certificates", "cache_seconds", fallback=60.0)
+    with _caches_lock:
+        cache = _caches.get((kind, conn_id))
+        if cache is None or cache.ttl_seconds != ttl:
+            cache = _caches[(kind, conn_id)] = factory(conn_id, ttl_seconds=ttl)
+        return cache
 
 
 def certificate_catalog() -> Any:
     """The process's cached :class:`~cloudfront_ssl.catalog.CertificateCatalog` for the configured connection."""
-    from airflow.configuration import conf
-
     from cloudfront_ssl.catalog import CertificateCatalog
 
-    conn_id = conf.get("ssl_certificates", "aws_conn_id", fallback="aws_default")
-    ttl = conf.getfloat("ssl_certificates", "cache_seconds", fallback=60.0)
-    with _catalogs_lock:
-        catalog = _catalogs.get(conn_id)
-        if catalog is None or catalog.ttl_seconds != ttl:
-            catalog = _catalogs[conn_id] = CertificateCatalog(conn_id, ttl_seconds=ttl)
-        return catalog
+    return _cached("certificates", CertificateCatalog)
+
+
+def distribution_directory() -> Any:
+    """The process's cached :class:`~ssl_certificates.distributions.DistributionDirectory`."""
+    from ssl_certificates.distributions import DistributionDirectory
+
+    return _cached("distributions", DistributionDirectory)
+
+
+def page_root(request: Request) -> str:
+    """The relative link from the requested page to the plugin's root (see :func:`cloudfront_ssl.page.relative_root`).
+
+    Computed from the raw path below the plugin's mount point, whatever ``[api] base_url`` puts in front.
+    """
+    from cloudfront_ssl.page import relative_root
+
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    path = raw.decode("latin-1")
+    mount = request.scope.get("root_path", "")
+    if mount and path.startswith(mount):
+        path = path[len(mount) :]
+    return relative_root(path or "/")
 
 
 class AwsUnavailable(Exception):
     """ACM or CloudFront could not be read."""
 
 
-def _certificates() -> list[dict[str, Any]]:
+def _read_aws(what: str, call: Any) -> Any:
     try:
-        return certificate_catalog().certificates()
+        return call()
+    except HTTPException:
+        raise
     except Exception as error:
-        log.exception("Could not list the certificates")
-        raise AwsUnavailable(f"Could not read ACM/CloudFront: {type(error).__name__}: {error}") from None
+        log.exception("Could not read %s", what)
+        raise AwsUnavailable(f"Could not read {what}: {type(error).__name__}: {error}") from None
 
 
 @app.exception_handler(HTTPException)
 async def _http_error(request: Request, error: HTTPException) -> Any:
     # The API answers JSON; the pages answer a readable page with the same status.
-    if "/api/" in request.url.path:
+    if "/api/" in request.url.path or request.url.path.endswith("openapi.json"):
         return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
     from cloudfront_ssl.page import message_page
 
-    title = "Sign in required" if error.status_code in (401, 403) else "Not found"
+    title = {401: "Sign in required", 403: "Not allowed", 404: "Not found"}.get(error.status_code, "Error")
     return HTMLResponse(
-        message_page(title, str(error.detail), error.status_code), status_code=error.status_code
+        message_page(title, str(error.detail), error.status_code, root=page_root(request)),
+        status_code=error.status_code,
     )
 
 
@@ -88,45 +192,59 @@ async def _aws_error(request: Request, error: AwsUnavailable) -> Any:
     return JSONResponse({"detail": str(error)}, status_code=502)
 
 
-# --- JSON API -------------------------------------------------------------------------------------
+# --- the API's own documentation, behind the same sign-in ----------------------------------------
 
 
-@app.get("/api/certificates")
-def api_certificates(
-    cname: Annotated[
-        str | None, Query(description="A name the certificate serves (exact or by wildcard)")
-    ] = None,
-    status: Annotated[str | None, Query(description="An ACM status, e.g. ISSUED")] = None,
-    q: Annotated[str | None, Query(description="Text found in any of the certificate's names")] = None,
-) -> dict[str, Any]:
-    """The certificates in us-east-1 that match every given filter."""
-    from cloudfront_ssl.catalog import filter_certificates
-
-    found = filter_certificates(_certificates(), cname=cname, status=status, q=q)
-    return {"certificates": found, "total_entries": len(found)}
+@app.get("/openapi.json", include_in_schema=False)
+def openapi() -> JSONResponse:
+    """The OpenAPI schema of this API."""
+    return JSONResponse(app.openapi())
 
 
-@app.get("/api/jobs")
-def api_jobs(
-    session: SessionDep,
-    dag_id: Annotated[
-        str | None, Query(description="ssl_create_certificates or ssl_import_certificate")
-    ] = None,
-    state: Annotated[
-        str | None, Query(description="A DAG run state: queued, running, success, failed")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> dict[str, Any]:
-    """The jobs (runs of the job DAGs), newest first."""
-    from cloudfront_ssl.jobs import list_jobs
-
-    found = list_jobs(session, dag_id=dag_id, state=state, limit=limit)
-    return {"jobs": found, "total_entries": len(found)}
+@app.get("/docs", include_in_schema=False)
+def swagger_ui() -> HTMLResponse:
+    """Swagger UI for this API (relative link to the schema: works under any base URL)."""
+    return get_swagger_ui_html(openapi_url="openapi.json", title="SSL Certificates API")
 
 
-def _job(session: Any, dag_id: str, run_id: str) -> dict[str, Any]:
-    from cloudfront_ssl.jobs import job_detail, with_current_status
+@app.get("/redoc", include_in_schema=False)
+def redoc() -> HTMLResponse:
+    """ReDoc for this API."""
+    return get_redoc_html(openapi_url="openapi.json", title="SSL Certificates API")
 
+
+# --- data shared by the API and the pages ---------------------------------------------------------
+
+
+def _visible_certificates(access: JobAccess) -> list[dict[str, Any]]:
+    """The certificates the user may see, each with ``used_by``: the distributions that serve it,
+    with their CNAME targets."""
+    entries = _read_aws("ACM/CloudFront", lambda: certificate_catalog().certificates())
+    try:
+        by_id = {entry["id"]: entry for entry in distribution_directory().distributions()}
+    except Exception:  # the certificates are still worth showing with bare ids
+        log.warning("Could not list the distributions", exc_info=True)
+        by_id = {}
+    visible = []
+    for entry in entries:
+        job = entry.get("job")
+        if job and not access.may_read(job["dag_id"]):
+            continue
+        entry["used_by"] = [
+            {"id": dist_id, "domain_name": (by_id.get(dist_id) or {}).get("domain_name")}
+            for dist_id in entry.get("in_use_by") or []
+        ]
+        visible.append(entry)
+    return visible
+
+
+def _job(session: Any, access: JobAccess, dag_id: str, run_id: str) -> dict[str, Any]:
+    from cloudfront_ssl.jobs import JOB_DAG_IDS, job_detail, with_current_status
+
+    if dag_id not in JOB_DAG_IDS:
+        raise HTTPException(status_code=404, detail=f"{dag_id} is not a certificate job DAG")
+    if not access.may_read(dag_id):
+        raise HTTPException(status_code=403, detail=f"You may not read the runs of {dag_id}")
     job = job_detail(session, dag_id, run_id)
     if job is None:
         raise HTTPException(status_code=404, detail=f"No job {run_id} of {dag_id}")
@@ -137,41 +255,310 @@ def _job(session: Any, dag_id: str, run_id: str) -> dict[str, Any]:
     return job
 
 
-@app.get("/api/jobs/{dag_id}/{run_id}")
-def api_job(dag_id: str, run_id: str, session: SessionDep) -> dict[str, Any]:
-    """One job: its state, steps, summary (spec section 7) as far as it got, and its error."""
-    return _job(session, dag_id, run_id)
+def _jobs(
+    session: Any, access: JobAccess, dag_id: str | None, state: str | None, name: str | None, limit: int
+) -> list[dict[str, Any]]:
+    from cloudfront_ssl.jobs import JOB_DAG_IDS, list_jobs
+
+    return list_jobs(
+        session, dag_ids=access.readable(JOB_DAG_IDS), dag_id=dag_id, state=state, name=name, limit=limit
+    )
+
+
+def _require_connection(conn_id: str) -> None:
+    """The check step's "the connection exists" test, where this API server can answer it."""
+    from cloudfront_ssl.connections import require_connection
+    from cloudfront_ssl.errors import JobInputError
+
+    try:
+        require_connection(conn_id)
+    except JobInputError:
+        raise
+    except Exception:  # this server cannot look connections up: the job's check step still does
+        log.warning("Could not look up connection %s for the plan", conn_id, exc_info=True)
+
+
+def _plan(conf: dict[str, Any], session: Any) -> dict[str, Any]:
+    """The create job's own planning (its check step's), as a dry run: other running jobs' claims on
+    the names count, nothing is claimed or created."""
+    from cloudfront_ssl.claims import DatabaseClaims
+    from cloudfront_ssl.plan import plan_create_job
+
+    return _read_aws(
+        "ACM/CloudFront for the plan",
+        lambda: plan_create_job(
+            conf,
+            dag_id=CREATE_DAG_ID,
+            claims=DatabaseClaims(session),
+            require_connection=_require_connection,
+        ),
+    )
+
+
+def _distributions(q: str | None) -> list[dict[str, Any]]:
+    from ssl_certificates.distributions import matches
+
+    found = _read_aws("the CloudFront distributions", lambda: distribution_directory().distributions())
+    return [entry for entry in found if matches(entry, q or "")]
+
+
+# --- JSON API -------------------------------------------------------------------------------------
+
+
+@app.get("/api/certificates")
+def api_certificates(
+    access: AccessDep,
+    cname: Annotated[
+        str | None, Query(description="A name the certificate serves (exact or by wildcard)")
+    ] = None,
+    status: Annotated[str | None, Query(description="An ACM status, e.g. ISSUED")] = None,
+    q: Annotated[str | None, Query(description="Text found in any of the certificate's names")] = None,
+) -> dict[str, Any]:
+    """The certificates in us-east-1 that match every given filter and that the user may see."""
+    from cloudfront_ssl.catalog import filter_certificates
+
+    found = filter_certificates(_visible_certificates(access), cname=cname, status=status, q=q)
+    return {"certificates": found, "total_entries": len(found)}
+
+
+@app.get("/api/distributions")
+def api_distributions(
+    q: Annotated[
+        str | None, Query(description="Text in the id, domain name, an alias or the comment")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = DISTRIBUTIONS_PAGE,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """The account's CloudFront distributions (the sources a new job can copy), by domain name, a page
+    at a time: ``id``, ``domain_name``, ``aliases``, ``comment``, ``status``, ``enabled``."""
+    found = _distributions(q)
+    return {"distributions": found[offset : offset + limit], "total_entries": len(found)}
+
+
+@app.get("/api/jobs")
+def api_jobs(
+    session: SessionDep,
+    access: AccessDep,
+    dag_id: Annotated[
+        str | None, Query(description="ssl_create_certificates or ssl_import_certificate")
+    ] = None,
+    state: Annotated[
+        str | None, Query(description="A DAG run state: queued, running, success, failed")
+    ] = None,
+    name: Annotated[
+        str | None, Query(description="Text in one of the names the job was started with")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """The jobs (runs of the job DAGs the user may read), newest first, with their first names, counts
+    of certificates and distributions, and the error of a failed one."""
+    found = _jobs(session, access, dag_id, state, name, limit)
+    return {"jobs": found, "total_entries": len(found)}
+
+
+@app.post(
+    "/api/jobs",
+    dependencies=[
+        Depends(
+            requires_access_dag(method="POST", access_entity=DagAccessEntity.RUN, param_dag_id=CREATE_DAG_ID)
+        )
+    ],
+    responses={
+        403: {"description": "The user may not trigger ssl_create_certificates"},
+        422: {"description": "The conf is refused: the body is the plan with every error"},
+    },
+)
+def api_start_job(
+    request: Request,
+    session: SessionDep,
+    user: GetUserDep,
+    access: AccessDep,
+    conf: Annotated[dict[str, Any], Body(description="A create-job conf, as for the plan")],
+) -> Any:
+    """Start a create job (``ssl_create_certificates``) as the signed-in user, once its plan is valid.
+
+    The run is created through Airflow's own trigger endpoint code (its permission check, params
+    validation and run bookkeeping). When the DAG is paused and the user may edit it, it is unpaused,
+    as Airflow's trigger form does. Answers ``dag_id``, ``run_id``, ``state``, ``paused`` and ``href``
+    (the job view, relative to the plugin's root); 422 with the plan when the conf is refused.
+    """
+    from cloudfront_ssl.page import job_href
+
+    plan = _plan(conf, session)
+    if not plan["valid"]:
+        return JSONResponse(plan, status_code=422)
+    run = _trigger(request, session, user, _without_blank_lines(conf))
+    return {**run, "href": job_href(run["dag_id"], run["run_id"])}
+
+
+def _without_blank_lines(conf: dict[str, Any]) -> dict[str, Any]:
+    """The conf without blank ``certificates`` lines (a pasted list often ends with a newline)."""
+    items = conf.get("certificates")
+    if isinstance(items, list):
+        conf = {**conf, "certificates": [i for i in items if not (isinstance(i, str) and not i.strip())]}
+    return conf
+
+
+def _trigger(request: Request, session: Any, user: Any, conf: dict[str, Any]) -> dict[str, Any]:
+    """Create the run with Airflow's own trigger endpoint code, as ``user``; unpause the DAG if allowed."""
+    from airflow.api_fastapi.common.dagbag import create_dag_bag
+    from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBody
+    from airflow.api_fastapi.core_api.routes.public.dag_run import trigger_dag_run
+    from airflow.models.dag import DagModel
+    from sqlalchemy import select
+
+    run = trigger_dag_run(
+        dag_id=CREATE_DAG_ID,
+        body=TriggerDAGRunPostBody(logical_date=None, conf=conf),
+        dag_bag=create_dag_bag(),
+        user=user,
+        session=session,
+        request=request,
+    )
+    dag = session.scalar(select(DagModel).where(DagModel.dag_id == CREATE_DAG_ID))
+    paused = bool(dag and dag.is_paused)
+    if paused and _may_edit(user):
+        dag.is_paused = False
+        paused = False
+    session.commit()
+    return {
+        "dag_id": run.dag_id,
+        "run_id": run.run_id,
+        "state": str(getattr(run.state, "value", run.state)),
+        "paused": paused,
+    }
+
+
+def _may_edit(user: Any) -> bool:
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+
+    return get_auth_manager().is_authorized_dag(method="PUT", details=DagDetails(id=CREATE_DAG_ID), user=user)
+
+
+@app.post(
+    "/api/plan",
+    responses={422: {"description": "The conf is refused: every error, each with its field and line"}},
+)
+def api_plan(
+    session: SessionDep,
+    access: AccessDep,
+    conf: Annotated[
+        dict[str, Any], Body(description="A create-job conf (the keys of ssl_create_certificates)")
+    ],
+) -> Any:
+    """The dry run of a create job: the same validation and planning as its ``check`` step, changing
+    nothing. 200 with the plan when the conf is valid, 422 with the same body (every error) otherwise."""
+    if not access.may_read(CREATE_DAG_ID):
+        raise HTTPException(status_code=403, detail=f"You may not read the runs of {CREATE_DAG_ID}")
+    plan = _plan(conf, session)
+    return JSONResponse(plan, status_code=200 if plan["valid"] else 422)
+
+
+@app.get("/api/jobs/{dag_id}/{run_id:path}/records")
+def api_job_records(
+    dag_id: str,
+    run_id: str,
+    session: SessionDep,
+    access: AccessDep,
+    format: Annotated[str, Query(pattern="^(csv|zone|json)$", description="csv, zone or json")] = "csv",
+) -> Response:
+    """The job's DNS records for a DNS administrator: validation records and CNAME targets, as CSV,
+    zone-file lines or JSON."""
+    from cloudfront_ssl.messages import dns_records, records_csv, zone_file_lines
+
+    summary = _job(session, access, dag_id, run_id)["summary"]
+    rows = dns_records(summary.get("certificates"), summary.get("distributions"))
+    if format == "json":
+        return JSONResponse({"records": rows})
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    if format == "zone":
+        return PlainTextResponse(
+            zone_file_lines(rows), headers={"Content-Disposition": f'attachment; filename="{stem}.zone"'}
+        )
+    return Response(
+        records_csv(rows),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'},
+    )
+
+
+@app.get("/api/jobs/{dag_id}/{run_id:path}")
+def api_job(dag_id: str, run_id: str, session: SessionDep, access: AccessDep) -> dict[str, Any]:
+    """One job: its state, steps, summary as far as it got, and its error."""
+    return _job(session, access, dag_id, run_id)
 
 
 # --- pages ----------------------------------------------------------------------------------------
 
 
 @app.get("/", response_class=HTMLResponse)
-def certificates_page(cname: str = "", status: str = "", q: str = "") -> HTMLResponse:
+def certificates_page(
+    request: Request, access: AccessDep, cname: str = "", status: str = "", q: str = ""
+) -> HTMLResponse:
     """The certificates table with the CNAME search box."""
     from cloudfront_ssl.catalog import filter_certificates
     from cloudfront_ssl.page import certificates_page as render
 
     error = None
     try:
-        entries = filter_certificates(_certificates(), cname=cname, status=status, q=q)
+        entries = filter_certificates(_visible_certificates(access), cname=cname, status=status, q=q)
     except AwsUnavailable as problem:
         entries, error = [], str(problem)
-    return HTMLResponse(render(entries, cname=cname, status=status, q=q, statuses=ACM_STATUSES, error=error))
+    return HTMLResponse(
+        render(
+            entries,
+            cname=cname,
+            status=status,
+            q=q,
+            statuses=ACM_STATUSES,
+            error=error,
+            may_start=access.may_trigger(),
+            root=page_root(request),
+        )
+    )
 
 
 @app.get("/jobs", response_class=HTMLResponse)
-def jobs_page(session: SessionDep) -> HTMLResponse:
-    """The jobs, newest first."""
-    from cloudfront_ssl.jobs import list_jobs
+def jobs_page(
+    request: Request,
+    session: SessionDep,
+    access: AccessDep,
+    state: str = "",
+    name: str = "",
+    dag_id: str = "",
+) -> HTMLResponse:
+    """The jobs, newest first, with a filter by state, name and DAG."""
+    from cloudfront_ssl.jobs import JOB_DAG_IDS
     from cloudfront_ssl.page import jobs_page as render
 
-    return HTMLResponse(render(list_jobs(session)))
+    jobs = _jobs(session, access, dag_id or None, state or None, name or None, 200)
+    return HTMLResponse(
+        render(
+            jobs,
+            state=state,
+            name=name,
+            dag_id=dag_id,
+            states=RUN_STATES,
+            dag_ids=access.readable(JOB_DAG_IDS),
+            root=page_root(request),
+        )
+    )
 
 
-@app.get("/jobs/{dag_id}/{run_id}", response_class=HTMLResponse)
-def job_page(dag_id: str, run_id: str, session: SessionDep) -> HTMLResponse:
+@app.get("/new", response_class=HTMLResponse)
+def new_job_page(request: Request, access: AccessDep) -> HTMLResponse:
+    """The New job page: the create job's conf as a form, its plan as the user types, and *Start*."""
+    from cloudfront_ssl.page import new_job_page as render
+
+    return HTMLResponse(render(may_start=access.may_trigger(), root=page_root(request)))
+
+
+@app.get("/jobs/{dag_id}/{run_id:path}", response_class=HTMLResponse)
+def job_page(
+    request: Request, dag_id: str, run_id: str, session: SessionDep, access: AccessDep
+) -> HTMLResponse:
     """One job's steps, validation records, distributions and error."""
     from cloudfront_ssl.page import job_page as render
 
-    return HTMLResponse(render(_job(session, dag_id, run_id)))
+    return HTMLResponse(render(_job(session, access, dag_id, run_id), root=page_root(request)))

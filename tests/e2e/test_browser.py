@@ -155,3 +155,68 @@ def test_sign_in_open_the_page_search_by_cname_and_open_the_job(airflow_db, aws,
         assert "blog.example.org" in distributions
         assert "PRIVATE KEY" not in driver.page_source
         driver.save_screenshot(str(OUTPUT / "ssl-certificates-job.png"))
+
+        # The DNS administrator copies a record's value with its button.
+        first_value = driver.find_element(By.CSS_SELECTOR, "#records tbody tr td:nth-child(4) button.copy")
+        expected = first_value.get_attribute("data-copy")
+        assert expected.endswith(".acm-validations.aws.")
+        first_value.click()
+        _wait(driver, lambda d: first_value.get_attribute("data-copied") == expected)
+        cnames = [
+            row.text for row in driver.find_elements(By.CSS_SELECTOR, "#records tbody tr[data-kind=cname]")
+        ]
+        assert any("blog.example.org" in text and ".cloudfront.net" in text for text in cnames)
+        assert driver.find_element(By.ID, "export-csv").get_attribute("href").endswith("/records?format=csv")
+        assert (
+            driver.find_element(By.ID, "export-zone").get_attribute("href").endswith("/records?format=zone")
+        )
+
+        # "Used by" names the distribution by its CNAME target; columns sort; nothing wraps mid-identifier.
+        driver.get(f"{url}/ssl-certificates/")
+        row = _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#certificates tbody tr[data-arn]"))
+        used = {cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#certificates td.used-by")}
+        targets = {d["domain_name"] for d in job.xcom("summary")["distributions"]}
+        assert all(any(target in text for text in used) for target in targets), used
+        header = driver.find_element(By.XPATH, "//table[@id='certificates']//th[normalize-space()='Names']")
+
+        def first_names():
+            return [
+                r.find_element(By.CSS_SELECTOR, "td.names div").text
+                for r in driver.find_elements(By.CSS_SELECTOR, "#certificates tbody tr[data-arn]")
+            ]
+
+        header.click()
+        ascending = first_names()
+        assert header.get_attribute("aria-sort") == "ascending"
+        header.click()
+        assert (
+            first_names() == list(reversed(ascending)) and header.get_attribute("aria-sort") == "descending"
+        )
+        driver.set_window_size(700, 1000)  # narrow: the table scrolls rather than breaking identifiers
+        for element in driver.find_elements(By.CSS_SELECTOR, "#certificates td a.id, #certificates code"):
+            lines = driver.execute_script("return arguments[0].getClientRects().length", element)
+            assert lines == 1, element.text
+        driver.set_window_size(1400, 1000)
+        del row
+
+        # Dark mode follows Airflow's (its UI keeps the choice in localStorage "theme").
+        def background(selector="body"):
+            return driver.execute_script(
+                "return getComputedStyle(document.querySelector(arguments[0])).backgroundColor", selector
+            )
+
+        light = background()
+        driver.execute_script("localStorage.setItem('theme', 'dark')")
+        driver.get(f"{url}/ssl-certificates/")
+        _wait(driver, lambda d: d.find_element(By.ID, "certificates"))
+        dark = background()
+        assert dark != light and dark == "rgb(26, 32, 44)", (light, dark)
+        driver.get(f"{url}/plugin/ssl-certificates")
+        frame = _wait(driver, lambda d: d.find_element(By.TAG_NAME, "iframe"), timeout=60)
+        assert "dark" in driver.execute_script("return document.documentElement.className")
+        driver.switch_to.frame(frame)
+        _wait(driver, lambda d: d.find_element(By.ID, "certificates"))
+        assert background() == dark
+        driver.switch_to.default_content()
+        driver.save_screenshot(str(OUTPUT / "ssl-certificates-dark.png"))
+        driver.execute_script("localStorage.setItem('theme', 'light')")

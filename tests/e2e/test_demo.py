@@ -9,32 +9,19 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+from devstack.environment import ROOT
+from devstack.processes import free_port, listening
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], int]:
     """One quick demo run, its output and the API port it used."""
-    port = _free_port()
+    port = free_port()
     home = tmp_path_factory.mktemp("demo-airflow-home")
     # The demo builds its own Airflow and AWS environment; the test session's (conftest) must not leak in,
     # and it must not be able to, since the demo drops every AIRFLOW_* and AWS_* variable it inherits.
@@ -109,4 +96,4 @@ def test_demo_prints_what_the_owner_needs(demo_run):
 def test_demo_stops_everything_it_started(demo_run):
     result, port = demo_run
     assert "Stopping every process the demo started" in result.stdout
-    assert not _listening(port), f"the API server still listens on {port}"
+    assert not listening(port), f"the API server still listens on {port}"

@@ -1,6 +1,9 @@
-"""The SSL Certificates JSON API (spec section 9), through Airflow's own API server app and auth."""
+"""The SSL Certificates JSON API, through Airflow's own API server app and auth."""
 
 from __future__ import annotations
+
+import csv
+import io
 
 import pytest
 
@@ -35,16 +38,6 @@ def _request(aws, names: list[str], tags: dict[str, str] | None = None) -> str:
     return aws.acm.request_certificate(DomainName=names[0], ValidationMethod="DNS", **kwargs)[
         "CertificateArn"
     ]
-
-
-def _import(aws, name: str) -> tuple[str, str]:
-    root = pki.make_root()
-    leaf = pki.make_leaf(root, [name])
-    key = leaf.key_pem()
-    arn = aws.acm.import_certificate(Certificate=leaf.cert_pem().encode(), PrivateKey=key.encode())[
-        "CertificateArn"
-    ]
-    return arn, key
 
 
 def test_every_endpoint_refuses_without_a_signed_in_user(client, aws):
@@ -109,16 +102,66 @@ def test_status_filter(client, auth, aws):
         settings.ACM_VALIDATION_WAIT = old_wait
 
 
+def _key_fragments(key_pem: str) -> list[str]:
+    """Lines of the key's body: none may appear in any answer."""
+    lines = [line for line in key_pem.splitlines() if line and not line.startswith("-----")]
+    return [lines[0], lines[len(lines) // 2], lines[-2]]
+
+
 def test_no_private_key_in_any_response(client, auth, aws):
-    arn, key = _import(aws, "imported.example.com")
-    body = key.split("-----")[2].strip().splitlines()[1]
-    for path in (f"{API}/certificates", "/ssl-certificates/", f"{API}/jobs", "/ssl-certificates/jobs"):
+    """Real import jobs with the key inline in their conf, one that succeeds and one that fails on
+    the key (a key that does not match the certificate): no page or answer shows any part of it."""
+    root = pki.make_root()
+    good = pki.make_leaf(root, ["imported.example.com"])
+    other = pki.make_leaf(root, ["other.example.com"], key=pki.rsa_key(2048, "another key"))
+    dag = load_dag("ssl_import_certificate")
+    common = {"notification_topic_arn": aws.topic_arn}
+    imported = run_dag(
+        dag,
+        {
+            **common,
+            "certificate_name": "imported",
+            "certificate_body": good.cert_pem(),
+            "private_key": good.key_pem(),
+        },
+    )
+    assert imported.state == "success", imported.task_states
+    dag = load_dag("ssl_import_certificate")  # a fresh copy: a run leaves its conf in the DAG's params
+    with without_retries(dag):
+        refused = run_dag(
+            dag,
+            {
+                **common,
+                "certificate_name": "mismatch",
+                "certificate_body": good.cert_pem(),
+                "private_key": other.key_pem(),  # the wrong key: the job fails and says so
+            },
+        )
+    assert refused.state == "failed", refused.task_states
+
+    paths = [f"{API}/certificates", "/ssl-certificates/", f"{API}/jobs", "/ssl-certificates/jobs"]
+    for run in (imported, refused):
+        paths += [
+            f"{API}/jobs/ssl_import_certificate/{run.run_id}",
+            f"/ssl-certificates/jobs/ssl_import_certificate/{run.run_id}",
+        ]
+    fragments = _key_fragments(good.key_pem()) + _key_fragments(other.key_pem())
+    for path in paths:
         response = client.get(path, headers=auth)
-        assert response.status_code == 200
-        assert "PRIVATE KEY" not in response.text and body not in response.text
+        assert response.status_code == 200, (path, response.text)
+        assert "PRIVATE KEY" not in response.text, path
+        for fragment in fragments:
+            assert fragment not in response.text, path
+
+    # The answers did show the jobs (the scan read real content, not an empty page).
+    job = client.get(f"{API}/jobs/ssl_import_certificate/{imported.run_id}", headers=auth).json()
+    (certificate,) = job["summary"]["certificates"]
+    assert certificate["names"] == ["imported.example.com"]
+    failed = client.get(f"{API}/jobs/ssl_import_certificate/{refused.run_id}", headers=auth).json()
+    assert failed["state"] == "failed" and failed["error"]
     item = client.get(f"{API}/certificates", params={"cname": "imported.example.com"}, headers=auth).json()
     assert item["certificates"][0]["type"] == "imported"
-    assert item["certificates"][0]["arn"] == arn
+    assert item["certificates"][0]["arn"] == certificate["arn"]
 
 
 def test_job_status_through_a_failed_and_a_successful_run(client, auth, aws, monkeypatch):
@@ -159,6 +202,14 @@ def test_job_status_through_a_failed_and_a_successful_run(client, auth, aws, mon
     jobs = client.get(f"{API}/jobs", headers=auth).json()["jobs"]
     run_ids = [job["run_id"] for job in jobs]
     assert run_ids.index(bad.run_id) < run_ids.index(good.run_id)  # newest first
+    listed = {job["run_id"]: job for job in jobs}
+    assert listed[good.run_id]["names"] == ["shop.example.com", "www.shop.example.com"]
+    assert (listed[good.run_id]["certificates"], listed[good.run_id]["distributions"]) == (1, 1)
+    assert listed[good.run_id]["error"] is None
+    assert (listed[bad.run_id]["certificates"], listed[bad.run_id]["distributions"]) == (1, 0)
+    assert "wait_for_issuance" in listed[bad.run_id]["error"]
+    by_name = client.get(f"{API}/jobs", params={"name": "CAA.example"}, headers=auth).json()["jobs"]
+    assert [job["run_id"] for job in by_name] == [bad.run_id]
     failed_only = client.get(f"{API}/jobs", params={"state": "failed"}, headers=auth).json()["jobs"]
     assert bad.run_id in [j["run_id"] for j in failed_only] and good.run_id not in [
         j["run_id"] for j in failed_only
@@ -181,10 +232,30 @@ def test_job_status_through_a_failed_and_a_successful_run(client, auth, aws, mon
     assert distribution["aliases"] == ["shop.example.com", "www.shop.example.com"]
     assert distribution["domain_name"].endswith(".cloudfront.net")
 
+    # The DNS administrator's export: the validation record and the CNAME targets, CSV and zone lines.
+    exported = client.get(f"{API}/jobs/ssl_create_certificates/{good.run_id}/records", headers=auth)
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    validation_names = list(dict.fromkeys(r["name"] for r in certificate["validation_records"]))
+    assert [(row["kind"], row["name"]) for row in rows] == [
+        *(("validation", name) for name in validation_names),
+        ("cname", "shop.example.com"),
+        ("cname", "www.shop.example.com"),
+    ]
+    assert rows[-1]["value"] == distribution["domain_name"]
+    zone = client.get(
+        f"{API}/jobs/ssl_create_certificates/{good.run_id}/records", params={"format": "zone"}, headers=auth
+    ).text
+    assert f"www.shop.example.com.\t300\tIN\tCNAME\t{distribution['domain_name']}." in zone
+
     # The certificate list links each certificate to its job.
     listed = client.get(f"{API}/certificates", params={"cname": "www.shop.example.com"}, headers=auth).json()
     assert listed["certificates"][0]["job"] == {"dag_id": "ssl_create_certificates", "run_id": good.run_id}
     assert listed["certificates"][0]["in_use_by"] == [distribution["id"]]
+    # "Used by" names the distribution by its CNAME target.
+    assert listed["certificates"][0]["used_by"] == [
+        {"id": distribution["id"], "domain_name": distribution["domain_name"]}
+    ]
 
     job = client.get(f"{API}/jobs/ssl_create_certificates/{bad.run_id}", headers=auth).json()
     assert job["state"] == "failed"
@@ -199,3 +270,33 @@ def test_job_status_through_a_failed_and_a_successful_run(client, auth, aws, mon
     assert page.status_code == 200 and "wait_for_issuance" in page.text and "caa.example.net" in page.text
     assert client.get(f"{API}/jobs/ssl_create_certificates/no-such-run", headers=auth).status_code == 404
     assert client.get(f"{API}/jobs/some_other_dag/{good.run_id}", headers=auth).status_code == 404
+
+
+def test_a_job_refused_by_its_check_is_findable_with_its_error(client, auth, aws):
+    """A failed job that created nothing shows, in the jobs list, the check step's own message."""
+    dag = load_dag("ssl_create_certificates")
+    holder = aws.create_distribution(aliases=["taken.example.com"])
+    with without_retries(dag):
+        refused = run_dag(
+            dag,
+            {
+                "certificates": ["fresh.example.com", "taken.example.com"],
+                "source_distribution_id": aws.source_distribution_id,
+                "notification_topic_arn": aws.topic_arn,
+            },
+        )
+    assert refused.state == "failed" and refused.task_states["check"] == ["failed"]
+    assert aws.certificates() == []
+
+    (job,) = client.get(
+        f"{API}/jobs", params={"state": "failed", "name": "taken.example"}, headers=auth
+    ).json()["jobs"]
+    assert job["run_id"] == refused.run_id
+    assert job["names"] == ["fresh.example.com", "taken.example.com"]
+    assert (job["certificates"], job["distributions"]) == (0, 0)
+    assert "step 'check' failed" in job["error"]
+    assert "taken.example.com" in job["error"] and holder in job["error"]  # the reason, not only the step
+
+    page = client.get("/ssl-certificates/jobs", params={"state": "failed", "name": "taken"}, headers=auth)
+    assert page.status_code == 200
+    assert refused.run_id in page.text and holder in page.text

@@ -311,13 +311,6 @@ def test_the_create_form_shows_the_params_and_triggers_a_run_with_one_certificat
     _sign_in(driver, url)
     dialog = _open_trigger_form(driver, url, CREATE)
     _check_sections(dialog, CREATE_SECTIONS)
-    print(
-        "DEBUG",
-        [
-            (e.tag_name, e.get_attribute("id"), e.get_attribute("name"), e.get_attribute("value"))
-            for e in dialog.find_elements(By.CSS_SELECTOR, "input,textarea")
-        ],
-    )
     assert _field(dialog, "poll_interval_seconds").get_attribute("value") == "300"
     assert _field(dialog, "aws_conn_id").get_attribute("value") == "aws_default"
 
@@ -374,3 +367,65 @@ def test_the_import_form_shows_the_pem_fields_as_multiline_text_boxes(server, br
     _paste(driver, _field(dialog, "certificate_body"), body)
     assert _field(dialog, "certificate_body").get_attribute("value").strip() == body.strip()
     _screenshot(driver, "trigger-form-import.png")
+
+
+def _trigger_from_form(driver, url: str, server, lines: list[str]):
+    """Fill the create form's certificates with ``lines`` (typed, Enter between them) and the source
+    distribution, press Trigger; return ``(new run ids, dialog)``."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    dialog = _open_trigger_form(driver, url, CREATE)
+    _open_section(dialog, "Certificates")
+    certificates = _field(dialog, "certificates")
+    keys: list[str] = []
+    for line in lines:
+        keys += [line, Keys.ENTER]
+    certificates.send_keys(*keys)
+    _open_section(dialog, "Distributions")
+    _field(dialog, "source_distribution_id").send_keys(SOURCE_DISTRIBUTION)
+    submit = dialog.find_element(By.XPATH, ".//button[normalize-space()='Trigger']")
+    _wait(driver, lambda d: submit.is_enabled())
+    before = set(_runs(server, CREATE))
+    _click(driver, submit)
+    return before, dialog
+
+
+def test_the_create_form_ignores_blank_lines_and_a_trailing_newline(server, browser):
+    url, _ = server
+    driver = browser
+    driver.set_window_size(*FORM_WINDOW)
+    _sign_in(driver, url)
+    before, _ = _trigger_from_form(
+        driver, url, server, ["a.example.com, www.a.example.com", "", "b.example.com", ""]
+    )
+    deadline = time.monotonic() + 30
+    while not (new := set(_runs(server, CREATE)) - before):
+        assert time.monotonic() < deadline, "a pasted list with blank lines was refused"
+        time.sleep(0.5)
+    (run_id,) = new
+    certificates = _runs(server, CREATE)[run_id]["conf"]["certificates"]
+    assert [line for line in certificates if line.strip()] == [
+        "a.example.com, www.a.example.com",
+        "b.example.com",
+    ]
+    _screenshot(driver, "trigger-form-blank-lines.png")
+
+
+def test_the_create_form_refuses_a_bad_name_before_a_run_exists(server, browser):
+    from selenium.webdriver.common.by import By
+
+    url, _ = server
+    driver = browser
+    driver.set_window_size(*FORM_WINDOW)
+    _sign_in(driver, url)
+    before, dialog = _trigger_from_form(driver, url, server, ["good.example.com", "bad_name!.example.com"])
+    # The form shows the refusal naming the field; no run is created.
+    _wait(
+        driver,
+        lambda d: "certificates" in dialog.text and ("bad_name" in dialog.text or "pattern" in dialog.text),
+    )
+    _screenshot(driver, "trigger-form-bad-name.png")
+    time.sleep(2)
+    assert set(_runs(server, CREATE)) == before
+    assert dialog.find_elements(By.CSS_SELECTOR, "[data-testid=config-form]")

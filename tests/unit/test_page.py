@@ -1,8 +1,40 @@
-"""The page's HTML: everything escaped, links relative, the job's parts shown."""
+"""The pages' HTML: everything escaped, every link relative, the job's parts shown."""
 
 from __future__ import annotations
 
-from cloudfront_ssl.page import certificates_page, job_href, job_page
+from html.parser import HTMLParser
+from urllib.parse import urljoin
+
+from cloudfront_ssl.page import certificates_page, job_href, job_page, jobs_page, message_page, relative_root
+
+JOB = {"dag_id": "ssl_create_certificates", "run_id": "manual__2026-01-01T00:00:00+00:00"}
+
+
+class _Elements(HTMLParser):
+    """Every start tag with its attributes, and the page's text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _parse(html: str) -> _Elements:
+    parser = _Elements()
+    parser.feed(html)
+    return parser
+
+
+def _links(html: str) -> list[str]:
+    return [attrs["href"] for tag, attrs in _parse(html).elements if tag == "a" and attrs.get("href")] + [
+        attrs["action"] for tag, attrs in _parse(html).elements if tag == "form" and attrs.get("action")
+    ]
 
 
 def test_names_are_escaped_and_rows_link_to_their_job():
@@ -15,22 +47,24 @@ def test_names_are_escaped_and_rows_link_to_their_job():
                 "type": "requested",
                 "not_after": "2027-01-01T00:00:00+00:00",
                 "in_use_by": ["E1"],
-                "job": {"dag_id": "ssl_create_certificates", "run_id": "manual__2026-01-01T00:00:00+00:00"},
+                "job": JOB,
             }
         ],
         cname='"><b>',
     )
-    assert "<script>" not in html and "&lt;script&gt;" in html
-    assert 'value="&quot;&gt;&lt;b&gt;"' in html
-    assert 'href="jobs/ssl_create_certificates/manual__2026-01-01T00%3A00%3A00%2B00%3A00"' in html
+    page = _parse(html)
+    assert "<script>alert" not in html and "<script>alert(1)</script>.example.com" in "".join(page.text)
+    (search,) = [attrs for tag, attrs in page.elements if tag == "input" and attrs.get("name") == "cname"]
+    assert search["value"] == '"><b>'
+    assert not [tag for tag, _ in page.elements if tag == "b"]
+    assert "./jobs/ssl_create_certificates/manual__2026-01-01T00%3A00%3A00%2B00%3A00" in _links(html)
     assert job_href("d", "a/b") == "jobs/d/a%2Fb"
 
 
 def test_job_view_shows_steps_records_distributions_and_error():
     html = job_page(
         {
-            "dag_id": "ssl_create_certificates",
-            "run_id": "r1",
+            **JOB,
             "state": "failed",
             "steps": [{"name": "wait_for_issuance", "state": "failed", "start": None, "end": None}],
             "summary": {
@@ -60,3 +94,125 @@ def test_job_view_shows_steps_records_distributions_and_error():
         'id="error"',
     ):
         assert text in html
+
+
+def test_the_root_of_a_page_is_relative_to_its_own_path():
+    assert relative_root("/") == "./"
+    assert relative_root("/jobs") == "./"
+    assert relative_root("/jobs/ssl_create_certificates/run") == "../../"
+    # A "/" inside a run id arrives percent-encoded and stays one segment.
+    assert relative_root("/jobs/ssl_create_certificates/a%2Fb") == "../../"
+
+
+def test_every_link_stays_under_the_base_url_it_was_served_from():
+    """Resolved against the page's own URL under a base_url with a path, no link leaves that path."""
+    base = "http://example.org/airflow/"
+    pages = {
+        "ssl-certificates/": certificates_page([{"arn": "a", "names": ["x.example.com"], "job": JOB}]),
+        "ssl-certificates/jobs": jobs_page([{**JOB, "state": "success"}]),
+        "ssl-certificates/jobs/ssl_create_certificates/r": job_page({**JOB, "steps": []}),
+        "ssl-certificates/nothing/here": message_page("Sign in required", "sign in", 401, root="../"),
+    }
+    for path, html in pages.items():
+        links = _links(html)
+        assert links, path
+        for link in links:
+            assert not link.startswith(("/", "http:", "https:")), (path, link)
+            assert urljoin(base + path, link).startswith(base), (path, link)
+    job_links = {
+        urljoin(base + "ssl-certificates/jobs/ssl_create_certificates/r", link)
+        for link in _links(pages["ssl-certificates/jobs/ssl_create_certificates/r"])
+    }
+    assert base + "dags/ssl_create_certificates/runs/manual__2026-01-01T00%3A00%3A00%2B00%3A00" in job_links
+    assert base + "ssl-certificates/" in job_links
+    assert base in {
+        urljoin(base + "ssl-certificates/nothing/here", link)
+        for link in _links(pages["ssl-certificates/nothing/here"])
+    }
+
+
+def test_the_new_job_page_offers_every_option_of_the_create_job_conf():
+    from cloudfront_ssl.config import CreateJobConfig
+    from cloudfront_ssl.page import FORM_FIELDS, job_options, new_job_page
+
+    options = {option["name"]: option for option in job_options()}
+    # Every conf key is on the page: laid out by the page itself or as an option (new keys included).
+    assert set(options) | set(FORM_FIELDS) == set(CreateJobConfig.field_order())
+    assert options["poll_interval_seconds"]["kind"] == "integer"
+    assert options["poll_interval_seconds"]["default"] == 300
+    assert options["cleanup_on_failure"]["kind"] == "boolean"
+    assert options["notification_topic_arn"]["nullable"] is True
+
+    html = new_job_page(may_start=True)
+    page = _parse(html)
+    inputs = {attrs.get("data-option"): attrs for tag, attrs in page.elements if tag == "input"}
+    for name in options:
+        assert name in inputs, name
+    assert inputs["poll_interval_seconds"]["value"] == "300"
+    assert inputs["aws_conn_id"]["value"] == "aws_default"
+    assert [attrs for tag, attrs in page.elements if attrs.get("id") == "certificates"][0]
+    (start,) = [attrs for tag, attrs in page.elements if attrs.get("id") == "start"]
+    assert start["data-may-start"] == "true"
+    assert 'id="no-start"' not in html
+    assert 'id="no-start"' in new_job_page(may_start=False)
+    for link in _links(html):
+        assert not link.startswith("/"), link
+
+
+def test_the_jobs_list_shows_names_counts_and_the_error_of_a_failed_job():
+    html = jobs_page(
+        [
+            {
+                **JOB,
+                "state": "failed",
+                "start": "2026-01-01T00:00:00+00:00",
+                "names": ["a.example.com", "<b>.example.com", "c.example.com"],
+                "names_total": 5,
+                "certificates": 0,
+                "distributions": 0,
+                "error": "step 'check' failed: certificates[1]: '<b>.example.com' is not a valid name",
+            }
+        ],
+        state="failed",
+        states=["queued", "failed"],
+        dag_ids=["ssl_create_certificates"],
+    )
+    text = "".join(_parse(html).text)
+    assert "a.example.com" in text and "and 2 more" in text
+    assert "step 'check' failed" in text and "<b>" not in html.replace("&lt;b&gt;", "")
+    selected = [attrs["value"] for tag, attrs in _parse(html).elements if tag == "option" and "selected" in attrs]
+    assert "failed" in selected
+
+
+def test_the_job_view_offers_the_records_to_copy_and_export():
+    html = job_page(
+        {
+            **JOB,
+            "state": "success",
+            "steps": [],
+            "summary": {
+                "certificates": [
+                    {
+                        "arn": "arn:aws:acm:us-east-1:123456789012:certificate/1",
+                        "names": ["*.example.com", "example.com"],
+                        "status": "ISSUED",
+                        "validation_records": [
+                            {"name": "_a.example.com.", "type": "CNAME", "value": "_b.acm-validations.aws."},
+                            {"name": "_a.example.com.", "type": "CNAME", "value": "_b.acm-validations.aws."},
+                        ],
+                    }
+                ],
+                "distributions": [
+                    {"id": "E1", "aliases": ["example.com", "www.example.com"], "domain_name": "d1.cloudfront.net"}
+                ],
+            },
+        }
+    )
+    page = _parse(html)
+    copied = [attrs["data-copy"] for tag, attrs in page.elements if tag == "button" and "data-copy" in attrs]
+    assert "_a.example.com." in copied and "_b.acm-validations.aws." in copied and "d1.cloudfront.net" in copied
+    links = _links(html)
+    assert "../../api/jobs/ssl_create_certificates/manual__2026-01-01T00%3A00%3A00%2B00%3A00/records?format=csv" in links
+    assert any(link.endswith("records?format=zone") for link in links)
+    assert "_a.example.com.\t300\tIN\tCNAME\t_b.acm-validations.aws." in html
+    assert "www.example.com.\t300\tIN\tCNAME\td1.cloudfront.net." in html

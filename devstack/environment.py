@@ -1,0 +1,113 @@
+"""The environment every Airflow process of a development stack gets: its home, this repository's DAGs
+and plugins, the metadata database, the ``aws_default`` connection on the emulator, and a known admin.
+
+Nothing of the caller's AWS or Airflow set-up leaks in (:func:`clean_environment`): a development stack
+never touches a real account.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository."""
+BIN = Path(sys.executable).parent
+"""The virtualenv's bin directory, where ``airflow`` is."""
+AIRFLOW = str(BIN / "airflow")
+CONNECTION_REGION = "eu-west-1"
+"""The connection's region is deliberately not us-east-1: the jobs must send ACM calls there anyway."""
+ADMIN = "admin"
+SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+
+
+def clean_environment() -> dict[str, str]:
+    """The caller's environment without any ``AWS_*`` or ``AIRFLOW*`` variable, the venv first on PATH."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "AIRFLOW"))}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def sqlite_url(home: Path) -> str:
+    """The SQLite metadata database in an Airflow home."""
+    return f"sqlite:///{home / 'airflow.db'}"
+
+
+def airflow_environment(home: Path, emulator_url: str, database_url: str | None = None) -> dict[str, str]:
+    """The settings shared by every Airflow process of a stack (and by the tests' in-process Airflow)."""
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url or sqlite_url(home),
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        # The emulator issues certificates in seconds: a job started with the form's defaults (a poll
+        # every five minutes, right for real DNS validation) checks every 5 s here instead.
+        "AIRFLOW__SSL_CERTIFICATES__MAX_POLL_INTERVAL_SECONDS": "5",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": CONNECTION_REGION,
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {"endpoint_url": emulator_url, "region_name": CONNECTION_REGION},
+            }
+        ),
+    }
+
+
+def api_environment(url: str, jwt_secret: str | None = None) -> dict[str, str]:
+    """Where the API server is, for itself and for task processes and triggerers that call it.
+
+    Task processes reach Airflow through the execution API: without its URL they look for it on port
+    8080 and every task fails to start. The JWT secret signs task tokens and must be the same in the
+    API server, the scheduler and the workers.
+    """
+    host, _, port = url.removeprefix("http://").partition(":")
+    return {
+        "AIRFLOW__API__HOST": host,
+        "AIRFLOW__API__PORT": port,
+        "AIRFLOW__API__BASE_URL": url,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
+        # One API worker is plenty for one user and leaves the two cores to the jobs.
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API_AUTH__JWT_SECRET": jwt_secret or secrets.token_urlsafe(32),
+    }
+
+
+def password_file(home: Path) -> Path:
+    """Where Airflow's simple auth manager keeps its users' passwords by default."""
+    return home / "simple_auth_manager_passwords.json.generated"
+
+
+def admin_password(passwords: Path, password: str | None = None) -> str:
+    """The admin's password in a simple-auth-manager password file, written first if missing.
+
+    The auth manager only generates passwords for users missing from the file, so writing it before
+    Airflow starts gives the caller the password without reading Airflow's output.
+    """
+    if passwords.exists() and password is None:
+        known = json.loads(passwords.read_text() or "{}")
+        if known.get(ADMIN):
+            return known[ADMIN]
+    password = password or secrets.token_urlsafe(12)
+    passwords.write_text(json.dumps({ADMIN: password}) + "\n")
+    passwords.chmod(0o600)
+    return password
+
+
+def auth_environment(passwords: Path) -> dict[str, str]:
+    """Airflow's simple auth manager with one admin whose password is in ``passwords``."""
+    return {
+        "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+    }

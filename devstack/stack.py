@@ -1,0 +1,120 @@
+"""Airflow's components started as processes on this machine, and the REST API to drive them.
+
+:func:`standalone` is the stack of ``make demo`` and ``make up``: ``airflow standalone`` (SQLite,
+LocalExecutor) in one process group. The tests start a single ``airflow api-server`` the same way
+(:meth:`AirflowStack.start`), and the engine stack (:mod:`devstack.engine`) starts every component
+as a process of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.api import AirflowApi
+from devstack.environment import (
+    ADMIN,
+    AIRFLOW,
+    ROOT,
+    admin_password,
+    airflow_environment,
+    api_environment,
+    auth_environment,
+    clean_environment,
+    password_file,
+)
+from devstack.processes import Processes, Started, free_port, wait_for
+
+HEALTH_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
+
+
+@dataclass
+class AirflowStack:
+    """Airflow processes sharing one environment, one API server URL and one admin."""
+
+    home: Path
+    env: dict[str, str]
+    url: str
+    password: str
+    processes: Processes = field(default_factory=lambda: Processes(cwd=ROOT))
+
+    def __post_init__(self) -> None:
+        self.api = AirflowApi(self.url)
+
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> Started:
+        """Start ``airflow <args>`` as ``name``, logging to ``<home>/<name>.log``."""
+        return self.processes.start(name, [AIRFLOW, *args], {**self.env, **(env or {})}, self.log(name))
+
+    def log(self, name: str) -> Path:
+        """The log file of the process started as ``name``."""
+        return self.home / f"{name}.log"
+
+    def wait_healthy(
+        self,
+        components: Iterable[str] = HEALTH_COMPONENTS,
+        timeout: float = 300,
+        say: Callable[[str], None] | None = None,
+    ) -> None:
+        """Wait until the API answers and every named component of its health report is healthy."""
+        wanted = tuple(components)
+        seen: dict[str, str] = {}
+
+        def healthy() -> bool | None:
+            self.processes.check_alive()
+            report = self.api.health()
+            if report is None:
+                return None
+            for component in wanted:
+                status = (report.get(component) or {}).get("status") or "unknown"
+                if seen.get(component) != status:
+                    seen[component] = status
+                    if say:
+                        say(f"  {component}: {status}")
+            return True if all(seen.get(c) == "healthy" for c in wanted) else None
+
+        wait_for(f"Airflow healthy on {self.url}", healthy, timeout, 1)
+
+    def sign_in(self) -> None:
+        """Get the admin's JWT for :attr:`api`."""
+        self.api.sign_in(ADMIN, self.password)
+
+    def wait_for_dags(self, dag_ids: Iterable[str], timeout: float = 180) -> None:
+        """Wait until the DAG processor has stored every DAG (fail at once on an import error)."""
+        for dag_id in dag_ids:
+            wait_for(
+                f"load {dag_id}",
+                lambda d=dag_id: self.processes.check_alive() or self.api.dag_loaded(d),
+                timeout,
+                1,
+            )
+
+    def stop(self, say: Callable[[str], None] | None = None) -> None:
+        """Stop every process of the stack with its children."""
+        self.processes.stop_all(say)
+
+
+def standalone(
+    home: Path,
+    emulator_url: str,
+    port: int | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> AirflowStack:
+    """``airflow standalone`` on SQLite with this repository's DAGs and plugins, AWS on the emulator.
+
+    Not started yet: call ``stack.start("airflow-standalone", "standalone")``. The API listens on
+    ``port``, else on 8080 when free, else on any free port.
+    """
+    url = f"http://127.0.0.1:{port or free_port(8080)}"
+    passwords = password_file(home)
+    env = {
+        **clean_environment(),
+        **airflow_environment(home, emulator_url),
+        **api_environment(url),
+        **auth_environment(passwords),
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # New DAG files (another job landing while `make up` runs) show up within half a minute.
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        **(extra_env or {}),
+    }
+    return AirflowStack(home=home, env=env, url=url, password=admin_password(passwords))
