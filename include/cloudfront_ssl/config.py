@@ -327,15 +327,15 @@ class CreateJobConfig(JobOptions):
             "source_distribution_id",
             "tags",
             "notification_topic_arn",
-            "poll_interval_seconds",
-            "validation_timeout_hours",
-            "aws_conn_id",
-            "cleanup_on_failure",
             "route53_validation",
             "route53_aliases",
             "route53_overwrite",
             "route53_zone_ids",
             "dns_aws_conn_id",
+            "poll_interval_seconds",
+            "validation_timeout_hours",
+            "aws_conn_id",
+            "cleanup_on_failure",
         ]
 
 
