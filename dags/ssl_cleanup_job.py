@@ -3,7 +3,8 @@
 Give the job's ``job_run_id`` (and ``job_dag_id`` for an import job). With ``dry_run`` (the default)
 it only lists what it would remove. Otherwise it disables the job's distributions, waits until
 CloudFront has deployed that, deletes them, then deletes the job's certificates that nothing else
-uses. Only resources tagged with that job's ``airflow:dag_id`` and ``airflow:run_id`` are touched, a
+uses. Route 53 records the job wrote go too: its alias records first, while they still point at its
+distributions, and its validation records last, unless a remaining certificate uses them. Only resources tagged with that job's ``airflow:dag_id`` and ``airflow:run_id`` are touched, a
 job that is still running is refused, and a second run finds nothing left to do.
 
 The logic lives in ``cloudfront_ssl.cleanup``.
@@ -32,8 +33,12 @@ with DAG(
     @task(multiple_outputs=False)
     def remove_job_resources(params: dict[str, Any], ti: Any) -> dict[str, Any]:
         """List (dry run) or remove the job's distributions, then its unused certificates."""
+        from cloudfront_ssl.dns_job import pull_dns_results
+
         return cleanup.run_cleanup(
-            params, job_state=lambda dag_id, run_id: cleanup.run_state(ti, dag_id, run_id)
+            params,
+            job_state=lambda dag_id, run_id: cleanup.run_state(ti, dag_id, run_id),
+            job_dns=lambda dag_id, run_id: pull_dns_results(ti, dag_id, run_id),
         )
 
     remove_job_resources()

@@ -2,13 +2,19 @@
 
 The job's steps, top to bottom:
 
-1. check                  the conf, the names, the source distribution, the aliases; claims the names
+1. check                  the conf, the names, the source distribution, the aliases, with Route 53
+                          their hosted zones and records; claims the names
 2. request_certificates   in ACM us-east-1, then tell the owners which DNS records to add
-3. wait_for_issuance      deferred: ACM is checked every poll_interval_seconds, no worker is held
-4. create_distribution    one mapped task per distribution, copied from the source distribution
-5. notify_cname_targets   tell the owners which CNAME target each name points to
-6. summary                the job's result: certificates with validation records, distributions
-7. notify_failure, cleanup_on_failure   only when a step failed: one message to the owners, then
+3. find_validation_records, write_validation_records, wait_for_dns
+                          with route53_validation: the validation records missing from Route 53,
+                          written one batch per zone, then deferred until Route 53 has applied them
+4. wait_for_issuance      deferred: ACM is checked every poll_interval_seconds, no worker is held
+5. create_distribution    one mapped task per distribution, copied from the source distribution
+6. point_aliases          one mapped task per distribution: with route53_aliases, its alias records
+7. notify_cname_targets   tell the owners which CNAME target each name points to (or that it does)
+8. summary                the job's result: certificates with validation records, distributions,
+                          the DNS records the job wrote
+9. notify_failure, cleanup_on_failure   only when a step failed: one message to the owners, then
                           (with cleanup_on_failure) remove what the job created
 
 The logic of each step lives in ``cloudfront_ssl.create_job``; this file only wires the steps.
@@ -18,10 +24,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import DAG, TriggerRule, task
+from airflow.sdk import DAG, TriggerRule, get_current_context, task
 
 from cloudfront_ssl import create_job
 from cloudfront_ssl.config import CreateJobConfig, dag_params
+from cloudfront_ssl.dns_wait import WaitForDnsChangesOperator
 from cloudfront_ssl.job_dag import closing_steps, create_distribution_step, job_default_args
 from cloudfront_ssl.operators import WaitForCertificatesOperator
 
@@ -61,22 +68,53 @@ with DAG(
         """One entry per distribution, with its certificate (empty when no distribution is wanted)."""
         return create_job.distributions_to_create(plan, certificates)
 
+    @task(multiple_outputs=False)
+    def find_validation_records(certificates: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+        """With route53_validation: the validation records missing from Route 53 (reads only)."""
+        return create_job.find_validation_records(params, certificates)
+
+    @task(multiple_outputs=False)
+    def write_validation_records(
+        dns_plan: dict[str, Any], certificates: list[dict[str, Any]], params: dict[str, Any], run_id: str
+    ) -> dict[str, Any]:
+        """With route53_validation: write them, one batch per zone; tell the owners what is left."""
+        return create_job.write_validation_records(params, dns_plan, certificates, run_id)
+
+    @task(map_index_template="{{ first_alias }}", multiple_outputs=False)
+    def point_aliases(distribution: dict[str, Any], params: dict[str, Any], run_id: str) -> dict[str, Any]:
+        """With route53_aliases: point the distribution's aliases at it with alias records."""
+        get_current_context()["first_alias"] = distribution["aliases"][0]  # type: ignore[typeddict-unknown-key]
+        return create_job.point_aliases(params, distribution, run_id)
+
     @task(trigger_rule=TriggerRule.NONE_FAILED, multiple_outputs=False)
     def notify_cname_targets(
-        distributions: list[dict[str, Any]] | None, params: dict[str, Any], run_id: str
+        distributions: list[dict[str, Any]] | None,
+        pointed: list[dict[str, Any]] | None,
+        params: dict[str, Any],
+        run_id: str,
     ) -> None:
-        """Tell the owners which CNAME target each name points to."""
-        create_job.notify_cname_targets(params, list(distributions or []), run_id)
+        """Tell the owners which CNAME target each name points to (or that the job pointed it)."""
+        create_job.notify_cname_targets(params, list(distributions or []), run_id, list(pointed or []))
 
     @task(trigger_rule=TriggerRule.NONE_FAILED, multiple_outputs=False)
     def summary(
-        certificates: list[dict[str, Any]], issued_arns: list[str], distributions: list[dict[str, Any]] | None
+        certificates: list[dict[str, Any]],
+        issued_arns: list[str],
+        distributions: list[dict[str, Any]] | None,
+        validation: dict[str, Any],
+        pointed: list[dict[str, Any]] | None,
     ) -> dict[str, Any]:
-        """The job's result: certificates with their validation records, distributions with CNAME targets."""
-        return create_job.summarize(certificates, issued_arns, list(distributions or []))
+        """The job's result: certificates, distributions, and the DNS records the job wrote."""
+        from cloudfront_ssl.dns_job import dns_records
+
+        return create_job.summarize(
+            certificates, issued_arns, list(distributions or []), dns_records(validation, list(pointed or []))
+        )
 
     plan = check()
     certificates = request_certificates(plan)
+    validation = write_validation_records(find_validation_records(certificates), certificates)
+    wait_for_dns = WaitForDnsChangesOperator(task_id="wait_for_dns", changes=validation)
     wait_for_issuance = WaitForCertificatesOperator(
         task_id="wait_for_issuance",
         certificate_arns=certificate_arns(certificates),
@@ -84,9 +122,11 @@ with DAG(
         poll_interval_seconds="{{ params.poll_interval_seconds }}",
         validation_timeout_hours="{{ params.validation_timeout_hours }}",
     )
+    wait_for_dns >> wait_for_issuance
     groups = distributions_to_create(plan, certificates)
     wait_for_issuance >> groups
     distributions = create_distribution_step(CreateJobConfig).expand(group=groups)
-    notified = notify_cname_targets(distributions)
-    notified >> summary(certificates, wait_for_issuance.output, distributions)
-    closing_steps(after=[distributions, notified])
+    pointed = point_aliases.expand(distribution=distributions)
+    notified = notify_cname_targets(distributions, pointed)
+    notified >> summary(certificates, wait_for_issuance.output, distributions, validation, pointed)
+    closing_steps(after=[distributions, pointed, notified])

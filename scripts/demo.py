@@ -1,12 +1,14 @@
 """Run both jobs end to end on a local stack: moto as AWS, ``airflow standalone`` as Airflow.
 
 ``make demo`` runs this script on the development stack (:mod:`devstack`, shared with the tests): moto
-in server mode on 127.0.0.1 as the AWS endpoint, seeded with a source distribution and an SNS topic;
-``airflow standalone`` (SQLite) on this repository's DAGs and plugins with the ``aws_default``
-connection pointing at moto. It drives the jobs the way a user's script would, through the Airflow
-REST API: a token from ``/auth/token``, the DAGs unpaused, a create job and an import job triggered.
-It prints each task's state as it changes, then the certificates with their validation records, the
-distributions with their CNAME targets and the SNS messages sent. It exits 0 when both jobs succeed
+in server mode on 127.0.0.1 as the AWS endpoint, seeded with a source distribution, an SNS topic and
+a public Route 53 hosted zone (``demo.example.com``); ``airflow standalone`` (SQLite) on this
+repository's DAGs and plugins with the ``aws_default`` connection pointing at moto. It drives the jobs
+the way a user's script would, through the Airflow REST API: a token from ``/auth/token``, the DAGs
+unpaused, a create job (with Route 53 on) and an import job triggered. It prints each task's state as
+it changes, then the certificates with their validation records, the distributions with their CNAME
+targets, the Route 53 records the create job wrote (and that it left no step to a person) and the SNS
+messages sent. It exits 0 when both jobs succeed
 and 1 naming the failing step otherwise, and always stops every process it started (also on Ctrl-C).
 
 ``make up`` runs it with ``--keep-running``: the same stack and jobs, then the stack stays up for the
@@ -44,6 +46,8 @@ from devstack.stack import AirflowStack, standalone  # noqa: E402
 CREATE_DAG = "ssl_create_certificates"
 IMPORT_DAG = "ssl_import_certificate"
 STANDALONE_LOG = "airflow-standalone"
+DEMO_ZONE = "demo.example.com"
+"""The public hosted zone the demo's create job writes its DNS records to (Route 53 on)."""
 
 
 @dataclass
@@ -106,7 +110,29 @@ def create_job_conf(settings: Settings, emulator: Emulator) -> dict[str, Any]:
         "notification_topic_arn": emulator.topic_arn,
         "poll_interval_seconds": settings.poll_interval_seconds,
         "validation_timeout_hours": 1,
+        # Every name is in the seeded hosted zone: the job writes the validation records and points
+        # the names itself, so no DNS step is left to a person.
+        "route53_validation": True,
+        "route53_aliases": True,
     }
+
+
+def seed_hosted_zone(emulator: Emulator) -> str:
+    """The public Route 53 hosted zone of the create job's names (created once); its id."""
+    import boto3
+
+    route53 = boto3.client(
+        "route53",
+        endpoint_url=emulator.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    for zone in route53.list_hosted_zones()["HostedZones"]:
+        if zone["Name"] == f"{DEMO_ZONE}." and not zone.get("Config", {}).get("PrivateZone"):
+            return zone["Id"].rsplit("/", 1)[-1]
+    created = route53.create_hosted_zone(Name=DEMO_ZONE, CallerReference=f"demo-{time.time_ns()}")
+    return created["HostedZone"]["Id"].rsplit("/", 1)[-1]
 
 
 def import_job_conf(emulator: Emulator) -> dict[str, Any]:
@@ -141,6 +167,14 @@ def print_report(jobs: list[Job], messages: list[dict[str, str]], topic_arn: str
             print(f"  distribution {distribution['id']} ({distribution['domain_name']})")
             for alias in distribution.get("aliases", []):
                 print(f"    {alias}  CNAME  {distribution['domain_name']}")
+        if summary.get("dns_records"):
+            print(f"  Route 53 records the job wrote: {len(summary['dns_records'])}")
+            for record in summary["dns_records"]:
+                target = record.get("value") or f"alias {record['alias_target']['dns_name']}"
+                print(f"    {record['name']}  {record['type']}  {target}  (hosted zone {record['zone_id']})")
+        line = dns_line(summary)
+        if line:
+            print(f"  {line}")
         print()
     print(f"SNS messages published to {topic_arn}: {len(messages)}")
     for number, message in enumerate(messages, start=1):
@@ -148,6 +182,36 @@ def print_report(jobs: list[Job], messages: list[dict[str, str]], topic_arn: str
         for line in message["message"].rstrip().splitlines():
             print(f"    {line}")
     print("=" * 100)
+
+
+def dns_line(summary: dict[str, Any]) -> str | None:
+    """Whether a job with Route 53 left a DNS step to a person: what it wrote, and what is left."""
+    written = summary.get("dns_records") or []
+    if not written:
+        return None
+
+    def count(number: int, noun: str) -> str:
+        return f"{number} {noun}{'' if number == 1 else 's'}"
+
+    in_dns = {(record["name"].rstrip("."), record["type"]) for record in written}
+    validation = {
+        record["name"].rstrip(".")
+        for certificate in summary.get("certificates", [])
+        for record in certificate.get("validation_records") or []
+    }
+    aliases = [
+        alias for distribution in summary.get("distributions", []) for alias in distribution["aliases"]
+    ]
+    left_validation = sorted(name for name in validation if (name, "CNAME") not in in_dns)
+    left_aliases = sorted(alias for alias in aliases if (alias, "A") not in in_dns)
+    done = (
+        f"{count(len(validation) - len(left_validation), 'validation record')} written in Route 53, "
+        f"{count(len(summary.get('distributions', [])), 'distribution')} created, "
+        f"{count(len(aliases) - len(left_aliases), 'name')} pointed at CloudFront"
+    )
+    if left_validation or left_aliases:
+        return f"Left to a person: {', '.join(left_validation + left_aliases)} ({done})"
+    return f"No step was left to a person: {done}"
 
 
 def result_line(jobs: list[Job], messages: list[dict[str, str]]) -> str:
@@ -301,8 +365,10 @@ def main(argv: list[str] | None = None) -> int:
         with step("start the AWS emulator (moto in server mode on 127.0.0.1) and seed it"):
             emulator = Emulator.start(settings.validation_wait_seconds)
             emulator.seed()
+            zone_id = seed_hosted_zone(emulator)
             say(f"  moto listens on {emulator.url}")
             say(f"  source distribution {emulator.source_distribution_id}, topic {emulator.topic_arn}")
+            say(f"  public Route 53 hosted zone {DEMO_ZONE} ({zone_id})")
         # The jobs' default topic, so that jobs started from the UI notify too.
         topic = {"AIRFLOW_VAR_SSL_NOTIFICATION_TOPIC_ARN": emulator.topic_arn}
         with step("start airflow standalone (SQLite, LocalExecutor)"):

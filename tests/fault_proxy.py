@@ -83,7 +83,9 @@ class FaultProxy:
                 upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=600)
                 forwarded_at = time.monotonic()
                 try:
-                    headers = {key: value for key, value in self.headers.items() if key.lower() != "connection"}
+                    headers = {
+                        key: value for key, value in self.headers.items() if key.lower() != "connection"
+                    }
                     upstream.request(self.command, self.path, body=body, headers=headers)
                     response = upstream.getresponse()
                     content = response.read()

@@ -1,10 +1,16 @@
-"""Removing what one job created: its distributions, then its certificates.
+"""Removing what one job created: its alias records, distributions, certificates, validation records.
 
 A resource belongs to a job when its tags ``airflow:dag_id`` and ``airflow:run_id`` say so; nothing
 else is ever touched. Distributions are disabled, waited for until CloudFront has deployed that, and
 deleted (CloudFront refuses to delete an enabled or undeployed one; every change needs the current
 ETag). Then the job's certificates that no remaining distribution (nor anything else ACM knows of)
 uses are deleted. Running it again finds nothing left to do.
+
+DNS records have no tags: the job's Route 53 steps returned the records they wrote, and those results
+(``dns_results``, read from the job's XComs) are the only records clean-up may delete. Alias records
+go first, while they still point at the job's distributions; validation records last, once the job's
+certificates are gone, and only those that no remaining certificate validates with (ACM renews with
+them).
 """
 
 from __future__ import annotations
@@ -83,6 +89,7 @@ def remove_job_resources(
     wait: bool = True,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    dns_results: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Remove the distributions and certificates that one job created; return what was (or would be) done.
 
@@ -94,9 +101,12 @@ def remove_job_resources(
         without it, distributions are only disabled and certificates they use are kept.
     :param poll_seconds: seconds between two status reads while CloudFront deploys.
     :param timeout_seconds: give up waiting for one distribution after this long.
+    :param dns_results: the results of the job's Route 53 steps (the records it wrote and the
+        connection it wrote them through); see :func:`cloudfront_ssl.dns_job.pull_dns_results`.
 
     Returns ``{"dry_run", "distributions": [{"id", "aliases", "action"}],
-    "certificates": [{"arn", "names", "action"}]}``, where an action is ``would delete``,
+    "certificates": [{"arn", "names", "action"}], "dns_records": [{"zone_id", "name", "type",
+    "action"}]}``, where an action is ``would delete``,
     ``deleted``, ``disabled``, ``kept: <reason>`` or ``failed: <reason>``. Raises :class:`CleanupError`
     after doing all it could when something could not be removed.
     """
@@ -113,7 +123,21 @@ def remove_job_resources(
         len(certificates),
         " (dry run: nothing is removed)" if dry_run else "",
     )
-    result: dict[str, Any] = {"dry_run": dry_run, "distributions": [], "certificates": []}
+    result: dict[str, Any] = {"dry_run": dry_run, "distributions": [], "certificates": [], "dns_records": []}
+    dns_results = list(dns_results or [])
+    # The targets the job's alias records were written to: its own distributions' domain names.
+    targets = [
+        entry["alias_target"]["dns_name"]
+        for dns_result in dns_results
+        for entry in dns_result.get("records") or []
+        if "alias_target" in entry
+    ]
+    if dns_results:
+        from cloudfront_ssl import dns_job
+
+        result["dns_records"] = dns_job.remove_dns_records(
+            dns_results, aliases=True, distribution_domains=targets, dry_run=dry_run
+        )
     if dry_run:
         result["distributions"] = [
             {"id": d["id"], "aliases": d["aliases"], "action": "would delete"} for d in distributions
@@ -124,6 +148,8 @@ def remove_job_resources(
         ]
         for item in result["distributions"] + result["certificates"]:
             log.info("Would remove %s", item.get("id") or item.get("arn"))
+        if dns_results:
+            result["dns_records"] += _remove_validation_records(acm_client, dns_results, dry_run=True)
         return result
 
     problems: list[str] = []
@@ -197,9 +223,31 @@ def remove_job_resources(
                 continue
             entry["action"] = f"failed: {code or type(error).__name__}"
             problems.append(f"certificate {certificate['arn']}: {error}")
+    if dns_results:
+        result["dns_records"] += _remove_validation_records(acm_client, dns_results, dry_run=False)
     if problems:
         raise CleanupError("; ".join(problems))
     return result
+
+
+def _remove_validation_records(
+    acm_client: Any, dns_results: list[dict[str, Any]], *, dry_run: bool
+) -> list[dict[str, Any]]:
+    """The job's validation records that no certificate left in ACM validates with, deleted."""
+    from cloudfront_ssl import dns_job
+
+    names = [
+        entry["name"]
+        for dns_result in dns_results
+        for entry in dns_result.get("records") or []
+        if "alias_target" not in entry
+    ]
+    if not names:
+        return []
+    in_use = dns_job.validation_records_in_use(acm_client, names)
+    return dns_job.remove_dns_records(
+        dns_results, aliases=False, distribution_domains=[], validation_in_use=in_use, dry_run=dry_run
+    )
 
 
 def run_state(ti: Any, dag_id: str, run_id: str) -> str | None:
@@ -216,6 +264,7 @@ def run_cleanup(
     params: dict[str, Any],
     *,
     job_state: Callable[[str, str], str | None] | None = None,
+    job_dns: Callable[[str, str], list[dict[str, Any]]] | None = None,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
 ) -> dict[str, Any]:
     """The ``ssl_cleanup_job`` task: validate the conf and remove (or list) the job's resources.
@@ -223,6 +272,7 @@ def run_cleanup(
     :param job_state: returns the state of a DAG run (``dag_id``, ``run_id``), or None when Airflow
         has no such run. A job that is still queued or running is refused (its later steps could
         create what this removes), except in a dry run.
+    :param job_dns: returns the results of a job's Route 53 steps (``dag_id``, ``run_id``).
     """
     try:
         config = parse_config(CleanupConfig, params)
@@ -245,6 +295,7 @@ def run_cleanup(
         config.job_run_id,
         dry_run=config.dry_run,
         poll_seconds=poll_seconds,
+        dns_results=job_dns(config.job_dag_id, config.job_run_id) if job_dns else None,
     )
 
 
@@ -256,6 +307,7 @@ def cleanup_failed_job(
     failed_steps: int,
     created_anything: bool = True,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
+    dns_results: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any] | None:
     """The job DAGs' ``cleanup_on_failure`` step: remove what a failed job created, if its conf asks.
 
@@ -272,5 +324,10 @@ def cleanup_failed_job(
         return None
     log.info("cleanup_on_failure: removing what job %s of %s created", run_id, dag_id)
     return remove_job_resources(
-        params.get("aws_conn_id") or "aws_default", dag_id, run_id, dry_run=False, poll_seconds=poll_seconds
+        params.get("aws_conn_id") or "aws_default",
+        dag_id,
+        run_id,
+        dry_run=False,
+        poll_seconds=poll_seconds,
+        dns_results=dns_results,
     )

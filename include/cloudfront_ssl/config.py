@@ -20,12 +20,14 @@ from cloudfront_ssl.tags import JOB_DAG_IDS, JOB_TAG_COUNT, MAX_TAGS, TAG_PREFIX
 _TOPIC_ARN_PATTERN = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?"
 _DISTRIBUTION_ID_PATTERN = r"[A-Z0-9]{8,20}"
 _TOPIC_ARN = re.compile(f"^{_TOPIC_ARN_PATTERN}$")
+_HOSTED_ZONE_ID = re.compile(r"^(/hostedzone/)?[A-Z0-9]{1,32}$")
 _DISTRIBUTION_ID = re.compile(f"^{_DISTRIBUTION_ID_PATTERN}$")
 
 SECTION_NAMES = "Certificates"
 SECTION_CERTIFICATE = "Certificate"
 SECTION_DISTRIBUTIONS = "Distributions"
 SECTION_NOTIFY = "Notifications and tags"
+SECTION_DNS = "DNS (Route 53)"
 SECTION_ADVANCED = "Advanced"
 
 
@@ -252,6 +254,53 @@ class CreateJobConfig(JobOptions):
         json_schema_extra=_form(SECTION_ADVANCED, "Validation timeout (hours)"),
     )
 
+    route53_validation: bool = Field(
+        False,
+        description="Add the DNS validation records to the Route 53 public hosted zones that hold the "
+        "names, and wait until Route 53 has applied them. Names in no zone stay with their owners.",
+        json_schema_extra=_form(SECTION_DNS, "Write validation records in Route 53"),
+    )
+    route53_aliases: bool = Field(
+        False,
+        description="Once each distribution exists, point its names at it with Route 53 alias records "
+        "(A, and AAAA when the distribution has IPv6 on). Names in no zone stay with their owners.",
+        json_schema_extra=_form(SECTION_DNS, "Point the names at their distributions"),
+    )
+    route53_overwrite: bool = Field(
+        False,
+        description="With alias records: replace a name's existing A, AAAA or CNAME record that points "
+        "elsewhere. Without it, such a name refuses the job before anything is created.",
+        json_schema_extra=_form(SECTION_DNS, "Replace records that point elsewhere"),
+    )
+    route53_zone_ids: list[str] | None = Field(
+        None,
+        max_length=100,
+        description="Only these hosted zones (ids, one per line) may be changed; a name whose zone is "
+        "another one stays with its owner. Empty: every public zone the connection sees.",
+        json_schema_extra=_form(SECTION_DNS, "Hosted zone ids (one per line)"),
+    )
+    dns_aws_conn_id: str | None = Field(
+        None,
+        max_length=250,
+        description="The Airflow AWS connection for Route 53, e.g. a role in the account that owns DNS. "
+        "Empty: the AWS connection id.",
+        json_schema_extra=_form(SECTION_DNS, "Route 53 connection id"),
+    )
+
+    @field_validator("dns_aws_conn_id")
+    @classmethod
+    def _dns_connection(cls, value: str | None) -> str | None:
+        return value.strip() if value is not None and value.strip() else None
+
+    @field_validator("route53_zone_ids")
+    @classmethod
+    def _zone_ids(cls, values: list[str] | None) -> list[str] | None:
+        ids = [value.strip() for value in values or [] if value.strip()]
+        for value in ids:
+            if not _HOSTED_ZONE_ID.match(value):
+                raise ValueError(f"{value!r} is not a Route 53 hosted zone id (like Z0123456789ABCDEFGHIJ)")
+        return ids or None
+
     @field_validator("certificates")
     @classmethod
     def _not_only_blank(cls, items: list[CertificateItem]) -> list[CertificateItem]:
@@ -278,6 +327,11 @@ class CreateJobConfig(JobOptions):
             "source_distribution_id",
             "tags",
             "notification_topic_arn",
+            "route53_validation",
+            "route53_aliases",
+            "route53_overwrite",
+            "route53_zone_ids",
+            "dns_aws_conn_id",
             "poll_interval_seconds",
             "validation_timeout_hours",
             "aws_conn_id",

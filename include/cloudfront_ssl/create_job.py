@@ -101,9 +101,49 @@ def request_certificates(
         certificate = acm.describe_until_records(client, arn)
         results.append({"item": request["item"], **acm.certificate_result(certificate)})
 
+    if config.route53_validation:
+        # The owners hear once the job has written what it can to Route 53 (write_validation_records).
+        return results
     subject, body = messages.validation_message(run_id, results)
     notify.publish(config.aws_conn_id, notify.resolve_topic(config.notification_topic_arn), subject, body)
     return results
+
+
+def find_validation_records(params: dict[str, Any], certificates: list[dict[str, Any]]) -> dict[str, Any]:
+    """With ``route53_validation``: the validation records missing from Route 53 (reads only)."""
+    from cloudfront_ssl import dns_job
+
+    return dns_job.find_validation_records(parse_config(CreateJobConfig, params), certificates)
+
+
+def write_validation_records(
+    params: dict[str, Any], dns_plan: dict[str, Any], certificates: list[dict[str, Any]], run_id: str
+) -> dict[str, Any]:
+    """With ``route53_validation``: write the planned validation records, then tell the owners what
+    the job wrote and which records are still theirs to add."""
+    from cloudfront_ssl import dns_job
+
+    config = parse_config(CreateJobConfig, params)
+    result = dns_job.write_validation_records(config, dns_plan, run_id)
+    if config.route53_validation:
+        subject, body = messages.dns_validation_message(run_id, certificates, result)
+        notify.publish(config.aws_conn_id, notify.resolve_topic(config.notification_topic_arn), subject, body)
+    return result
+
+
+def point_aliases(params: dict[str, Any], distribution: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """With ``route53_aliases``: point a new distribution's aliases at it (A, and AAAA with IPv6)."""
+    from cloudfront_ssl import cloudfront, dns_job
+
+    config = parse_config(CreateJobConfig, params)
+    if not config.route53_aliases:
+        return dns_job.point_aliases(config, distribution, ipv6=False, run_id=run_id)
+    distribution_config = cloudfront.cloudfront_hook(config.aws_conn_id).conn.get_distribution_config(
+        Id=distribution["id"]
+    )["DistributionConfig"]
+    return dns_job.point_aliases(
+        config, distribution, ipv6=bool(distribution_config.get("IsIPV6Enabled")), run_id=run_id
+    )
 
 
 def distributions_to_create(plan: dict[str, Any], certificates: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -119,20 +159,36 @@ def distributions_to_create(plan: dict[str, Any], certificates: list[dict[str, A
     ]
 
 
-def notify_cname_targets(params: dict[str, Any], distributions: list[dict[str, Any]], run_id: str) -> None:
-    """Tell the owners which CNAME target each alias points to."""
+def notify_cname_targets(
+    params: dict[str, Any],
+    distributions: list[dict[str, Any]],
+    run_id: str,
+    pointed: list[dict[str, Any]] | None = None,
+) -> None:
+    """Tell the owners which CNAME target each alias points to.
+
+    With ``route53_aliases``, ``pointed`` holds what the alias step did: the message says which names
+    the job pointed and lists only the others.
+    """
     if not distributions:
         log.info("No distribution was created: no CNAME message to send")
         return
     config = parse_config(CreateJobConfig, params)
-    subject, body = messages.cname_message(run_id, distributions)
+    if config.route53_aliases:
+        subject, body = messages.dns_cname_message(run_id, distributions, list(pointed or []))
+    else:
+        subject, body = messages.cname_message(run_id, distributions)
     notify.publish(config.aws_conn_id, notify.resolve_topic(config.notification_topic_arn), subject, body)
 
 
 def summarize(
-    certificates: list[dict[str, Any]], issued_arns: list[str], distributions: list[dict[str, Any]]
+    certificates: list[dict[str, Any]],
+    issued_arns: list[str],
+    distributions: list[dict[str, Any]],
+    dns_records: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The job's summary: its certificates with their validation records, its distributions.
+    """The job's summary: its certificates with their validation records, its distributions, and the
+    DNS records it wrote in Route 53 (``dns_records``, empty without Route 53).
 
     ``issued_arns`` is what the wait step saw issued, so no ACM call is needed to update the statuses
     the request step recorded.
@@ -147,4 +203,8 @@ def summarize(
         }
         for certificate in certificates
     ]
-    return {"certificates": summary_certificates, "distributions": list(distributions)}
+    return {
+        "certificates": summary_certificates,
+        "distributions": list(distributions),
+        "dns_records": list(dns_records or []),
+    }

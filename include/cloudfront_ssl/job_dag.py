@@ -117,8 +117,18 @@ def closing_steps(after: list[Any]) -> Any:
             created = ti.get_ti_count(
                 dag_id=dag.dag_id, run_ids=[run_id], task_ids=creating, states=["success", "failed"]
             )
+        dns_results = None
+        if failed and created:
+            from cloudfront_ssl.dns_job import pull_dns_results
+
+            dns_results = pull_dns_results(ti, dag.dag_id, run_id)
         result = cleanup_failed_job(
-            params, dag.dag_id, run_id, failed_steps=failed, created_anything=created > 0
+            params,
+            dag.dag_id,
+            run_id,
+            failed_steps=failed,
+            created_anything=created > 0,
+            dns_results=dns_results,
         )
         if result is None:
             raise AirflowSkipException(

@@ -161,6 +161,111 @@ def failure_message(dag_id: str, job_id: str, steps: list[tuple[str, str | None]
     return subject(f"Certificate job failed at {first}{more} ({job_id})"), "\n".join(lines) + "\n"
 
 
+def _dns_line(entry: dict[str, Any]) -> str:
+    """One record the job wrote, in words."""
+    target = entry.get("value") or f"alias {entry['alias_target']['dns_name']}"
+    replaced = f" (replacing {'; '.join(entry['replaced'])})" if entry.get("replaced") else ""
+    return f"  {entry['name']}  {entry['type']}  {target}  (hosted zone {entry['zone_id']}){replaced}"
+
+
+def dns_validation_message(
+    job_id: str, certificates: list[dict[str, Any]], dns: dict[str, Any]
+) -> tuple[str, str]:
+    """Subject and body after the job wrote validation records to Route 53 (``route53_validation``).
+
+    It lists the records the job wrote and those already in place; the records of names that no
+    hosted zone holds stay with the owners, listed as in :func:`validation_message`. With every
+    record in Route 53, it says that nothing is left to do.
+    """
+    left = {entry["name"] for entry in dns.get("not_automated") or []}
+    written = dns.get("records") or []
+    in_place = dns.get("in_place") or []
+    count = len(certificates)
+    plural = "s" if count != 1 else ""
+    lines = [f"Certificates were requested in AWS Certificate Manager for job {job_id}.", ""]
+    if written:
+        lines.append("This job added these DNS validation records to Route 53:")
+        lines += [_dns_line(entry) for entry in written]
+        lines.append("")
+    if in_place:
+        lines.append("These validation records were in Route 53 already (the job left them as they are):")
+        lines += [_dns_line(entry) for entry in in_place]
+        lines.append("")
+    if not left:
+        lines += [
+            "Nothing is left for you to do: every validation record is in Route 53, and ACM will issue",
+            "the certificates once it sees them. Keep the records: ACM also uses them to renew.",
+        ]
+        title = f"DNS validation done in Route 53 for {count} certificate{plural} ({job_id})"
+        return subject(title), "\n".join(lines).rstrip() + "\n"
+
+    lines += [
+        "These names are in no Route 53 hosted zone the job may change: add the records below at your",
+        "DNS provider. Keep them in place: ACM also uses them to renew the certificates.",
+        "",
+    ]
+    todo = [
+        {
+            **certificate,
+            "validation_records": [
+                record
+                for record in certificate.get("validation_records") or []
+                if record["name"].lower().rstrip(".") in left
+            ],
+        }
+        for certificate in certificates
+    ]
+    for number, certificate in enumerate(todo, start=1):
+        if not certificate["validation_records"]:
+            continue
+        lines.append(f"Certificate {number}: {', '.join(certificate['names'])}")
+        for record in certificate["validation_records"]:
+            lines += [
+                f"  Name:  {record['name']}",
+                f"  Type:  {record['type']}",
+                f"  Value: {record['value']}",
+                "",
+            ]
+    title = f"Add DNS records to validate {count} certificate{plural} ({job_id})"
+    return subject(title), "\n".join(lines).rstrip() + "\n"
+
+
+def dns_cname_message(
+    job_id: str, distributions: list[dict[str, Any]], pointed: list[dict[str, Any]]
+) -> tuple[str, str]:
+    """Subject and body after the distributions exist, with ``route53_aliases``.
+
+    ``pointed`` holds the alias steps' results: the alias records the job wrote and the aliases no
+    hosted zone holds, which the owners still point themselves (CNAME to the distribution).
+    """
+    written = [entry for result in pointed for entry in result.get("records") or []]
+    left = {entry["name"] for result in pointed for entry in result.get("not_automated") or []}
+    lines = [f"CloudFront distributions are ready for job {job_id}.", ""]
+    if written:
+        lines.append("This job pointed these names at their distributions with Route 53 alias records:")
+        lines += [_dns_line(entry) for entry in written]
+        lines.append("")
+    if not left:
+        lines.append("Nothing is left for you to do: every name points at its distribution.")
+        count = len(distributions)
+        title = f"Names pointed at CloudFront: {count} distribution{'s' if count != 1 else ''} ({job_id})"
+        return subject(title), "\n".join(lines).rstrip() + "\n"
+    lines += [
+        "Point each name below at its target with a CNAME record (or an alias record at the zone apex):",
+        "",
+    ]
+    for distribution in distributions:
+        mine = [alias for alias in distribution["aliases"] if alias.lower() in left]
+        if not mine:
+            continue
+        lines.append(f"Distribution {distribution['id']}:")
+        lines += [f"  {alias}  CNAME  {distribution['domain_name']}" for alias in mine]
+        lines.append("")
+    count = len(left)
+    title = f"Point {count} name{'s' if count != 1 else ''} at CloudFront ({job_id})"
+    return subject(title), "\n".join(lines).rstrip() + "\n"
+
+
 def dns_records(
     certificates: list[dict[str, Any]] | None = None, distributions: list[dict[str, Any]] | None = None
 ) -> list[dict[str, str]]:

@@ -166,8 +166,45 @@ def plan_create_job(
 
     if read_aws:
         _check_aws(config, item_of_alias, dag_id, run_id, result, require_connection)
+        _check_route53(config, normalized, item_of_alias, dag_id, run_id, result, require_connection)
     result["valid"] = not errors
     return result
+
+
+def _check_route53(
+    config: CreateJobConfig,
+    normalized: dict[int, list[str]],
+    item_of_alias: dict[str, int],
+    dag_id: str,
+    run_id: str | None,
+    result: dict[str, Any],
+    require_connection: Callable[..., None] | None,
+) -> None:
+    """With Route 53 keys: the zone of every name into ``result["dns"]``, DNS conflicts and refusals."""
+    from cloudfront_ssl import dns_job
+
+    if not dns_job.uses_route53(config):
+        return
+    if not config.dns_aws_conn_id and any(entry["field"] == "aws_conn_id" for entry in result["errors"]):
+        return  # Route 53 goes through aws_conn_id, already refused
+    names = list(
+        dict.fromkeys([name for names in normalized.values() for name in names] + list(item_of_alias))
+    )
+    own_targets = (
+        dns_job.own_distribution_domains(config, list(item_of_alias), dag_id, run_id)
+        if run_id and config.route53_aliases and item_of_alias
+        else []
+    )
+    dns_job.check_dns(
+        config,
+        result,
+        names=names,
+        item_of_alias=item_of_alias,
+        own_targets=own_targets,
+        error=error,
+        require_connection=require_connection,
+    )
+    result["errors"].sort(key=lambda entry: (entry["item"] is not None, entry["item"] or 0))
 
 
 def _check_aws(

@@ -34,7 +34,11 @@ def set_running(dag_id: str, run_id: str, running: bool) -> None:
     with create_session() as session:
         run = session.query(DagRun).filter_by(dag_id=dag_id, run_id=run_id).one()
         run.state = DagRunState.RUNNING if running else DagRunState.SUCCESS
-        last = session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=run_id, task_id="cleanup_on_failure").one()
+        last = (
+            session.query(TaskInstance)
+            .filter_by(dag_id=dag_id, run_id=run_id, task_id="cleanup_on_failure")
+            .one()
+        )
         last.state = None if running else TaskInstanceState.SKIPPED
 
 

@@ -61,7 +61,16 @@ def test_demo_prints_what_the_owner_needs(demo_run):
     out = result.stdout
     # Step-by-step progress, through the REST API.
     assert "POST /auth/token" in out
-    for step in ("check", "request_certificates", "wait_for_issuance", "create_distribution[0]", "summary"):
+    for step in (
+        "check",
+        "request_certificates",
+        "write_validation_records",
+        "wait_for_dns",
+        "wait_for_issuance",
+        "create_distribution[0]",
+        "point_aliases[0]",
+        "summary",
+    ):
         assert re.search(rf"create\s+{re.escape(step)}\s+success", out), step
     # Certificates with their DNS validation records, distributions with their CNAME targets.
     assert "names: demo.example.com, www.demo.example.com" in out
@@ -69,9 +78,17 @@ def test_demo_prints_what_the_owner_needs(demo_run):
         r"DNS validation record: _\w+\.demo\.example\.com\.\s+CNAME\s+\S+acm-validations\.aws\.", out
     )
     assert re.search(r"^\s+www\.demo\.example\.com  CNAME  \w+\.cloudfront\.net$", out, re.MULTILINE)
-    # The owners' SNS messages: validation records first, then CNAME targets.
-    assert "Add DNS records to validate 1 certificate" in out
-    assert "Point your domains at CloudFront: 1 distribution" in out
+    # With Route 53 on, the create job wrote the records and pointed the names itself.
+    assert re.search(
+        r"^\s+www\.demo\.example\.com  AAAA  alias \w+\.cloudfront\.net  \(hosted zone \w+\)$", out, re.M
+    )
+    assert (
+        "No step was left to a person: 2 validation records written in Route 53, 1 distribution created, "
+        "2 names pointed at CloudFront"
+    ) in out
+    # The owners' SNS messages say so: nothing left to do, first for validation, then for the names.
+    assert "DNS validation done in Route 53 for 1 certificate" in out
+    assert "Names pointed at CloudFront: 1 distribution" in out
     assert re.search(r"^\s+shop\.demo\.example\.com  CNAME  \w+\.cloudfront\.net$", out, re.MULTILINE)
     assert "PRIVATE KEY" not in out
 

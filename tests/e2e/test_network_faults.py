@@ -64,7 +64,9 @@ def test_dropped_connections_during_the_requests_do_not_end_the_step(airflow_db,
     assert sorted(c["DomainName"] for c in aws.certificates()) == names
 
 
-def test_a_lost_answer_to_create_distribution_finds_the_distribution_it_made(airflow_db, aws, proxy, flaky_conn):
+def test_a_lost_answer_to_create_distribution_finds_the_distribution_it_made(
+    airflow_db, aws, proxy, flaky_conn
+):
     """CloudFront made the distribution, the answer was lost, botocore sent it again and CloudFront
     answered DistributionAlreadyExists: the step finds its distribution instead of failing a try."""
     proxy.inject("lose_answer", operation=CREATE_DISTRIBUTION)

@@ -32,6 +32,13 @@ CREATE_SECTIONS = {
     "Certificates": ["Certificates (one per line)", "Aggregate under wildcards"],
     "Distributions": ["Create distributions", "Source distribution id"],
     "Notifications and tags": ["Tags", "SNS topic ARN"],
+    "DNS (Route 53)": [
+        "Write validation records in Route 53",
+        "Point the names at their distributions",
+        "Replace records that point elsewhere",
+        "Hosted zone ids (one per line)",
+        "Route 53 connection id",
+    ],
     "Advanced": [
         "Poll interval (seconds)",
         "Validation timeout (hours)",

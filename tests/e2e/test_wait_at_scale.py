@@ -120,7 +120,13 @@ def test_passing_errors_during_the_wait_do_not_fail_the_step(
     dag_run = dag.test()
     assert dag_run.state == "success"
     assert proxy.pending_faults == 0
-    assert [kind for _, _, kind in proxy.injected] == ["throttle", "unavailable", "drop", "internal", "throttle"]
+    assert [kind for _, _, kind in proxy.injected] == [
+        "throttle",
+        "unavailable",
+        "drop",
+        "internal",
+        "throttle",
+    ]
     # Issuance is seen in the sweep: no certificate was described.
     assert proxy.count("DescribeCertificate") == 0
 
@@ -144,7 +150,9 @@ def test_an_error_that_outlasts_the_grace_fails_with_a_clear_message(aws, proxy,
     assert f"{len(proxy.injected)} checks in a row failed" in event["message"]
 
     operator = WaitForCertificatesOperator(task_id="wait", certificate_arns=arns, aws_conn_id=conn)
-    with pytest.raises(AcmUnreachableError, match="ServiceUnavailableException .* a retry of this step resumes"):
+    with pytest.raises(
+        AcmUnreachableError, match="ServiceUnavailableException .* a retry of this step resumes"
+    ):
         operator.execute_complete({}, event)
 
 

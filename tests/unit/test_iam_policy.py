@@ -4,7 +4,7 @@ The code under include/, dags/ and plugins/ is scanned (AST, not imported) for c
 (``client.describe_certificate(...)``, ``get_paginator("list_certificates")``, ``get_waiter(...)``,
 also awaited aiobotocore calls) and for the provider hook methods that call AWS themselves
 (``SnsHook.publish_to_target`` ...). Each call is attributed to a service (acm, cloudfront, sns,
-secretsmanager) from, in order: the receiver's name (``acm_client``), the services named in the
+secretsmanager, route53) from, in order: the receiver's name (``acm_client``), the services named in the
 enclosing function (``acm_hook(...)``, ``client_type="acm"``), the module's file name, those named
 anywhere in the module, and finally the one service whose API has that method. The botocore service model turns the
 method into its API operation, which is the IAM action, except for the few operations that need
@@ -29,13 +29,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "iam" / "cloudfront-ssl-policy.json"
 SCANNED = ("include", "dags", "plugins")
-SERVICES = ("acm", "cloudfront", "sns", "secretsmanager")
+SERVICES = ("acm", "cloudfront", "sns", "secretsmanager", "route53")
 
 SERVICE_HINTS = {
     "acm": ("acm",),
     "cloudfront": ("cloudfront",),
     "sns": ("sns",),
     "secretsmanager": ("secretsmanager", "secrets_manager"),
+    "route53": ("route53", "route_53"),
 }
 """Lower-cased substrings of identifiers and strings that name a service."""
 
@@ -271,6 +272,9 @@ def test_the_scan_finds_the_calls_the_jobs_are_known_to_make(calls):
         "cloudfront:GetDistributionConfig",
         "cloudfront:CreateDistribution",
         "sns:Publish",
+        "route53:ListHostedZones",
+        "route53:ChangeResourceRecordSets",
+        "route53:GetChange",
     } <= found
 
 
@@ -309,6 +313,12 @@ def test_policy_is_well_formed():
             # CloudFront takes certificates from us-east-1 only: no other region's ACM is needed.
             if resource.startswith("arn:aws:acm:"):
                 assert resource.startswith("arn:aws:acm:us-east-1:"), resource
+        # Route 53 actions are scoped to hosted zones and changes, except listing the zones (AWS
+        # authorizes ListHostedZones on "*" only).
+        for action in actions:
+            if action.startswith("route53:"):
+                expected = "*" if action == "route53:ListHostedZones" else "arn:aws:route53:::"
+                assert all(resource.startswith(expected) for resource in resources), (action, resources)
 
 
 def test_scanner_attributes_calls_by_receiver_function_and_module(tmp_path, monkeypatch):

@@ -1,0 +1,177 @@
+"""Waiting, without holding a worker slot, until Route 53 has applied a job's DNS changes (INSYNC).
+
+Route 53 applies a change batch to its name servers in the background (tens of seconds, sometimes
+minutes) and reports it ``INSYNC`` through ``GetChange``. The wait uses botocore's own waiter for
+that (``resource_record_sets_changed``) through the Amazon provider's waiter trigger, in the
+triggerer. This module lives in the installed package, so the triggerer can import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
+from typing import Any
+
+from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
+from airflow.sdk import BaseOperator
+from airflow.triggers.base import TriggerEvent
+
+from cloudfront_ssl.errors import FinalError
+from cloudfront_ssl.route53 import Route53Hook, change_status, route53_client
+
+WAITER = "resource_record_sets_changed"
+DEFAULT_DELAY_SECONDS = 10
+DEFAULT_MAX_ATTEMPTS = 180
+"""Thirty minutes at ten seconds: Route 53 normally needs under a minute."""
+
+
+class DnsChangeError(FinalError):
+    """Route 53 did not apply a change in time."""
+
+
+class DnsChangesInsyncTrigger(AwsBaseWaiterTrigger):
+    """Wait until every given Route 53 change is ``INSYNC``; fires ``{"status": "success", "change_ids"}``.
+
+    The changes are waited for one after the other on one client: Route 53 applies them in
+    parallel, so by the time the first is in sync the others mostly are too. On failure or after
+    ``waiter_max_attempts`` it fires ``{"status": "error", "message", "change_ids"}``.
+
+    :param change_ids: the Route 53 change ids (from ChangeResourceRecordSets).
+    :param aws_conn_id: the Airflow connection that reaches Route 53.
+    :param waiter_delay: seconds between two checks of a change.
+    :param waiter_max_attempts: checks of one change before giving up.
+    """
+
+    aws_hook_class = Route53Hook
+
+    def __init__(
+        self,
+        *,
+        change_ids: list[str],
+        aws_conn_id: str | None,
+        waiter_delay: int = DEFAULT_DELAY_SECONDS,
+        waiter_max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict | None = None,
+    ) -> None:
+        super().__init__(
+            serialized_fields={"change_ids": list(change_ids)},
+            waiter_name=WAITER,
+            waiter_args={},
+            failure_message="Route 53 did not apply the change",
+            status_message="Route 53 change",
+            status_queries=["ChangeInfo.Status"],
+            return_key="change_ids",
+            return_value=list(change_ids),
+            waiter_delay=waiter_delay,
+            waiter_max_attempts=waiter_max_attempts,
+            aws_conn_id=aws_conn_id,
+            region_name=region_name,
+            verify=verify,
+            botocore_config=botocore_config,
+        )
+        self.change_ids = list(change_ids)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Wait for each change in turn with the provider's logging async waiter."""
+        from airflow.exceptions import AirflowException
+        from airflow.providers.amazon.aws.utils.waiter_with_logging import async_wait
+
+        hook = self.hook()
+        async with await hook.get_async_conn() as client:
+            waiter = hook.get_waiter(self.waiter_name, deferrable=True, client=client)
+            for change_id in self.change_ids:
+                try:
+                    await async_wait(
+                        waiter,
+                        self.waiter_delay,
+                        self.attempts,
+                        {"Id": change_id},
+                        self.failure_message,
+                        self.status_message,
+                        self.status_queries,
+                    )
+                except AirflowException as error:
+                    yield self._event_from_exception(error)
+                    return
+                self.log.info("Route 53 change %s is INSYNC", change_id)
+        yield TriggerEvent({"status": "success", "change_ids": self.change_ids})
+
+
+class WaitForDnsChangesOperator(BaseOperator):
+    """Wait until Route 53 reports the given changes ``INSYNC``, deferring while they are pending.
+
+    It checks each change once; when all are in sync it returns at once, otherwise it defers to
+    :class:`DnsChangesInsyncTrigger`. A retry of this task resumes the same changes by their ids: it
+    never sends them again.
+
+    :param changes: ``[{"zone_id", "change_id"}]``, or the whole result of the step that wrote them
+        (``{"dns_aws_conn_id", "changes", ...}``, whose connection then wins). Templated.
+    :param aws_conn_id: the connection that reaches Route 53 (templated).
+    :param waiter_delay: seconds between two checks while deferred.
+    :param waiter_max_attempts: checks of one change before the wait fails.
+    """
+
+    template_fields: Sequence[str] = ("changes", "aws_conn_id")
+    ui_color = "#dfe9f3"
+
+    def __init__(
+        self,
+        *,
+        changes: Any,
+        aws_conn_id: Any = "aws_default",
+        waiter_delay: int = DEFAULT_DELAY_SECONDS,
+        waiter_max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.changes = changes
+        self.aws_conn_id = aws_conn_id
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+
+    def _change_ids(self) -> list[str]:
+        changes = self.changes or {}
+        if isinstance(changes, dict):  # the writing step's whole result
+            changes = changes.get("changes") or []
+        return [change["change_id"] for change in changes]
+
+    def _conn_id(self) -> str | None:
+        if isinstance(self.changes, dict) and self.changes.get("dns_aws_conn_id"):
+            return self.changes["dns_aws_conn_id"]
+        return self.aws_conn_id or None
+
+    def execute(self, context: Any) -> list[str]:
+        """Check every change once; return when all are in sync, defer otherwise."""
+        change_ids = self._change_ids()
+        if not change_ids:
+            self.log.info("No Route 53 change to wait for")
+            return []
+        client = route53_client(self._conn_id())
+        pending = [change_id for change_id in change_ids if change_status(client, change_id) != "INSYNC"]
+        if not pending:
+            self.log.info("Route 53 has applied all %d change(s)", len(change_ids))
+            return change_ids
+        self.log.info("%d of %d Route 53 change(s) pending: %s", len(pending), len(change_ids), pending)
+        self.defer(
+            trigger=DnsChangesInsyncTrigger(
+                change_ids=pending,
+                aws_conn_id=self._conn_id(),
+                waiter_delay=self.waiter_delay,
+                waiter_max_attempts=self.waiter_max_attempts,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=len(pending) * self.waiter_delay * self.waiter_max_attempts + 600),
+        )
+        return change_ids  # not reached: defer() raises
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> list[str]:
+        """Resume after the trigger."""
+        if event.get("status") == "success":
+            self.log.info("Route 53 has applied the change(s) %s", event.get("change_ids"))
+            return self._change_ids()
+        raise DnsChangeError(
+            f"Route 53 did not apply the change(s) {event.get('change_ids')}: {event.get('message')}. "
+            "Retrying this step waits for the same changes again."
+        )
