@@ -100,6 +100,7 @@ def request_certificates(
     for request, arn in zip(plan["certificates"], arns, strict=True):
         certificate = acm.describe_until_records(client, arn)
         results.append({"item": request["item"], **acm.certificate_result(certificate)})
+    log.info("DNS validation records of the job's certificates:\n%s", messages.records_table(certificates=results))
 
     if config.route53_validation:
         # The owners hear once the job has written what it can to Route 53 (write_validation_records).
@@ -173,6 +174,7 @@ def notify_cname_targets(
     if not distributions:
         log.info("No distribution was created: no CNAME message to send")
         return
+    log.info("CNAME targets of the job's names:\n%s", messages.records_table(distributions=distributions))
     config = parse_config(CreateJobConfig, params)
     if config.route53_aliases:
         subject, body = messages.dns_cname_message(run_id, distributions, list(pointed or []))

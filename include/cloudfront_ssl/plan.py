@@ -33,6 +33,7 @@ from cloudfront_ssl.tags import CREATE_DAG_ID
 log = logging.getLogger(__name__)
 
 Error = dict[str, Any]
+SOURCE_NEEDED = "source_distribution_id is required when create_distributions is true"
 
 
 def error(field: str, message: str, item: int | None = None) -> Error:
@@ -119,8 +120,18 @@ def plan_create_job(
         errors += [
             entry
             for entry in config_errors(problem)
-            if entry["item"] is None or entry["field"] != "certificates"
+            if (entry["item"] is None or entry["field"] != "certificates")
+            and SOURCE_NEEDED not in entry["message"]
         ]
+    # The model says this only when every field is valid: say it beside the other refusals.
+    source = params.get("source_distribution_id")
+    if params.get("create_distributions", True) is not False and not (
+        isinstance(source, str) and source.strip()
+    ):
+        if not any(entry["field"] == "source_distribution_id" for entry in errors):
+            errors.append(
+                error("source_distribution_id", f"{SOURCE_NEEDED} (the distribution whose config is copied)")
+            )
 
     items = params.get("certificates")
     if not isinstance(items, list):

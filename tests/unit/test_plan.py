@@ -83,3 +83,8 @@ def test_names_claimed_by_a_running_job_are_conflicts() -> None:
     assert result["conflicts"][0]["name"] == "b.example.com"
     assert result["conflicts"][0]["held_by"] == "job r1 of ssl_create_certificates"
     assert result["errors"][0]["item"] == 1
+
+
+def test_a_missing_source_is_said_beside_the_other_refusals() -> None:
+    result = plan_create_job({"certificates": ["a.example.com"], "tags": {"a#": "b"}}, read_aws=False)
+    assert {e["field"] for e in result["errors"]} == {"tags", "source_distribution_id"}
