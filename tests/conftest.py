@@ -26,6 +26,9 @@ VALIDATION_WAIT_SECONDS = 2
 for _name in [name for name in os.environ if name.startswith("AWS_")]:
     os.environ.pop(_name)
 os.environ.update(airflow_environment(_HOME, MOTO_URL))
+# The emulator takes far more than ACM's 10 calls a second: a 100-certificate job would spend most of its
+# run waiting for the production default of 5. Tests of the cap itself set their own rate.
+os.environ["AIRFLOW__SSL_CERTIFICATES__ACM_CALLS_PER_SECOND"] = "100"
 
 
 @pytest.fixture(scope="session")
