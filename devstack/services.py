@@ -13,6 +13,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ class Postgres:
 
     host: str
     port: int
+    data_dir: Path | None = None
+    """The data directory of a server the stack started (removed when the stack stops); None: the machine's."""
 
     def url(self, database: str) -> str:
         """The SQLAlchemy URL of one of its databases, with the driver Airflow 3.3 uses (psycopg 3)."""
@@ -71,16 +74,21 @@ class Postgres:
 
 
 def start_postgres(processes: Processes, workdir: Path) -> Postgres:
-    """A PostgreSQL server of the stack's own on a free port (trust authentication, no fsync)."""
+    """A PostgreSQL server of the stack's own on a free port (trust authentication, no fsync).
+
+    Its data directory is a new temporary directory of its own rather than under ``workdir``: run as
+    root, the server runs as Debian's ``postgres`` user, which must be able to reach it.
+    """
     initdb = _binary("initdb", ["/usr/lib/postgresql/*/bin/initdb"])
-    server = str(Path(initdb).with_name("postgres"))
-    data = workdir / "postgres"
-    data.mkdir(parents=True)
+    server = str(Path(initdb).resolve().with_name("postgres"))
+    root = Path(tempfile.mkdtemp(prefix="cloudfront-ssl-postgres-"))
+    data = root / "data"
+    data.mkdir()
     run_as: list[str] = []
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root: Debian's package creates its user
         user = pwd.getpwnam("postgres")
-        os.chown(workdir, user.pw_uid, user.pw_gid)
-        os.chown(data, user.pw_uid, user.pw_gid)
+        for path in (root, data):
+            os.chown(path, user.pw_uid, user.pw_gid)
         run_as = ["runuser", "-u", "postgres", "--"]
     subprocess.run(
         [*run_as, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
@@ -90,12 +98,12 @@ def start_postgres(processes: Processes, workdir: Path) -> Postgres:
     port = free_port()
     processes.start(
         "postgres",
-        [*run_as, server, "-D", str(data), "-p", str(port), "-k", str(workdir)]
+        [*run_as, server, "-D", str(data), "-p", str(port), "-k", str(root)]
         + ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=300"],
         clean_environment(),
         workdir / "postgres.log",
     )
-    postgres = Postgres("127.0.0.1", port)
+    postgres = Postgres("127.0.0.1", port, root)
     wait_for("start PostgreSQL", lambda: processes.check_alive() or postgres.ready(), 60, 0.5)
     return postgres
 

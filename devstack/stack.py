@@ -115,8 +115,9 @@ class AirflowStack:
                 release_redis_db(self.redis_port, self.redis_db)
         finally:
             self.processes.stop_all(say)
-            if self.workdir:
-                shutil.rmtree(self.workdir, ignore_errors=True)
+            for own in (self.workdir, self.postgres and self.postgres.data_dir):
+                if own:
+                    shutil.rmtree(own, ignore_errors=True)
 
 
 def standalone(
@@ -155,6 +156,10 @@ def standalone(
         **api_environment(url),
         **auth_environment(passwords),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # The scheduler's and the triggerer's log servers: free ports, so that stacks side by side
+        # (a test run beside a `make up`) do not fight over 8793 and 8794.
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         # New DAG files (another job landing while `make up` runs) show up within half a minute.
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         **(extra_env or {}),
