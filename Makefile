@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv test lint demo up clean bench
+.PHONY: venv test lint demo up up-celery clean bench
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,10 +14,12 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproje
 
 venv: $(BIN)/.installed
 
-## Run the whole test suite (unit tests, DAG checks, end-to-end runs against moto, the browser test).
+## Run the whole test suite (unit tests, DAG checks, end-to-end runs against moto, the browser test,
+## the production engine test on PostgreSQL and Redis).
 test: venv
 	$(BIN)/ruff check .
 	bash scripts/install-browser.sh
+	bash scripts/install-engine-services.sh
 	$(BIN)/pytest
 
 lint: venv
@@ -25,16 +27,24 @@ lint: venv
 
 ## Watch both jobs run end to end on the AWS emulator (moto), driven through the Airflow REST API.
 demo: venv
+	-bash scripts/install-engine-services.sh
 	$(BIN)/python scripts/demo.py
 
 ## The same stack, kept running to explore the UI until Ctrl-C (Airflow home: .airflow/).
 up: venv
+	-bash scripts/install-engine-services.sh
 	$(BIN)/python scripts/demo.py --keep-running
 
 ## Benchmarks, not tests: the wait at fleet scale (in-process and in a real triggerer), the create job
 ## next to a plain boto3 loop, the DAG files' parse time next to Airflow's example. Prints figures.
 bench: venv
 	$(BIN)/python scripts/bench.py run
+
+## The same on the production engine of docker-compose.yaml, without Docker: CeleryExecutor on
+## PostgreSQL and Redis, two workers, two triggerers, until Ctrl-C (Airflow home: .airflow/engine/).
+up-celery: venv
+	bash scripts/install-engine-services.sh
+	$(BIN)/python scripts/demo.py --keep-running --engine
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info include/*.egg-info

@@ -32,9 +32,19 @@ def clean_environment() -> dict[str, str]:
     return env
 
 
+SQLITE_BUSY_TIMEOUT_SECONDS = 60
+"""How long a writer waits for SQLite's lock before it fails with "database is locked"."""
+
+
 def sqlite_url(home: Path) -> str:
-    """The SQLite metadata database in an Airflow home."""
-    return f"sqlite:///{home / 'airflow.db'}"
+    """The SQLite metadata database in an Airflow home, with a busy timeout of a minute.
+
+    SQLite lets one process write at a time; the driver's default of five seconds made concurrent
+    writers fail at once. It still serialises every write: stacks that serve bursts of jobs use
+    PostgreSQL (:func:`devstack.stack.standalone`), SQLite is the tests' in-process database and the
+    fallback where PostgreSQL is not installed.
+    """
+    return f"sqlite:///{home / 'airflow.db'}?timeout={SQLITE_BUSY_TIMEOUT_SECONDS}"
 
 
 def airflow_environment(home: Path, emulator_url: str, database_url: str | None = None) -> dict[str, str]:

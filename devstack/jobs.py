@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
+
 from devstack.api import TERMINAL_STATES, AirflowApi
 from devstack.processes import StackFailure
 
@@ -50,7 +52,14 @@ def follow(
         on_tick()
         for job in (job for job in jobs if not job.done):
             order = lambda ti: (ti.get("start_date") or "~", ti["task_id"], ti.get("map_index", -1))  # noqa: E731
-            for ti in sorted(api.task_instances(job.dag_id, job.run_id), key=order):
+            try:
+                task_instances = api.task_instances(job.dag_id, job.run_id)
+                run_state = api.run_state(job.dag_id, job.run_id)
+            except requests.RequestException as error:
+                # A busy API server (a burst of tasks on two cores) may miss one poll: ask again.
+                say(f"  (the API server did not answer in time: {type(error).__name__}; asking again)")
+                continue
+            for ti in sorted(task_instances, key=order):
                 key = (ti["task_id"], ti.get("map_index", -1))
                 state = ti.get("state") or "none"
                 if job.task_states.get(key) != state:
@@ -59,12 +68,11 @@ def follow(
                         label = ti["task_id"] + (f"[{key[1]}]" if key[1] >= 0 else "")
                         note = f" (try {ti['try_number']})" if (ti.get("try_number") or 1) > 1 else ""
                         say(f"  {job.label:<{width}}  {label:<32} {state}{note}")
-            state = api.run_state(job.dag_id, job.run_id)
-            if state != job.state:
-                job.state = state
+            if run_state != job.state:
+                job.state = run_state
                 if job.done:
                     job.finished = time.monotonic()
-                    say(f"  {job.label:<{width}}  job {job.run_id}: {state.upper()} after {job.duration()}")
+                    say(f"  {job.label:<{width}}  job {job.run_id}: {run_state.upper()} after {job.duration()}")
         if not all(job.done for job in jobs):
             if time.monotonic() > deadline:
                 running = ", ".join(f"{job.label} ({job.state})" for job in jobs if not job.done)

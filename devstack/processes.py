@@ -146,9 +146,9 @@ class Processes:
         started.popen.wait(timeout=10)
         self.started.remove(started)
 
-    def stop(self, started: Started, grace: float = 20) -> None:
-        """SIGTERM to the process and its children, SIGKILL to what is left after ``grace`` seconds."""
-        tree = started.tree()
+    def stop(self, started: list[Started], grace: float = 20) -> None:
+        """SIGTERM to the processes and their children at once, SIGKILL to what is left after ``grace`` s."""
+        tree = [process for one in started for process in one.tree()]
         for process in tree:
             try:
                 process.send_signal(signal.SIGTERM)
@@ -161,17 +161,20 @@ class Processes:
             except psutil.NoSuchProcess:
                 pass
         psutil.wait_procs(alive, timeout=10)
-        try:
-            started.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        for one in started:
+            try:
+                one.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            self.started.remove(one)
 
     def stop_all(self, say: Callable[[str], None] | None = None) -> None:
-        """Stop every process started, newest first, then any straggler carrying the run's marker."""
-        for started in reversed(self.started):
-            if say and started.popen.poll() is None:
-                say(f"  stopping {started.name} (pid {started.pid})")
-            self.stop(started)
+        """Stop every process started, then any straggler carrying the run's marker."""
+        if say:
+            for started in self.started:
+                if started.popen.poll() is None:
+                    say(f"  stopping {started.name} (pid {started.pid})")
+        self.stop(list(self.started))
         stragglers = []
         for process in psutil.process_iter():
             try:

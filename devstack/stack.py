@@ -8,6 +8,9 @@ as a process of its own.
 
 from __future__ import annotations
 
+import secrets
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +27,8 @@ from devstack.environment import (
     clean_environment,
     password_file,
 )
-from devstack.processes import Processes, Started, free_port, wait_for
+from devstack.processes import Processes, StackFailure, Started, free_port, wait_for
+from devstack.services import Postgres, postgres_server, release_redis_db
 
 HEALTH_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
 
@@ -38,6 +42,14 @@ class AirflowStack:
     url: str
     password: str
     processes: Processes = field(default_factory=lambda: Processes(cwd=ROOT))
+    postgres: Postgres | None = None
+    """The PostgreSQL server holding :attr:`database`, the stack's own metadata database (else SQLite)."""
+    database: str = ""
+    redis_port: int = 0
+    redis_db: int = 0
+    """The Redis database number the stack claimed (0: none)."""
+    workdir: Path | None = None
+    """Where servers of the stack's own keep their data; removed when it stops."""
 
     def __post_init__(self) -> None:
         self.api = AirflowApi(self.url)
@@ -90,8 +102,22 @@ class AirflowStack:
             )
 
     def stop(self, say: Callable[[str], None] | None = None) -> None:
-        """Stop every process of the stack with its children."""
-        self.processes.stop_all(say)
+        """Stop Airflow's processes, drop the stack's database, free its Redis database, stop its servers."""
+        servers = ("postgres", "redis")
+        try:
+            airflow = [started for started in self.processes.started if started.name not in servers]
+            if say and airflow:
+                say(f"  stopping {', '.join(started.name for started in airflow)}")
+            self.processes.stop(airflow)
+            if self.postgres and self.database:
+                self.postgres.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+            if self.redis_db:
+                release_redis_db(self.redis_port, self.redis_db)
+        finally:
+            self.processes.stop_all(say)
+            for own in (self.workdir, self.postgres and self.postgres.data_dir):
+                if own:
+                    shutil.rmtree(own, ignore_errors=True)
 
 
 def standalone(
@@ -99,22 +125,52 @@ def standalone(
     emulator_url: str,
     port: int | None = None,
     extra_env: dict[str, str] | None = None,
+    postgres_port: int | None = 5432,
 ) -> AirflowStack:
-    """``airflow standalone`` on SQLite with this repository's DAGs and plugins, AWS on the emulator.
+    """``airflow standalone`` with this repository's DAGs and plugins, AWS on the emulator.
+
+    Its metadata database is a fresh PostgreSQL database of its own: on the machine's server when
+    one answers on ``postgres_port``, else on a server the stack starts from Debian's package. Only
+    when PostgreSQL is not installed (or ``postgres_port`` is None) is it SQLite, which serialises
+    every write: a burst of jobs then waits on its busy timeout.
 
     Not started yet: call ``stack.start("airflow-standalone", "standalone")``. The API listens on
     ``port``, else on 8080 when free, else on any free port.
     """
+    processes = Processes(cwd=ROOT)
+    workdir = Path(tempfile.mkdtemp(prefix="cloudfront-ssl-standalone-"))
+    postgres, database = None, ""
+    if postgres_port:
+        try:
+            postgres = postgres_server(processes, workdir, postgres_port)
+            database = f"cloudfront_ssl_standalone_{secrets.token_hex(8)}"
+            postgres.execute(f'CREATE DATABASE "{database}"')
+        except StackFailure:  # PostgreSQL is not installed: SQLite
+            postgres, database = None, ""
     url = f"http://127.0.0.1:{port or free_port(8080)}"
     passwords = password_file(home)
+    database_url = postgres.url(database) if postgres else None
     env = {
         **clean_environment(),
-        **airflow_environment(home, emulator_url),
+        **airflow_environment(home, emulator_url, database_url),
         **api_environment(url),
         **auth_environment(passwords),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # The scheduler's and the triggerer's log servers: free ports, so that stacks side by side
+        # (a test run beside a `make up`) do not fight over 8793 and 8794.
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         # New DAG files (another job landing while `make up` runs) show up within half a minute.
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         **(extra_env or {}),
     }
-    return AirflowStack(home=home, env=env, url=url, password=admin_password(passwords))
+    return AirflowStack(
+        home=home,
+        env=env,
+        url=url,
+        password=admin_password(passwords),
+        processes=processes,
+        postgres=postgres,
+        database=database,
+        workdir=workdir,
+    )

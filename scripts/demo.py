@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 
 from devstack import pki  # noqa: E402
 from devstack.emulator import Emulator  # noqa: E402
+from devstack.engine import engine_stack  # noqa: E402
 from devstack.environment import ROOT, password_file  # noqa: E402
 from devstack.jobs import Job, explain_failure, follow  # noqa: E402
 from devstack.processes import StackFailure, tail  # noqa: E402
@@ -60,6 +61,7 @@ class Settings:
     keep_home: bool
     port: int | None
     timeout_seconds: float
+    engine: bool = False
 
     @property
     def validation_wait_seconds(self) -> int:
@@ -314,16 +316,22 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         "--port", type=int, help="API server port (default: 8080 when free, else any free port)"
     )
     parser.add_argument(
+        "--engine",
+        action="store_true",
+        help="docker-compose.yaml's engine instead of standalone: CeleryExecutor, PostgreSQL, Redis, "
+        "two workers, two triggerers (make up-celery)",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=420, help="seconds to wait for the jobs (default 420)"
     )
     args = parser.parse_args(argv)
     if args.home:
         home, keep = args.home.resolve(), True
     elif args.keep_running:
-        home, keep = ROOT / ".airflow", True
+        home, keep = ROOT / ".airflow" / ("engine" if args.engine else ""), True
     else:
         home, keep = Path(tempfile.mkdtemp(prefix="cloudfront-ssl-demo-")), False
-    return Settings(args.quick, args.keep_running, home, keep, args.port, args.timeout)
+    return Settings(args.quick, args.keep_running, home, keep, args.port, args.timeout, args.engine)
 
 
 def prepare_home(home: Path) -> None:
@@ -371,13 +379,22 @@ def main(argv: list[str] | None = None) -> int:
             say(f"  public Route 53 hosted zone {DEMO_ZONE} ({zone_id})")
         # The jobs' default topic, so that jobs started from the UI notify too.
         topic = {"AIRFLOW_VAR_SSL_NOTIFICATION_TOPIC_ARN": emulator.topic_arn}
-        with step("start airflow standalone (SQLite, LocalExecutor)"):
-            stack = standalone(settings.home, emulator.url, settings.port, topic)
-            stack.start(STANDALONE_LOG, "standalone")
+        if settings.engine:
+            with step("start the engine of docker-compose.yaml (CeleryExecutor, PostgreSQL, Redis)"):
+                stack = engine_stack(settings.home, emulator.url, topic, api_port=settings.port or 8080)
+                say(f"  PostgreSQL database {stack.database}, Redis database {stack.redis_db}")
+                say(f"  started {', '.join(stack.start_components())}")
+        else:
+            with step("start airflow standalone (LocalExecutor)"):
+                stack = standalone(settings.home, emulator.url, settings.port, topic)
+                where = f"PostgreSQL database {stack.database}" if stack.postgres else "SQLite"
+                say(f"  metadata database: {where}")
+                stack.start(STANDALONE_LOG, "standalone")
         code = run(settings, emulator, stack)
     except StackFailure as failure:
         print(f"\nDEMO FAILED at step '{failure.step}': {failure.detail}", flush=True)
-        print(tail(settings.home / f"{STANDALONE_LOG}.log", 20), flush=True)
+        if not settings.engine:
+            print(tail(settings.home / f"{STANDALONE_LOG}.log", 20), flush=True)
     except KeyboardInterrupt:
         print("\nInterrupted.", flush=True)
         code = 130

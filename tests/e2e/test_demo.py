@@ -39,7 +39,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Compl
         env=os.environ.copy(),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,  # the demo waits up to 300 s for Airflow and 420 s for the jobs on a busy machine
     )
     return result, port
 

@@ -1,8 +1,8 @@
 """docker-compose.yaml and the Dockerfile: what would break a user's ``docker compose up``.
 
-Docker does not run here: these checks read the files for what would break a user's stack (a
-component missing, a setting not reaching a service, the image built on another Airflow than the
-one pinned).
+Docker does not run here. The engine test (``tests/e2e/test_engine.py``) runs the compose file's
+commands and settings as processes; these checks cover what it cannot: the image, the mounts, the
+services' wiring and the Dockerfile's build.
 """
 
 from __future__ import annotations
@@ -177,3 +177,23 @@ def test_emulator_profile_adds_moto_and_points_aws_default_at_it(services):
         line for line in _dockerfile_instructions() if "seed_emulator.py" in line and line.startswith("COPY")
     ]
     assert copied.split()[-1] in script
+
+
+def test_what_the_engine_needs_is_pinned_in_the_requirements_the_image_installs(compose):
+    env = compose["x-airflow-common"]["environment"]
+    pins = {
+        re.sub(r"\[.*\]", "", line.split("==")[0]).lower()
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    needed = (
+        {"apache-airflow-providers-celery"} if env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor" else set()
+    )
+    # The metadata database's driver, and asyncpg for Airflow's asynchronous engine on PostgreSQL.
+    driver = urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).scheme
+    needed |= {"psycopg2": {"psycopg2-binary", "asyncpg"}, "psycopg": {"psycopg", "asyncpg"}}.get(
+        driver.partition("+")[2] or "psycopg2", set()
+    )
+    if urlsplit(env["AIRFLOW__CELERY__BROKER_URL"]).scheme.startswith("redis"):
+        needed.add("redis")
+    assert needed <= pins, sorted(needed - pins)
