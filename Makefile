@@ -20,7 +20,7 @@ test: venv
 	$(BIN)/ruff check .
 	bash scripts/install-browser.sh
 	bash scripts/install-engine-services.sh
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 lint: venv
 	$(BIN)/ruff check .
