@@ -7,7 +7,6 @@ Steps of the jobs (called by the DAGs' tasks)
     ``job_dag``      what the job DAGs share: task defaults, the distribution step, the closing steps
     ``create_job``   the create job's steps
     ``import_job``   the import job's steps
-    ``dns_job``      the create job's Route 53 steps (check, validation records, alias records)
     ``cleanup``      removing one job's resources (``ssl_cleanup_job`` and ``cleanup_on_failure``)
     ``inventory``    the daily report and its alerts
     ``operators``, ``triggers``   the deferrable wait for issuance
@@ -20,6 +19,7 @@ For the page and its API (the plugin)
 
 Shared by both
     ``plan``         the create job's plan and every reason to refuse it (the check step, the dry run)
+    ``dns_job``      the create job's Route 53 part: its check, validation records and alias records
     ``claims``       names claimed by running jobs, so that two jobs never work on one name
     ``acm_status``   ACM's statuses read in bulk: the one place that says issued, pending or failed
     ``acm``, ``cloudfront``, ``route53``, ``notify``   one module per AWS service: calls and finders
