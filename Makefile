@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv test lint demo up up-celery clean bench
+.PHONY: venv test test-engine lint demo up up-celery clean bench
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,13 +14,17 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproje
 
 venv: $(BIN)/.installed
 
-## Run the whole test suite (unit tests, DAG checks, end-to-end runs against moto, the browser test,
-## the production engine test on PostgreSQL and Redis).
+## Run the test suite (unit tests, DAG checks, end-to-end runs against moto, real api-servers, the browser).
 test: venv
 	$(BIN)/ruff check .
 	bash scripts/install-browser.sh
-	bash scripts/install-engine-services.sh
 	$(BIN)/pytest -n auto --dist loadfile
+
+## The jobs on the production engine (Celery, PostgreSQL, Redis: two workers, two triggerers, a worker
+## and a triggerer killed) and twenty jobs at once on standalone. About 15 minutes on two cores.
+test-engine: venv
+	bash scripts/install-engine-services.sh
+	$(BIN)/pytest -m engine
 
 lint: venv
 	$(BIN)/ruff check .

@@ -34,6 +34,9 @@ from devstack import pki
 from devstack.engine import EngineStack, engine_stack
 from devstack.processes import StackFailure, wait_for
 
+# The production engine runs with `make test-engine`: see README, Development.
+pytestmark = pytest.mark.engine
+
 CREATE_DAG = "ssl_create_certificates"
 IMPORT_DAG = "ssl_import_certificate"
 JOBS = 10

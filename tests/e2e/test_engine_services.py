@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 import redis
 
 from devstack.processes import Processes, free_port, listening
 from devstack.services import claim_redis_db, postgres_server, redis_server, release_redis_db
+
+# The production engine runs with `make test-engine`: see README, Development.
+pytestmark = pytest.mark.engine
 
 
 def test_servers_of_the_stack_s_own_start_serve_and_stop(tmp_path):

@@ -16,6 +16,9 @@ import pytest
 from devstack.processes import wait_for
 from devstack.stack import standalone
 
+# The production engine runs with `make test-engine`: see README, Development.
+pytestmark = pytest.mark.engine
+
 CREATE_DAG = "ssl_create_certificates"
 BURST = 20
 
