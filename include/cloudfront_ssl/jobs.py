@@ -171,24 +171,11 @@ def _add_counts_and_errors(session: Session, jobs: list[dict[str, Any]], *, read
 def _xcom_text(row: Any) -> str | None:
     """A text XCom value (a step's recorded failure), read through a custom XCom backend if there is
     one; None when it cannot be read here (the error then comes from the step's log)."""
-    value = row.value
-    if isinstance(value, str | bytes):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            pass
-    from airflow.sdk.bases.xcom import BaseXCom
-    from airflow.sdk.execution_time.xcom import resolve_xcom_backend
-
-    backend = resolve_xcom_backend()
-    if backend is not BaseXCom:
-        try:
-            value = backend.deserialize_value(row)
-        except Exception:
-            log.warning(
-                "Cannot read the recorded failure of %s in %s", row.task_id, row.run_id, exc_info=True
-            )
-            return None
+    try:
+        value = _stored_value(row)
+    except ValueError:
+        log.warning("Cannot read the recorded failure of %s in %s", row.task_id, row.run_id, exc_info=True)
+        return None
     return value if isinstance(value, str) and value else None
 
 
@@ -245,8 +232,8 @@ def _run_error(
     return None
 
 
-def _xcom_value(row: Any) -> Any:
-    """A stored XCom value as the task returned it.
+def _stored_value(row: Any) -> Any:
+    """A stored XCom value as the task pushed it.
 
     Most rows hold JSON. A custom XCom backend (object storage, for one) may keep large values outside
     the database and store a reference in the row: its own ``deserialize_value`` reads them back.
@@ -267,6 +254,12 @@ def _xcom_value(row: Any) -> Any:
             value = backend.deserialize_value(row)
         except Exception as error:
             raise ValueError(f"{type(error).__name__}: {error}") from None
+    return value
+
+
+def _xcom_value(row: Any) -> Any:
+    """A step's result (a dict or a list) as the task returned it; ``ValueError`` when unreadable."""
+    value = _stored_value(row)
     if not isinstance(value, dict | list):
         raise ValueError(f"not a result of this package ({type(value).__name__})")
     return value
