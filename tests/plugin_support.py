@@ -25,6 +25,21 @@ __all__ = ["PASSWORD", "USERNAME", "api_server", "free_port", "signed_in_airflow
 
 
 @contextmanager
+def environment(settings: dict[str, str]) -> Iterator[None]:
+    """Set ``settings`` in this process's environment, and put back what was there afterwards."""
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
 def signed_in_airflow(home: Path) -> Iterator[None]:
     """Airflow set to SimpleAuthManager with one admin whose password the tests know, then restored.
 
@@ -39,16 +54,8 @@ def signed_in_airflow(home: Path) -> Iterator[None]:
         # The tests' listings must be fresh; the cache itself is tested on its own.
         "AIRFLOW__SSL_CERTIFICATES__CACHE_SECONDS": "0",
     }
-    saved = {name: os.environ.get(name) for name in settings}
-    os.environ.update(settings)
-    try:
+    with environment(settings):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def reset_catalog_cache() -> None:

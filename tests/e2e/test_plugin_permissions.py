@@ -20,7 +20,13 @@ import requests
 
 from tests import pki
 from tests.dag_runs import ROOT
-from tests.plugin_support import api_server, reset_catalog_cache, serialize_dags, signed_in_airflow
+from tests.plugin_support import (
+    api_server,
+    environment,
+    reset_catalog_cache,
+    serialize_dags,
+    signed_in_airflow,
+)
 
 PLUGIN = "/ssl-certificates"
 API = f"{PLUGIN}/api"
@@ -54,16 +60,8 @@ def _users(home: Path, users: dict[str, str]) -> Iterator[None]:
         ),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
     }
-    saved = {name: os.environ.get(name) for name in settings}
-    os.environ.update(settings)
-    try:
+    with environment(settings):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _token(client: Any, username: str, base: str = "") -> str:
