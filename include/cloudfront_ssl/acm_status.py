@@ -121,7 +121,9 @@ def _record_page(
                 requested_at[arn] = created.timestamp()
 
 
-def _to_describe(watched: Iterable[str], statuses: dict[str, str], known_reasons: dict[str, str]) -> list[str]:
+def _to_describe(
+    watched: Iterable[str], statuses: dict[str, str], known_reasons: dict[str, str]
+) -> list[str]:
     """The certificates a sweep must describe: unlisted ones, and failed ones whose reason is unknown."""
     return [
         arn
@@ -179,6 +181,19 @@ def check_issuance(client: Any, arns: list[str]) -> tuple[IssuanceCheck, StatusS
         _record_description(arn, certificate, statuses, reasons, requested_at)
     snapshot = StatusSnapshot(started, statuses, reasons, requested_at)
     return assess(arns, snapshot), snapshot
+
+
+def current_statuses(client: Any, arns: list[str]) -> dict[str, str]:
+    """ACM's status now of each of ``arns`` (:data:`NOT_FOUND` when deleted), for a job's view.
+
+    The same sweep as :func:`check_issuance`: its cost is the account's ListCertificates pages plus one
+    DescribeCertificate per certificate of the job that the sweep does not list, never one call per
+    certificate of the account.
+    """
+    if not arns:
+        return {}
+    _, snapshot = check_issuance(client, arns)
+    return snapshot.statuses
 
 
 def passing_errors() -> tuple[type[BaseException], ...]:

@@ -404,11 +404,20 @@ def job_detail(
     }
 
 
-def with_current_status(summary: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any]:
-    """The summary with each certificate's status as ACM reports it now (from the catalog's entries)."""
-    status_by_arn = {entry["arn"]: entry.get("status") for entry in entries}
+def with_current_status(summary: dict[str, Any], statuses: dict[str, str]) -> dict[str, Any]:
+    """The summary with each certificate's status as ACM reports it now.
+
+    :param statuses: ACM's status by ARN (:func:`cloudfront_ssl.acm_status.current_statuses`); a
+        certificate ACM no longer knows shows ``DELETED``, one missing from ``statuses`` keeps the
+        status the job recorded.
+    """
+    from cloudfront_ssl.acm_status import NOT_FOUND
+
+    def now(certificate: dict[str, Any]) -> Any:
+        status = statuses.get(certificate.get("arn") or "", certificate.get("status"))
+        return "DELETED" if status == NOT_FOUND else status
+
     certificates = [
-        {**certificate, "status": status_by_arn.get(certificate.get("arn"), certificate.get("status"))}
-        for certificate in summary.get("certificates", [])
+        {**certificate, "status": now(certificate)} for certificate in summary.get("certificates", [])
     ]
     return {**summary, "certificates": certificates}

@@ -249,10 +249,24 @@ def _job(session: Any, access: JobAccess, dag_id: str, run_id: str) -> dict[str,
     if job is None:
         raise HTTPException(status_code=404, detail=f"No job {run_id} of {dag_id}")
     try:
-        job["summary"] = with_current_status(job["summary"], certificate_catalog().certificates())
+        job["summary"] = with_current_status(job["summary"], _current_statuses(job["summary"]))
     except Exception:  # the job's own record is still worth showing without AWS
         log.warning("Could not read the certificates' current status", exc_info=True)
     return job
+
+
+def _current_statuses(summary: dict[str, Any]) -> dict[str, str]:
+    """ACM's status now of the job's own certificates: one sweep, not the account's whole catalog."""
+    from airflow.configuration import conf
+
+    from cloudfront_ssl.acm import acm_hook
+    from cloudfront_ssl.acm_status import current_statuses
+
+    arns = [certificate["arn"] for certificate in summary.get("certificates", []) if certificate.get("arn")]
+    if not arns:
+        return {}
+    conn_id = conf.get("ssl_certificates", "aws_conn_id", fallback="aws_default")
+    return current_statuses(acm_hook(conn_id).conn, arns)
 
 
 def _jobs(

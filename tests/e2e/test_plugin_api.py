@@ -275,6 +275,53 @@ def test_job_status_through_a_failed_and_a_successful_run(client, auth, aws, mon
     assert client.get(f"{API}/jobs/some_other_dag/{good.run_id}", headers=auth).status_code == 404
 
 
+def test_a_job_view_reads_its_own_certificates_not_the_account(client, auth, aws, monkeypatch):
+    """Opening one job costs one ListCertificates sweep, whatever else the account holds.
+
+    The view once loaded the certificates page's whole catalog (one ListTagsForCertificate per
+    certificate of the account): on an API server paced at ACM's rate, a job of an account with a
+    hundred certificates took 50 s to open.
+    """
+    import json
+
+    from tests.fault_proxy import FaultProxy
+
+    dag = load_dag("ssl_create_certificates")
+    conf = {
+        "certificates": ["own.example.com", "other.example.com"],
+        "create_distributions": False,
+        "notification_topic_arn": aws.topic_arn,
+        "poll_interval_seconds": 1,
+    }
+    run = run_dag(dag, conf)
+    assert run.state == "success"
+    for number in range(40):  # the rest of the account, which the job's view has no reason to read
+        _request(
+            aws, [f"unrelated{number}.example.org"], {"airflow:dag_id": "d", "airflow:run_id": f"r{number}"}
+        )
+
+    proxy = FaultProxy(aws.url).start()
+    try:
+        extra = {"endpoint_url": proxy.url, "region_name": "us-east-1"}
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_AWS_COUNTED",
+            json.dumps({"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra}),
+        )
+        monkeypatch.setenv("AIRFLOW__SSL_CERTIFICATES__AWS_CONN_ID", "aws_counted")
+        job = client.get(f"{API}/jobs/ssl_create_certificates/{run.run_id}", headers=auth).json()
+        assert [c["status"] for c in job["summary"]["certificates"]] == ["ISSUED", "ISSUED"]
+        assert proxy.operations() == {"ListCertificates": 1}, proxy.operations()
+
+        # A certificate deleted since (by hand, or by the clean-up) shows so, from one describe.
+        proxy.clear()
+        aws.acm.delete_certificate(CertificateArn=job["summary"]["certificates"][0]["arn"])
+        job = client.get(f"{API}/jobs/ssl_create_certificates/{run.run_id}", headers=auth).json()
+        assert [c["status"] for c in job["summary"]["certificates"]] == ["DELETED", "ISSUED"]
+        assert proxy.operations() == {"ListCertificates": 1, "DescribeCertificate": 1}, proxy.operations()
+    finally:
+        proxy.stop()
+
+
 def test_a_job_refused_by_its_check_is_findable_with_its_error(client, auth, aws):
     """A failed job that created nothing shows, in the jobs list, the check step's own message."""
     dag = load_dag("ssl_create_certificates")
