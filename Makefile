@@ -14,14 +14,18 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproje
 
 venv: $(BIN)/.installed
 
-## Run the test suite (unit tests, DAG checks, end-to-end runs against moto, real api-servers, the browser).
+## Run the test suite: unit tests, DAG checks, end-to-end runs against moto, real api-servers and the
+## browser in parallel (one pytest-xdist worker per CPU); then, alone on the machine, the jobs on the
+## production engine (Celery, PostgreSQL, Redis: a worker and a triggerer killed) and a burst of jobs
+## on standalone, which time real processes and so must not share the CPUs.
 test: venv
 	$(BIN)/ruff check .
 	bash scripts/install-browser.sh
+	bash scripts/install-engine-services.sh
 	$(BIN)/pytest -n auto --dist loadfile
+	$(BIN)/pytest -m engine
 
-## The jobs on the production engine (Celery, PostgreSQL, Redis: two workers, two triggerers, a worker
-## and a triggerer killed) and twenty jobs at once on standalone. About 15 minutes on two cores.
+## Only the engine and burst tests (the second half of make test). About 9 minutes on two cores.
 test-engine: venv
 	bash scripts/install-engine-services.sh
 	$(BIN)/pytest -m engine

@@ -34,7 +34,7 @@ from devstack import pki
 from devstack.engine import EngineStack, engine_stack
 from devstack.processes import StackFailure, wait_for
 
-# The production engine runs with `make test-engine`: see README, Development.
+# Real processes timed against each other: make test runs these alone, after the parallel suite.
 pytestmark = pytest.mark.engine
 
 CREATE_DAG = "ssl_create_certificates"

@@ -15,7 +15,7 @@ import redis
 from devstack.processes import Processes, free_port, listening
 from devstack.services import claim_redis_db, postgres_server, redis_server, release_redis_db
 
-# The production engine runs with `make test-engine`: see README, Development.
+# Real processes timed against each other: make test runs these alone, after the parallel suite.
 pytestmark = pytest.mark.engine
 
 

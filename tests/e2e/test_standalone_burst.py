@@ -16,7 +16,7 @@ import pytest
 from devstack.processes import wait_for
 from devstack.stack import standalone
 
-# The production engine runs with `make test-engine`: see README, Development.
+# Real processes timed against each other: make test runs these alone, after the parallel suite.
 pytestmark = pytest.mark.engine
 
 CREATE_DAG = "ssl_create_certificates"
