@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import uuid
 
 import pytest
 
@@ -325,12 +326,14 @@ def test_a_job_view_reads_its_own_certificates_not_the_account(client, auth, aws
 def test_a_job_refused_by_its_check_is_findable_with_its_error(client, auth, aws):
     """A failed job that created nothing shows, in the jobs list, the check step's own message."""
     dag = load_dag("ssl_create_certificates")
-    holder = aws.create_distribution(aliases=["taken.example.com"])
+    # Names of this test's own: other test files on this worker share the Airflow database.
+    taken = f"taken-{uuid.uuid4().hex[:8]}.example.com"
+    holder = aws.create_distribution(aliases=[taken])
     with without_retries(dag):
         refused = run_dag(
             dag,
             {
-                "certificates": ["fresh.example.com", "taken.example.com"],
+                "certificates": ["fresh.example.com", taken],
                 "source_distribution_id": aws.source_distribution_id,
                 "notification_topic_arn": aws.topic_arn,
             },
@@ -339,14 +342,14 @@ def test_a_job_refused_by_its_check_is_findable_with_its_error(client, auth, aws
     assert aws.certificates() == []
 
     (job,) = client.get(
-        f"{API}/jobs", params={"state": "failed", "name": "taken.example"}, headers=auth
+        f"{API}/jobs", params={"state": "failed", "name": taken.upper()}, headers=auth
     ).json()["jobs"]
     assert job["run_id"] == refused.run_id
-    assert job["names"] == ["fresh.example.com", "taken.example.com"]
+    assert job["names"] == ["fresh.example.com", taken]
     assert (job["certificates"], job["distributions"]) == (0, 0)
     assert "step 'check' failed" in job["error"]
-    assert "taken.example.com" in job["error"] and holder in job["error"]  # the reason, not only the step
+    assert taken in job["error"] and holder in job["error"]  # the reason, not only the step
 
-    page = client.get("/ssl-certificates/jobs", params={"state": "failed", "name": "taken"}, headers=auth)
+    page = client.get("/ssl-certificates/jobs", params={"state": "failed", "name": taken}, headers=auth)
     assert page.status_code == 200
     assert refused.run_id in page.text and holder in page.text
