@@ -51,9 +51,8 @@ class AirflowApi:
 
     def request(self, method: str, path: str, prefix: str = "/api/v2", **kwargs: Any) -> requests.Response:
         """One authenticated call to ``prefix + path`` (``prefix=""`` for a plugin's own API)."""
-        return requests.request(
-            method, f"{self.url}{prefix}{path}", headers=self._headers(), timeout=self.timeout, **kwargs
-        )
+        kwargs.setdefault("timeout", self.timeout)
+        return requests.request(method, f"{self.url}{prefix}{path}", headers=self._headers(), **kwargs)
 
     def get(self, path: str, **params: Any) -> Any:
         """GET a resource as JSON; raise on an error status."""

@@ -72,7 +72,9 @@ def follow(
                 job.state = run_state
                 if job.done:
                     job.finished = time.monotonic()
-                    say(f"  {job.label:<{width}}  job {job.run_id}: {run_state.upper()} after {job.duration()}")
+                    say(
+                        f"  {job.label:<{width}}  job {job.run_id}: {run_state.upper()} after {job.duration()}"
+                    )
         if not all(job.done for job in jobs):
             if time.monotonic() > deadline:
                 running = ", ".join(f"{job.label} ({job.state})" for job in jobs if not job.done)

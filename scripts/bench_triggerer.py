@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DAG_FILE = '''
+DAG_FILE = """
 from datetime import datetime
 from airflow.sdk import DAG
 from cloudfront_ssl.operators import WaitForCertificatesOperator
 
 with DAG("bench_wait", schedule=None, start_date=datetime(2026, 1, 1)):
     WaitForCertificatesOperator(task_id="wait", certificate_arns=[], aws_conn_id="bench_acm")
-'''
+"""
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -175,9 +175,15 @@ def run_triggerer_bench(args: argparse.Namespace) -> None:
             arns = fleet.post(f"/seed?count={jobs * 10}")
             groups = [arns[i : i + 10] for i in range(0, len(arns), 10)]
             env = {**os.environ, **connection_env(fleet, "bench_acm", role)}
-            print(f"  real triggerer: {label}, {conn_label}, {jobs} deferred jobs ...", file=sys.stderr, flush=True)
+            print(
+                f"  real triggerer: {label}, {conn_label}, {jobs} deferred jobs ...",
+                file=sys.stderr,
+                flush=True,
+            )
             log = open(home / f"triggerer-{len(results)}.log", "w")  # noqa: SIM115 - closed below
-            triggerer = subprocess.Popen([airflow, "triggerer"], env=env, stdout=log, stderr=subprocess.STDOUT)
+            triggerer = subprocess.Popen(
+                [airflow, "triggerer"], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
             try:
                 idle = settled_rss_mb(triggerer.pid)  # started, no trigger yet
 
@@ -240,14 +246,22 @@ def run_triggerer_bench(args: argparse.Namespace) -> None:
                 log.close()
     finally:
         fleet.stop()
-    print(f"\n== The wait in a real `airflow triggerer` (SQLite home; poll interval {interval:g} s; cap {args.cap:g}/s) ==")
-    print(f"{'implementation':<26}{'connection':<11}{'jobs':>5}{'fired':>6}{'idle MB':>9}{'MB/job':>8}{'MB all':>8}"
-          f"{'calls/round':>12}{'(list+desc)':>12}{'peak/s':>7}{'issued->left deferred median/max s':>36}")
+    print(
+        f"\n== The wait in a real `airflow triggerer` (SQLite home; poll interval {interval:g} s; cap {args.cap:g}/s) =="
+    )
+    print(
+        f"{'implementation':<26}{'connection':<11}{'jobs':>5}{'fired':>6}{'idle MB':>9}{'MB/job':>8}{'MB all':>8}"
+        f"{'calls/round':>12}{'(list+desc)':>12}{'peak/s':>7}{'issued->left deferred median/max s':>36}"
+    )
     for r in results:
-        print(f"{r['impl']:<26}{r['conn']:<11}{r['jobs']:>5}{r['fired']:>6}{r['baseline']:>9.0f}{r['mb_per_job']:>8.3f}"
-              f"{r['mb_all']:>8.0f}{r['calls_per_round']:>12.0f}{r['lists']:>6.0f}+{r['describes']:<5.0f}{r['peak']:>7}"
-              f"{r['delay_median']:>22.1f} / {r['delay_max']:.1f}")
-    print("(memory: the triggerer's supervisor and trigger-runner processes together; MB/job: what each job adds"
-          " once one job waits; MB all: above the idle triggerer. 'left deferred' includes the triggerer's"
-          " own hand-off of the event to the database)")
+        print(
+            f"{r['impl']:<26}{r['conn']:<11}{r['jobs']:>5}{r['fired']:>6}{r['baseline']:>9.0f}{r['mb_per_job']:>8.3f}"
+            f"{r['mb_all']:>8.0f}{r['calls_per_round']:>12.0f}{r['lists']:>6.0f}+{r['describes']:<5.0f}{r['peak']:>7}"
+            f"{r['delay_median']:>22.1f} / {r['delay_max']:.1f}"
+        )
+    print(
+        "(memory: the triggerer's supervisor and trigger-runner processes together; MB/job: what each job adds"
+        " once one job waits; MB all: above the idle triggerer. 'left deferred' includes the triggerer's"
+        " own hand-off of the event to the database)"
+    )
     print(json.dumps(results), file=sys.stderr)

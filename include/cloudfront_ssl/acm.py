@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from cloudfront_ssl.errors import FinalError, aws_error_code, aws_error_message
-from cloudfront_ssl.tags import is_job_resource, tag_dict
+from cloudfront_ssl.tags import TAG_DAG_ID, is_job_resource, tag_dict
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -65,6 +65,38 @@ def acm_hook(aws_conn_id: str | None, *, botocore_retries: bool = True) -> AwsBa
         region_name=ACM_REGION,
         config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
     )
+
+
+def tagging_hook(aws_conn_id: str | None) -> AwsBaseHook:
+    """The provider's hook for the Resource Groups Tagging API in us-east-1, where the certificates are."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    return AwsBaseHook(
+        aws_conn_id=aws_conn_id, client_type="resourcegroupstaggingapi", region_name=ACM_REGION
+    )
+
+
+JOB_TAG_PAGE_SIZE = 100
+"""GetResources' largest page."""
+
+
+def job_certificate_tags(tagging_client: Any) -> dict[str, dict[str, str]]:
+    """The tags of every certificate a job made (it carries ``airflow:dag_id``), by ARN.
+
+    One GetResources call per hundred such certificates, where ListTagsForCertificate would cost one
+    call per certificate of the account. The Tagging API is eventually consistent: a certificate
+    tagged seconds ago may be missing for a while.
+    """
+    found: dict[str, dict[str, str]] = {}
+    pages = tagging_client.get_paginator("get_resources").paginate(
+        ResourceTypeFilters=["acm:certificate"],
+        TagFilters=[{"Key": TAG_DAG_ID}],
+        ResourcesPerPage=JOB_TAG_PAGE_SIZE,
+    )
+    for page in pages:
+        for mapping in page.get("ResourceTagMappingList", []):
+            found[mapping["ResourceARN"]] = tag_dict(mapping.get("Tags"))
+    return found
 
 
 def idempotency_token(dag_id: str, run_id: str, names: Iterable[str]) -> str:

@@ -1,9 +1,10 @@
-"""The certificates of the account and what uses them, as the page, the API and the inventory show them.
+"""The certificates of the account and what uses them, as the page and the API show them.
 
 One entry per ACM certificate in us-east-1 (all key types, paginated), built from ListCertificates'
-summaries, CloudFront's distribution list (which certificate each distribution serves) and the
-certificates' tags (which job made it). :class:`CertificateCatalog` caches the listing briefly so that
-a page view does not cost one AWS call per certificate.
+summaries, CloudFront's distribution list (which certificate each distribution serves) and the job
+tags of the certificates that jobs made (which job made it), read in bulk from the Tagging API.
+:class:`CertificateCatalog` caches the listing briefly so that a page view does not cost one AWS
+call per certificate.
 """
 
 from __future__ import annotations
@@ -62,13 +63,19 @@ def filter_certificates(
     return result
 
 
+TAG_PROPAGATION_SECONDS = 900
+"""How long after its creation a certificate without job tags is looked for again: the Tagging API
+may not show a new certificate's tags at once."""
+
+
 class CertificateCatalog:
     """The account's certificates, cached for ``ttl_seconds``; each certificate's details cached longer.
 
     A certificate's job tags are set when it is created and its names never change, so once read they
-    are kept for ``tag_ttl_seconds``: after the first view, refreshing the listing costs the
-    ListCertificates and ListDistributions pages only, plus, per *new* certificate, one
-    ListTagsForCertificate (and one DescribeCertificate when the summary lacks its names).
+    are kept for ``tag_ttl_seconds``. A first view costs the ListCertificates and ListDistributions
+    pages, one GetResources page per hundred certificates made by jobs (never one call per
+    certificate), and a DescribeCertificate for a certificate whose summary lacks some of its names.
+    A later refresh costs the two listings, plus the GetResources pages when a certificate is new.
 
     :param aws_conn_id: the Airflow AWS connection.
     :param ttl_seconds: how long a listing is served from the cache.
@@ -92,6 +99,7 @@ class CertificateCatalog:
         self._entries: list[dict[str, Any]] | None = None
         self._loaded_at = 0.0
         self._details: dict[str, tuple[float, dict[str, str], list[str] | None]] = {}
+        """ARN -> (when its tags were read, its job tags, its names once described)."""
 
     def clear(self) -> None:
         """Forget every cached listing and tag."""
@@ -108,27 +116,46 @@ class CertificateCatalog:
                 self._loaded_at = now
             return [dict(entry) for entry in self._entries]
 
+    def _read_tags(self, summaries: list[dict[str, Any]], now: float) -> None:
+        """Refresh the job tags of every certificate whose tags are unknown or old: one sweep for all."""
+        stale = [
+            summary
+            for summary in summaries
+            if (cached := self._details.get(summary["CertificateArn"])) is None
+            or now - cached[0] > self.tag_ttl_seconds
+        ]
+        if not stale:
+            return
+        tags = acm.job_certificate_tags(acm.tagging_hook(self.aws_conn_id).conn)
+        recent = time.time() - TAG_PROPAGATION_SECONDS
+        for summary in stale:
+            arn = summary["CertificateArn"]
+            names = self._details.get(arn, (0.0, {}, None))[2]
+            found = tags.get(arn, {})
+            created = summary.get("CreatedAt") or summary.get("ImportedAt")
+            young = created is not None and created.timestamp() > recent
+            # A young certificate without tags may be one the Tagging API does not show yet.
+            read_at = now if found or not young else -self.tag_ttl_seconds
+            self._details[arn] = (read_at, found, names)
+
     def _load(self, now: float) -> list[dict[str, Any]]:
         acm_client = acm.acm_hook(self.aws_conn_id).conn
         users = cloudfront.certificate_users(cloudfront.cloudfront_hook(self.aws_conn_id).conn)
+        summaries = list(acm.list_certificates(acm_client))
+        self._read_tags(summaries, now)
         entries = []
-        seen = set()
-        for summary in acm.list_certificates(acm_client):
+        for summary in summaries:
             arn = summary["CertificateArn"]
-            seen.add(arn)
-            cached = self._details.get(arn)
-            if cached is None or now - cached[0] > self.tag_ttl_seconds:
-                cached = (now, acm.certificate_tags(acm_client, arn), None)
-            names = acm.summary_names(summary) or cached[2]
+            read_at, tags, names = self._details[arn]
+            names = acm.summary_names(summary) or names
             if names is None:
                 names = acm.certificate_names(
                     acm_client.describe_certificate(CertificateArn=arn)["Certificate"]
                 )
-                cached = (cached[0], cached[1], names)
-            self._details[arn] = cached
-            entries.append(certificate_entry(summary, names, cached[1], users.get(arn, [])))
+                self._details[arn] = (read_at, tags, names)
+            entries.append(certificate_entry(summary, names, tags, users.get(arn, [])))
         # Deleted certificates must not stay in memory forever.
-        for arn in set(self._details) - seen:
+        for arn in set(self._details) - {summary["CertificateArn"] for summary in summaries}:
             del self._details[arn]
         entries.sort(key=lambda entry: (entry["names"][0].lstrip("*."), entry["names"][0], entry["arn"]))
         return entries

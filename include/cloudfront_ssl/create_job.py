@@ -100,7 +100,9 @@ def request_certificates(
     for request, arn in zip(plan["certificates"], arns, strict=True):
         certificate = acm.describe_until_records(client, arn)
         results.append({"item": request["item"], **acm.certificate_result(certificate)})
-    log.info("DNS validation records of the job's certificates:\n%s", messages.records_table(certificates=results))
+    log.info(
+        "DNS validation records of the job's certificates:\n%s", messages.records_table(certificates=results)
+    )
 
     if config.route53_validation:
         # The owners hear once the job has written what it can to Route 53 (write_validation_records).

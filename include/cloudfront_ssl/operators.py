@@ -92,7 +92,9 @@ class WaitForCertificatesOperator(BaseOperator):
             check, snapshot = check_issuance(acm_hook(self.aws_conn_id).conn, arns)
         except passing_errors() as error:
             # The trigger checks again at its first poll: a passing error must not cost a try.
-            self.log.warning("ACM could not be read (%s); the wait checks again shortly", describe_error(error))
+            self.log.warning(
+                "ACM could not be read (%s); the wait checks again shortly", describe_error(error)
+            )
         else:
             if check.failed:
                 arn, reason = next(iter(check.failed.items()))

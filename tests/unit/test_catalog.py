@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC
 
 import pytest
 
@@ -63,6 +64,10 @@ class FakeAws:
 
         class Paginator:
             def paginate(self, **kwargs):
+                if name == "get_resources":
+                    assert kwargs["TagFilters"] == [{"Key": "airflow:dag_id"}]
+                    yield from fake.job_tag_pages()
+                    return
                 items = fake.summaries if name == "list_certificates" else fake.distributions
                 for start in range(0, max(len(items), 1), 100):
                     fake.calls[name] += 1
@@ -74,10 +79,25 @@ class FakeAws:
 
         return Paginator()
 
-    def list_tags_for_certificate(self, CertificateArn):
-        self.calls["list_tags_for_certificate"] += 1
-        number = CertificateArn.split(":")[1]
-        return {"Tags": [{"Key": "airflow:dag_id", "Value": "d"}, {"Key": "airflow:run_id", "Value": number}]}
+    def job_tag_pages(self):
+        """GetResources: the certificates with job tags (every even one here), a hundred per page."""
+        tagged = [
+            s["CertificateArn"] for s in self.summaries if int(s["CertificateArn"].split(":")[1]) % 2 == 0
+        ]
+        for start in range(0, max(len(tagged), 1), 100):
+            self.calls["get_resources"] += 1
+            yield {
+                "ResourceTagMappingList": [
+                    {
+                        "ResourceARN": arn,
+                        "Tags": [
+                            {"Key": "airflow:dag_id", "Value": "d"},
+                            {"Key": "airflow:run_id", "Value": arn.split(":")[1]},
+                        ],
+                    }
+                    for arn in tagged[start : start + 100]
+                ]
+            }
 
     def describe_certificate(self, CertificateArn):
         self.calls["describe_certificate"] += 1
@@ -94,6 +114,7 @@ class Hook:
 def fake(monkeypatch):
     aws = FakeAws(certificates=200, distributions=50)
     monkeypatch.setattr(catalog.acm, "acm_hook", lambda conn_id: Hook(aws))
+    monkeypatch.setattr(catalog.acm, "tagging_hook", lambda conn_id: Hook(aws))
     monkeypatch.setattr(catalog.cloudfront, "cloudfront_hook", lambda conn_id: Hook(aws))
     return aws
 
@@ -103,10 +124,14 @@ def test_a_page_view_costs_few_calls_once_the_details_are_cached(fake):
     cached = CertificateCatalog("aws_default", ttl_seconds=60, clock=lambda: now[0])
     entries = cached.certificates()
     assert len(entries) == 200
-    assert entries[0]["job"] == {"dag_id": "d", "run_id": entries[0]["arn"].split(":")[1]}
+    jobs = {e["arn"]: e["job"] for e in entries}
+    assert jobs["arn:4"] == {"dag_id": "d", "run_id": "4"} and jobs["arn:5"] is None
     assert {e["arn"]: e["in_use_by"] for e in entries}["arn:7"] == ["E7"]
-    first = sum(fake.calls.values())
-    assert fake.calls["list_tags_for_certificate"] == 200 and fake.calls["describe_certificate"] == 67
+    # The job tags of 100 certificates in one GetResources page, never one call per certificate;
+    # a describe only for the summaries that lack names.
+    assert fake.calls == Counter(
+        {"list_certificates": 2, "list_distributions": 1, "get_resources": 1, "describe_certificate": 67}
+    )
 
     fake.calls.clear()
     now[0] = 30
@@ -117,7 +142,49 @@ def test_a_page_view_costs_few_calls_once_the_details_are_cached(fake):
     cached.certificates()
     # After the TTL: the two listings again, nothing per certificate.
     assert fake.calls == Counter({"list_certificates": 2, "list_distributions": 1})
-    assert first == 200 + 67 + 3
+
+    # A new certificate: one tag sweep more, for all of them.
+    fake.calls.clear()
+    fake.summaries.append({"CertificateArn": "arn:200", "DomainName": "n200.example.com", "Status": "ISSUED"})
+    now[0] = 240
+    assert {e["arn"]: e["job"] for e in cached.certificates()}["arn:200"] == {"dag_id": "d", "run_id": "200"}
+    assert fake.calls == Counter(
+        {"list_certificates": 3, "list_distributions": 1, "get_resources": 2, "describe_certificate": 1}
+    )
+
+
+def test_a_young_certificate_without_job_tags_is_looked_for_again(fake):
+    """The Tagging API may show a new certificate's tags late: an untagged young one is not cached."""
+    from datetime import datetime
+
+    now = [0.0]
+    cached = CertificateCatalog("aws_default", ttl_seconds=0, clock=lambda: now[0])
+    fake.summaries[:] = [
+        {
+            "CertificateArn": "arn:1",
+            "DomainName": "old.example.com",
+            "Status": "ISSUED",
+            "SubjectAlternativeNameSummaries": ["old.example.com"],
+            "CreatedAt": datetime(2020, 1, 1, tzinfo=UTC),
+        },
+        {
+            "CertificateArn": "arn:3",
+            "DomainName": "new.example.com",
+            "Status": "ISSUED",
+            "SubjectAlternativeNameSummaries": ["new.example.com"],
+            "CreatedAt": datetime.now(UTC),
+        },
+    ]
+    cached.certificates()
+    fake.calls.clear()
+    now[0] = 1
+    cached.certificates()
+    assert fake.calls["get_resources"] == 1  # the young one again
+    fake.summaries.pop()
+    fake.calls.clear()
+    now[0] = 2
+    cached.certificates()
+    assert fake.calls["get_resources"] == 0  # the old untagged one is known to have no job
 
 
 def test_a_deleted_certificate_is_forgotten(fake):

@@ -29,7 +29,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "iam" / "cloudfront-ssl-policy.json"
 SCANNED = ("include", "dags", "plugins")
-SERVICES = ("acm", "cloudfront", "sns", "secretsmanager", "route53")
+SERVICES = ("acm", "cloudfront", "sns", "secretsmanager", "route53", "resourcegroupstaggingapi")
+IAM_PREFIXES = {"resourcegroupstaggingapi": "tag"}
+"""Services whose IAM actions are not named after the boto3 client: the Tagging API's are ``tag:``."""
 
 SERVICE_HINTS = {
     "acm": ("acm",),
@@ -37,6 +39,7 @@ SERVICE_HINTS = {
     "sns": ("sns",),
     "secretsmanager": ("secretsmanager", "secrets_manager"),
     "route53": ("route53", "route_53"),
+    "resourcegroupstaggingapi": ("tagging",),
 }
 """Lower-cased substrings of identifiers and strings that name a service."""
 
@@ -141,7 +144,8 @@ class AwsCall:
     @property
     def actions(self) -> set[str]:
         """The IAM actions this call needs."""
-        action = f"{self.service}:{service_methods(self.service)[self.method]}"
+        prefix = IAM_PREFIXES.get(self.service, self.service)
+        action = f"{prefix}:{service_methods(self.service)[self.method]}"
         actions = set(ACTION_REPLACEMENTS.get(action, {action}))
         return actions | EXTRA_ACTIONS.get(action, set())
 
@@ -275,6 +279,7 @@ def test_the_scan_finds_the_calls_the_jobs_are_known_to_make(calls):
         "route53:ListHostedZones",
         "route53:ChangeResourceRecordSets",
         "route53:GetChange",
+        "tag:GetResources",
     } <= found
 
 
@@ -304,7 +309,8 @@ def test_policy_is_well_formed():
         assert statement["Effect"] == "Allow"
         actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
         assert all("*" not in action for action in actions), "no wildcard actions"
-        assert all(action.split(":")[0] in SERVICES for action in actions), actions
+        prefixes = {IAM_PREFIXES.get(service, service) for service in SERVICES}
+        assert all(action.split(":")[0] in prefixes for action in actions), actions
         assert statement["Resource"], statement["Sid"]
         resources = (
             [statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"]

@@ -180,7 +180,9 @@ def test_the_jobs_list_shows_names_counts_and_the_error_of_a_failed_job():
     text = "".join(_parse(html).text)
     assert "a.example.com" in text and "and 2 more" in text
     assert "step 'check' failed" in text and "<b>" not in html.replace("&lt;b&gt;", "")
-    selected = [attrs["value"] for tag, attrs in _parse(html).elements if tag == "option" and "selected" in attrs]
+    selected = [
+        attrs["value"] for tag, attrs in _parse(html).elements if tag == "option" and "selected" in attrs
+    ]
     assert "failed" in selected
 
 
@@ -203,16 +205,25 @@ def test_the_job_view_offers_the_records_to_copy_and_export():
                     }
                 ],
                 "distributions": [
-                    {"id": "E1", "aliases": ["example.com", "www.example.com"], "domain_name": "d1.cloudfront.net"}
+                    {
+                        "id": "E1",
+                        "aliases": ["example.com", "www.example.com"],
+                        "domain_name": "d1.cloudfront.net",
+                    }
                 ],
             },
         }
     )
     page = _parse(html)
     copied = [attrs["data-copy"] for tag, attrs in page.elements if tag == "button" and "data-copy" in attrs]
-    assert "_a.example.com." in copied and "_b.acm-validations.aws." in copied and "d1.cloudfront.net" in copied
+    assert (
+        "_a.example.com." in copied and "_b.acm-validations.aws." in copied and "d1.cloudfront.net" in copied
+    )
     links = _links(html)
-    assert "../../api/jobs/ssl_create_certificates/manual__2026-01-01T00%3A00%3A00%2B00%3A00/records?format=csv" in links
+    assert (
+        "../../api/jobs/ssl_create_certificates/manual__2026-01-01T00%3A00%3A00%2B00%3A00/records?format=csv"
+        in links
+    )
     assert any(link.endswith("records?format=zone") for link in links)
     assert "_a.example.com.\t300\tIN\tCNAME\t_b.acm-validations.aws." in html
     assert "www.example.com.\t300\tIN\tCNAME\td1.cloudfront.net." in html

@@ -49,7 +49,9 @@ def test_the_log_table_has_aligned_columns_and_a_header():
     assert lines[0].split() == ["NAME", "TYPE", "VALUE", "FOR"]
     assert len(lines) == 5
     # Aligned: every value column starts at the same place.
-    starts = {line.index(value) for line, value in zip(lines[1:], ["_y.", "_q.", "d111", "d111"], strict=True)}
+    starts = {
+        line.index(value) for line, value in zip(lines[1:], ["_y.", "_q.", "d111", "d111"], strict=True)
+    }
     assert len(starts) == 1
     assert records_table([], []) == "(no DNS record)"
     assert "d111.cloudfront.net" in records_table(distributions=DISTRIBUTIONS)
