@@ -26,8 +26,11 @@ CERTIFICATE_TASKS = ("request_certificates", "import_certificate")
 """Steps whose XCom lists a job's certificates, read when the job has no summary yet."""
 DISTRIBUTION_TASKS = ("create_distribution", "create_distributions")
 """Steps whose XCom holds a job's distributions (a mapped task: one per distribution)."""
+DNS_TASKS = ("write_validation_records", "point_aliases")
+"""Steps whose XCom lists the Route 53 records a job wrote (``records``) or found in place."""
 CERTIFICATE_KEYS = ("arn", "names", "status", "validation_records")
 DISTRIBUTION_KEYS = ("id", "arn", "domain_name", "aliases", "certificate_arn")
+DNS_RECORD_KEYS = ("zone_id", "name", "type", "value", "alias_target")
 MAX_JOBS = 500
 FIRST_NAMES = 3
 """How many of a job's names the jobs list shows."""
@@ -312,9 +315,11 @@ def clean_summary(summary: Any) -> dict[str, Any]:
     summary = summary if isinstance(summary, dict) else {}
     certificates = [_pick(c, CERTIFICATE_KEYS) for c in summary.get("certificates") or []]
     distributions = [_pick(d, DISTRIBUTION_KEYS) for d in summary.get("distributions") or []]
+    dns = [_pick(r, DNS_RECORD_KEYS) for r in summary.get("dns_records") or []]
     return {
         "certificates": [c for c in certificates if c],
         "distributions": [d for d in distributions if d],
+        "dns_records": [{k: v for k, v in r.items() if v is not None} for r in dns if r],
     }
 
 
@@ -333,7 +338,31 @@ def job_summary(
     for task_id in DISTRIBUTION_TASKS:
         for value in _xcom_values(session, dag_id, run_id, task_id, problems):
             distributions += value if isinstance(value, list) else [value]
-    return clean_summary({"certificates": certificates, "distributions": distributions})
+    written: list[Any] = []
+    for task_id in DNS_TASKS:
+        for value in _xcom_values(session, dag_id, run_id, task_id, problems):
+            written += value.get("records") or [] if isinstance(value, dict) else []
+    return clean_summary(
+        {"certificates": certificates, "distributions": distributions, "dns_records": written}
+    )
+
+
+def route53_zones(session: Session, dag_id: str, run_id: str, summary: dict[str, Any]) -> dict[str, str]:
+    """``{record name: hosted zone id}`` of the job's DNS records that Route 53 holds: those the job
+    wrote (the summary's ``dns_records``) and the validation records it found in place already.
+
+    The DNS administrator has nothing to add for these names.
+    """
+    from cloudfront_ssl.messages import record_key
+
+    held = list(summary.get("dns_records") or [])
+    for value in _xcom_values(session, dag_id, run_id, DNS_TASKS[0]):
+        held += value.get("in_place") or [] if isinstance(value, dict) else []
+    return {
+        record_key(str(record["name"])): str(record["zone_id"])
+        for record in held
+        if isinstance(record, dict) and record.get("name") and record.get("zone_id")
+    }
 
 
 def _error_from_log(ti: Any) -> str | None:
@@ -392,6 +421,7 @@ def job_detail(
     problems: list[str] = []
     summary = job_summary(session, dag_id, run_id, problems)
     return {
+        "route53_zones": route53_zones(session, dag_id, run_id, summary),
         "dag_id": dag_id,
         "run_id": run_id,
         "state": _state(run.state),

@@ -266,16 +266,27 @@ def dns_cname_message(
     return subject(title), "\n".join(lines).rstrip() + "\n"
 
 
+def record_key(name: str) -> str:
+    """A DNS record name as records are matched: lower case, no trailing dot, ``*`` for ``\\052``."""
+    return name.replace("\\052", "*").strip().lower().rstrip(".")
+
+
 def dns_records(
-    certificates: list[dict[str, Any]] | None = None, distributions: list[dict[str, Any]] | None = None
+    certificates: list[dict[str, Any]] | None = None,
+    distributions: list[dict[str, Any]] | None = None,
+    route53_zones: dict[str, str] | None = None,
 ) -> list[dict[str, str]]:
-    """The DNS records a job asks for, one row each: ``kind``, ``name``, ``type``, ``value``, ``for``.
+    """The DNS records a job asks for, one row each: ``kind``, ``name``, ``type``, ``value``, ``for``,
+    ``route53_zone``.
 
     ``kind`` is ``validation`` (a certificate's DNS validation record, once per record name: an apex
     and its wildcard share one) or ``cname`` (an alias pointing at its distribution's domain name).
     ``for`` says what the record serves: the certificate's names, or the distribution's id.
-    ``certificates`` and ``distributions`` are as in a job's summary.
+    ``route53_zone`` is the hosted zone that holds the name's record already (the job wrote it, or
+    found it in place: nothing to add), else empty. ``certificates`` and ``distributions`` are as in
+    a job's summary; ``route53_zones`` maps a :func:`record_key` to its zone id.
     """
+    zones = route53_zones or {}
     rows: list[dict[str, str]] = []
     seen: set[str] = set()
     for certificate in certificates or []:
@@ -291,6 +302,7 @@ def dns_records(
                     "type": str(record.get("type") or "CNAME"),
                     "value": str(record.get("value") or ""),
                     "for": ", ".join(certificate.get("names") or []),
+                    "route53_zone": zones.get(record_key(name), ""),
                 }
             )
     for distribution in distributions or []:
@@ -302,6 +314,7 @@ def dns_records(
                     "type": "CNAME",
                     "value": str(distribution.get("domain_name") or ""),
                     "for": str(distribution.get("id") or ""),
+                    "route53_zone": zones.get(record_key(alias), ""),
                 }
             )
     return rows
@@ -329,12 +342,14 @@ def records_table(
 
 
 def records_csv(rows: list[dict[str, str]]) -> str:
-    """:func:`dns_records` rows as CSV (header ``kind,name,type,value,for``)."""
+    """:func:`dns_records` rows as CSV (header ``kind,name,type,value,for,route53_zone``)."""
     import csv
     import io
 
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["kind", "name", "type", "value", "for"], lineterminator="\n")
+    writer = csv.DictWriter(
+        out, fieldnames=["kind", "name", "type", "value", "for", "route53_zone"], lineterminator="\n"
+    )
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
@@ -353,5 +368,9 @@ def zone_file_lines(rows: list[dict[str, str]], ttl: int = 300) -> str:
     lines = ["; DNS records of the job: validation records first, then the CNAME targets"]
     for row in rows:
         line = f"{absolute(row['name'])}\t{ttl}\tIN\t{row['type']}\t{absolute(row['value'])}"
-        lines.append(f"{line}\t; {row['kind']} for {row['for']}" if row["for"] else line)
+        line = f"{line}\t; {row['kind']} for {row['for']}" if row["for"] else line
+        if row.get("route53_zone"):
+            # Route 53 holds it already: shown, commented out, so that nobody adds it twice.
+            line = f"; in Route 53 (hosted zone {row['route53_zone']}), nothing to add: {line}"
+        lines.append(line)
     return "\n".join(lines) + "\n"

@@ -177,7 +177,7 @@ def job_page(job: dict[str, Any], *, root: str = "../../") -> str:
     from cloudfront_ssl.messages import dns_records, zone_file_lines
 
     summary = job.get("summary") or {}
-    records = dns_records(summary.get("certificates"), summary.get("distributions"))
+    records = dns_records(summary.get("certificates"), summary.get("distributions"), job.get("route53_zones"))
     return render(
         "job.html",
         root=root,

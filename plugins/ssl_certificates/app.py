@@ -478,11 +478,13 @@ def api_job_records(
     format: Annotated[str, Query(pattern="^(csv|zone|json)$", description="csv, zone or json")] = "csv",
 ) -> Response:
     """The job's DNS records for a DNS administrator: validation records and CNAME targets, as CSV,
-    zone-file lines or JSON."""
+    zone-file lines or JSON. ``route53_zone`` names the hosted zone of a record Route 53 holds
+    already (nothing to add); zone-file lines show those commented out."""
     from cloudfront_ssl.messages import dns_records, records_csv, zone_file_lines
 
-    summary = _job(session, access, dag_id, run_id)["summary"]
-    rows = dns_records(summary.get("certificates"), summary.get("distributions"))
+    job = _job(session, access, dag_id, run_id)
+    summary = job["summary"]
+    rows = dns_records(summary.get("certificates"), summary.get("distributions"), job.get("route53_zones"))
     if format == "json":
         return JSONResponse({"records": rows})
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)

@@ -150,6 +150,35 @@ def test_names_in_no_zone_stay_with_their_owners_and_aaaa_needs_ipv6(dag, aws, r
     assert f"www.nowhere.io  CNAME  {domain['www.nowhere.io']}" in cnames["message"]
     assert f"www.example.com  CNAME  {domain['www.example.com']}" not in cnames["message"]
 
+    # The job view and its export mark what Route 53 holds, and leave the rest to add.
+    from airflow.utils.session import create_session
+
+    from cloudfront_ssl.jobs import job_detail
+    from cloudfront_ssl.messages import dns_records, records_csv, zone_file_lines
+
+    with create_session() as session:
+        job = job_detail(session, DAG_ID, result.run_id, read_logs=False)
+    rows = dns_records(job["summary"]["certificates"], job["summary"]["distributions"], job["route53_zones"])
+    where = {(row["kind"], row["name"].rstrip(".")): row["route53_zone"] for row in rows}
+    assert where == {
+        ("validation", PREFIX + "www.example.com"): com,
+        ("validation", PREFIX + "r53shop.com"): "",
+        ("validation", PREFIX + "www.nowhere.io"): "",
+        ("cname", "www.example.com"): com,
+        ("cname", "r53shop.com"): "",
+        ("cname", "www.nowhere.io"): "",
+    }
+    zone_lines = zone_file_lines(rows).splitlines()
+    to_add = [line.split()[0] for line in zone_lines if not line.startswith(";")]
+    assert sorted(to_add) == sorted(
+        [f"{PREFIX}r53shop.com.", f"{PREFIX}www.nowhere.io.", "r53shop.com.", "www.nowhere.io."]
+    )
+    held = [line for line in zone_lines if line.startswith(f"; in Route 53 (hosted zone {com})")]
+    assert len(held) == 2 and any(
+        f"www.example.com.\t300\tIN\tCNAME\t{domain['www.example.com']}." in h for h in held
+    )
+    assert records_csv(rows).splitlines()[0] == "kind,name,type,value,for,route53_zone"
+
 
 def test_a_record_pointing_elsewhere_is_refused_then_replaced_with_overwrite(dag, aws, r53):
     com = create_zone(r53, "example.com")

@@ -227,3 +227,48 @@ def test_the_job_view_offers_the_records_to_copy_and_export():
     assert any(link.endswith("records?format=zone") for link in links)
     assert "_a.example.com.\t300\tIN\tCNAME\t_b.acm-validations.aws." in html
     assert "www.example.com.\t300\tIN\tCNAME\td1.cloudfront.net." in html
+
+
+def test_the_job_view_marks_the_records_route53_holds_and_leaves_the_rest_to_add():
+    html = job_page(
+        {
+            **JOB,
+            "state": "success",
+            "steps": [],
+            "route53_zones": {"_a.example.com": "ZONE1", "example.com": "ZONE1"},
+            "summary": {
+                "certificates": [
+                    {
+                        "arn": "arn:1",
+                        "names": ["example.com", "www.other.org"],
+                        "status": "ISSUED",
+                        "validation_records": [
+                            {"name": "_a.example.com.", "type": "CNAME", "value": "_b.acm-validations.aws."},
+                            {
+                                "name": "_c.www.other.org.",
+                                "type": "CNAME",
+                                "value": "_d.acm-validations.aws.",
+                            },
+                        ],
+                    }
+                ],
+                "distributions": [
+                    {
+                        "id": "E1",
+                        "aliases": ["example.com", "www.other.org"],
+                        "domain_name": "d1.cloudfront.net",
+                    }
+                ],
+            },
+        }
+    )
+    rows = html.split('<table id="records">')[1].split("</table>")[0].split("<tr data-kind=")[1:]
+    marks = {row.split("<code>")[1].split("</code>")[0]: "in Route 53 (ZONE1)" in row for row in rows}
+    assert marks == {
+        "_a.example.com.": True,
+        "_c.www.other.org.": False,
+        "example.com": True,
+        "www.other.org": False,
+    }
+    assert "; in Route 53 (hosted zone ZONE1), nothing to add: _a.example.com." in html
+    assert "\n_c.www.other.org.\t300\tIN\tCNAME\t_d.acm-validations.aws." in html
