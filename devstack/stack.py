@@ -8,6 +8,7 @@ as a process of its own.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import tempfile
@@ -31,6 +32,8 @@ from devstack.processes import Processes, StackFailure, Started, free_port, wait
 from devstack.services import Postgres, postgres_server, release_redis_db
 
 HEALTH_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
+TASKS_PER_CPU = 4
+"""Standalone's task processes at once, per CPU (``[core] parallelism``): 8 on two cores."""
 
 
 @dataclass
@@ -156,6 +159,9 @@ def standalone(
         **api_environment(url),
         **auth_environment(passwords),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # Task processes at once: Airflow's default of 32 on a laptop's few cores starves the API
+        # server when a burst of jobs starts together (REST calls then wait over 30 s).
+        "AIRFLOW__CORE__PARALLELISM": str(TASKS_PER_CPU * (os.cpu_count() or 2)),
         # The scheduler's and the triggerer's log servers: free ports, so that stacks side by side
         # (a test run beside a `make up`) do not fight over 8793 and 8794.
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
