@@ -25,7 +25,7 @@ test: venv
 	$(BIN)/pytest -n auto --dist loadfile
 	$(BIN)/pytest -m engine
 
-## Only the engine and burst tests (the second half of make test). About 9 minutes on two cores.
+## Only the engine and burst tests (the second half of make test). About 8 minutes on two cores.
 test-engine: venv
 	bash scripts/install-engine-services.sh
 	$(BIN)/pytest -m engine
