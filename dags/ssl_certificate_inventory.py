@@ -6,7 +6,7 @@ use it and the job that made it. When something needs attention (an imported cer
 a requested one ACM could not renew, a validation stuck, a failed request, an unused certificate) it
 publishes one alert message to SNS; when all is well it sends nothing.
 
-The logic lives in ``cloudfront_ssl.inventory``.
+The logic lives in ``cloudfront_ssl.steps.inventory``.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, task
 
-from cloudfront_ssl.config import InventoryConfig, dag_params
-from cloudfront_ssl.inventory import run_inventory
+from cloudfront_ssl.rules.config import InventoryConfig, dag_params
+from cloudfront_ssl.steps.inventory import run_inventory
+from cloudfront_ssl.vocabulary import INVENTORY_DAG_ID
 
 with DAG(
-    dag_id="ssl_certificate_inventory",
+    dag_id=INVENTORY_DAG_ID,
     description="Daily report of the ACM certificates for CloudFront, with one alert when something needs attention",
     schedule="@daily",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),

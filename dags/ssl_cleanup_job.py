@@ -7,7 +7,7 @@ uses. Route 53 records the job wrote go too: its alias records first, while they
 distributions, and its validation records last, unless a remaining certificate uses them. Only resources tagged with that job's ``airflow:dag_id`` and ``airflow:run_id`` are touched, a
 job that is still running is refused, and a second run finds nothing left to do.
 
-The logic lives in ``cloudfront_ssl.cleanup``.
+The logic lives in ``cloudfront_ssl.steps.cleanup``.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from typing import Any
 
 from airflow.sdk import DAG, task
 
-from cloudfront_ssl import cleanup
-from cloudfront_ssl.config import CleanupConfig, dag_params
+from cloudfront_ssl.rules.config import CleanupConfig, dag_params
+from cloudfront_ssl.steps import cleanup
+from cloudfront_ssl.vocabulary import CLEANUP_DAG_ID
 
 with DAG(
-    dag_id="ssl_cleanup_job",
+    dag_id=CLEANUP_DAG_ID,
     description="Remove the distributions and certificates of one earlier job (dry run by default)",
     schedule=None,
     catchup=False,
@@ -33,7 +34,7 @@ with DAG(
     @task(multiple_outputs=False)
     def remove_job_resources(params: dict[str, Any], ti: Any) -> dict[str, Any]:
         """List (dry run) or remove the job's distributions, then its unused certificates."""
-        from cloudfront_ssl.dns_job import pull_dns_results
+        from cloudfront_ssl.steps.dns_job import pull_dns_results
 
         return cleanup.run_cleanup(
             params,

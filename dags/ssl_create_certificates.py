@@ -17,7 +17,7 @@ The job's steps, top to bottom:
 9. notify_failure, cleanup_on_failure   only when a step failed: one message to the owners, then
                           (with cleanup_on_failure) remove what the job created
 
-The logic of each step lives in ``cloudfront_ssl.create_job``; this file only wires the steps.
+The logic of each step lives in ``cloudfront_ssl.steps.create_job``; this file only wires the steps.
 """
 
 from __future__ import annotations
@@ -26,14 +26,15 @@ from typing import Any
 
 from airflow.sdk import DAG, TriggerRule, get_current_context, task
 
-from cloudfront_ssl import create_job
-from cloudfront_ssl.config import CreateJobConfig, dag_params
-from cloudfront_ssl.dns_wait import WaitForDnsChangesOperator
-from cloudfront_ssl.job_dag import closing_steps, create_distribution_step, job_default_args
-from cloudfront_ssl.operators import WaitForCertificatesOperator
+from cloudfront_ssl.rules.config import CreateJobConfig, dag_params
+from cloudfront_ssl.steps import create_job
+from cloudfront_ssl.steps.dns_wait import WaitForDnsChangesOperator
+from cloudfront_ssl.steps.job_dag import closing_steps, create_distribution_step, job_default_args
+from cloudfront_ssl.steps.operators import WaitForCertificatesOperator
+from cloudfront_ssl.vocabulary import CREATE_DAG_ID, WAIT_FOR_DNS, WAIT_FOR_ISSUANCE
 
 with DAG(
-    dag_id="ssl_create_certificates",
+    dag_id=CREATE_DAG_ID,
     description="Request ACM certificates for groups of names and create a CloudFront distribution per group",
     schedule=None,
     catchup=False,
@@ -105,7 +106,7 @@ with DAG(
         pointed: list[dict[str, Any]] | None,
     ) -> dict[str, Any]:
         """The job's result: certificates, distributions, and the DNS records the job wrote."""
-        from cloudfront_ssl.dns_job import dns_records
+        from cloudfront_ssl.steps.dns_job import dns_records
 
         return create_job.summarize(
             certificates, issued_arns, list(distributions or []), dns_records(validation, list(pointed or []))
@@ -114,9 +115,9 @@ with DAG(
     plan = check()
     certificates = request_certificates(plan)
     validation = write_validation_records(find_validation_records(certificates), certificates)
-    wait_for_dns = WaitForDnsChangesOperator(task_id="wait_for_dns", changes=validation)
+    wait_for_dns = WaitForDnsChangesOperator(task_id=WAIT_FOR_DNS, changes=validation)
     wait_for_issuance = WaitForCertificatesOperator(
-        task_id="wait_for_issuance",
+        task_id=WAIT_FOR_ISSUANCE,
         certificate_arns=certificate_arns(certificates),
         aws_conn_id="{{ params.aws_conn_id }}",
         poll_interval_seconds="{{ params.poll_interval_seconds }}",

@@ -14,7 +14,7 @@ The job's steps, top to bottom:
 
 The private key is read from the conf or from Secrets Manager inside each task that needs it,
 masked in the logs at once, and never passed between tasks. The logic of each step lives in
-``cloudfront_ssl.import_job``; this file only wires the steps.
+``cloudfront_ssl.steps.import_job``; this file only wires the steps.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from typing import Any
 
 from airflow.sdk import DAG, TriggerRule, task
 
-from cloudfront_ssl import import_job
-from cloudfront_ssl.config import ImportJobConfig, dag_params
-from cloudfront_ssl.job_dag import closing_steps, create_distribution_step, job_default_args
+from cloudfront_ssl.rules.config import ImportJobConfig, dag_params
+from cloudfront_ssl.steps import import_job
+from cloudfront_ssl.steps.job_dag import closing_steps, create_distribution_step, job_default_args
+from cloudfront_ssl.vocabulary import IMPORT_DAG_ID
 
 with DAG(
-    dag_id="ssl_import_certificate",
+    dag_id=IMPORT_DAG_ID,
     description="Check a PEM certificate bundle, import it into ACM and optionally create a distribution",
     schedule=None,
     catchup=False,

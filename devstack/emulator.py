@@ -91,7 +91,7 @@ class Emulator:
     def certificates(self) -> list[dict[str, Any]]:
         """Every certificate in us-east-1, described, with its tags under ``Tags``."""
         # Imported here: the library imports Airflow, which must not start before the caller's settings.
-        from cloudfront_ssl.acm import ALL_KEY_TYPES
+        from cloudfront_ssl.aws.acm import ALL_KEY_TYPES
 
         arns = [
             summary["CertificateArn"]

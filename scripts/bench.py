@@ -230,7 +230,7 @@ def rss_mb() -> float:
 
 def run_wait_scenario(args: argparse.Namespace) -> None:
     """Run ``jobs`` waits in one asyncio loop as the triggerer does; print one JSON line of figures."""
-    from cloudfront_ssl.triggers import CertificatesIssuedTrigger
+    from cloudfront_ssl.steps.triggers import CertificatesIssuedTrigger
 
     groups = json.loads(Path(args.arns_file).read_text())
     trigger_class = CertificatesIssuedTrigger if args.impl == "shared" else reference_trigger_class()
@@ -487,7 +487,7 @@ def run_create_bench(args: argparse.Namespace) -> None:
         return [f"a{i}-{tag}.example.com, www.a{i}-{tag}.example.com" for i in range(n)]
 
     def job(n: int, cap: float) -> float:
-        from cloudfront_ssl import acm_rate
+        from cloudfront_ssl.aws import acm_rate
 
         acm_rate.reset_limiter(cap)
         reset()

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DAG_FILE = """
 from datetime import datetime
 from airflow.sdk import DAG
-from cloudfront_ssl.operators import WaitForCertificatesOperator
+from cloudfront_ssl.steps.operators import WaitForCertificatesOperator
 
 with DAG("bench_wait", schedule=None, start_date=datetime(2026, 1, 1)):
     WaitForCertificatesOperator(task_id="wait", certificate_arns=[], aws_conn_id="bench_acm")
@@ -159,7 +159,7 @@ def run_triggerer_bench(args: argparse.Namespace) -> None:
         DagBundlesManager().sync_bundles_to_db(session=session)
     sync_bag_to_db(DagBag(dag_folder=str(dags)), "dags-folder", None)
 
-    from cloudfront_ssl.triggers import CertificatesIssuedTrigger
+    from cloudfront_ssl.steps.triggers import CertificatesIssuedTrigger
     from scripts.bench_reference import OneClientPerJobTrigger
 
     interval = 10.0

@@ -70,7 +70,7 @@ def main() -> None:
                 DistributionConfig=_distribution_config(f"site{number}.example.com", arns[number % len(arns)])
             )
 
-        from cloudfront_ssl import catalog
+        from cloudfront_ssl.views import catalog
 
         calls: Counter[str] = Counter()
 

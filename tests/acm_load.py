@@ -14,9 +14,9 @@ import time
 
 
 def main(argv: list[str]) -> int:
-    from cloudfront_ssl import acm_rate
-    from cloudfront_ssl.acm import acm_hook
-    from cloudfront_ssl.triggers import CertificatesIssuedTrigger
+    from cloudfront_ssl.aws import acm_rate
+    from cloudfront_ssl.aws.acm import acm_hook
+    from cloudfront_ssl.steps.triggers import CertificatesIssuedTrigger
 
     split = argv.index("--")
     cap, conn_ids, arns = float(argv[0]), argv[1:split], argv[split + 1 :]

@@ -11,7 +11,7 @@ follows Airflow's auth manager, as Airflow's own API does for DAG runs:
 - *Start* (``POST api/jobs``) needs the permission to trigger ``ssl_create_certificates``, checked by
   Airflow's own ``requires_access_dag`` dependency; 403 otherwise.
 
-Certificates come from ACM and CloudFront through :class:`cloudfront_ssl.catalog.CertificateCatalog`,
+Certificates come from ACM and CloudFront through :class:`cloudfront_ssl.views.catalog.CertificateCatalog`,
 distributions through :class:`ssl_certificates.distributions.DistributionDirectory` (both cached); jobs
 come from Airflow's database. Settings (Airflow config, section ``ssl_certificates``): ``aws_conn_id``
 (default ``aws_default``) and ``cache_seconds`` (default 60).
@@ -31,10 +31,11 @@ from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
+from cloudfront_ssl.vocabulary import CREATE_DAG_ID, JOB_DAG_IDS, RUN_STATES
+
 log = logging.getLogger(__name__)
 
 URL_PREFIX = "/ssl-certificates"
-CREATE_DAG_ID = "ssl_create_certificates"
 ACM_STATUSES = [
     "ISSUED",
     "PENDING_VALIDATION",
@@ -44,7 +45,6 @@ ACM_STATUSES = [
     "INACTIVE",
     "REVOKED",
 ]
-RUN_STATES = ["queued", "running", "success", "failed"]
 DISTRIBUTIONS_PAGE = 50
 
 
@@ -87,7 +87,6 @@ def require_access(user: GetUserDep, session: SessionDep) -> JobAccess:
     """The app-wide dependency: a signed-in user (401 otherwise) who may read some job DAG (403)."""
     from airflow.models.dag import DagModel
 
-    from cloudfront_ssl.jobs import JOB_DAG_IDS
 
     access = JobAccess(user, DagModel.get_dag_id_to_team_name_mapping(list(JOB_DAG_IDS), session=session))
     if not access.readable(JOB_DAG_IDS):
@@ -131,8 +130,8 @@ def _cached(kind: str, factory: Any) -> Any:
 
 
 def certificate_catalog() -> Any:
-    """The process's cached :class:`~cloudfront_ssl.catalog.CertificateCatalog` for the configured connection."""
-    from cloudfront_ssl.catalog import CertificateCatalog
+    """The process's cached :class:`~cloudfront_ssl.views.catalog.CertificateCatalog` for the configured connection."""
+    from cloudfront_ssl.views.catalog import CertificateCatalog
 
     return _cached("certificates", CertificateCatalog)
 
@@ -145,11 +144,11 @@ def distribution_directory() -> Any:
 
 
 def page_root(request: Request) -> str:
-    """The relative link from the requested page to the plugin's root (see :func:`cloudfront_ssl.page.relative_root`).
+    """The relative link from the requested page to the plugin's root (see :func:`cloudfront_ssl.views.page.relative_root`).
 
     Computed from the raw path below the plugin's mount point, whatever ``[api] base_url`` puts in front.
     """
-    from cloudfront_ssl.page import relative_root
+    from cloudfront_ssl.views.page import relative_root
 
     raw = request.scope.get("raw_path") or request.url.path.encode()
     path = raw.decode("latin-1")
@@ -178,7 +177,7 @@ async def _http_error(request: Request, error: HTTPException) -> Any:
     # The API answers JSON; the pages answer a readable page with the same status.
     if "/api/" in request.url.path or request.url.path.endswith("openapi.json"):
         return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
-    from cloudfront_ssl.page import message_page
+    from cloudfront_ssl.views.page import message_page
 
     title = {401: "Sign in required", 403: "Not allowed", 404: "Not found"}.get(error.status_code, "Error")
     return HTMLResponse(
@@ -239,7 +238,7 @@ def _visible_certificates(access: JobAccess) -> list[dict[str, Any]]:
 
 
 def _job(session: Any, access: JobAccess, dag_id: str, run_id: str) -> dict[str, Any]:
-    from cloudfront_ssl.jobs import JOB_DAG_IDS, job_detail, with_current_status
+    from cloudfront_ssl.views.jobs import job_detail, with_current_status
 
     if dag_id not in JOB_DAG_IDS:
         raise HTTPException(status_code=404, detail=f"{dag_id} is not a certificate job DAG")
@@ -259,8 +258,8 @@ def _current_statuses(summary: dict[str, Any]) -> dict[str, str]:
     """ACM's status now of the job's own certificates: one sweep, not the account's whole catalog."""
     from airflow.configuration import conf
 
-    from cloudfront_ssl.acm import acm_hook
-    from cloudfront_ssl.acm_status import current_statuses
+    from cloudfront_ssl.aws.acm import acm_hook
+    from cloudfront_ssl.aws.acm_status import current_statuses
 
     arns = [certificate["arn"] for certificate in summary.get("certificates", []) if certificate.get("arn")]
     if not arns:
@@ -272,7 +271,7 @@ def _current_statuses(summary: dict[str, Any]) -> dict[str, str]:
 def _jobs(
     session: Any, access: JobAccess, dag_id: str | None, state: str | None, name: str | None, limit: int
 ) -> list[dict[str, Any]]:
-    from cloudfront_ssl.jobs import JOB_DAG_IDS, list_jobs
+    from cloudfront_ssl.views.jobs import list_jobs
 
     return list_jobs(
         session, dag_ids=access.readable(JOB_DAG_IDS), dag_id=dag_id, state=state, name=name, limit=limit
@@ -281,7 +280,7 @@ def _jobs(
 
 def _require_connection(conn_id: str) -> None:
     """The check step's "the connection exists" test, where this API server can answer it."""
-    from cloudfront_ssl.connections import require_connection
+    from cloudfront_ssl.aws.connections import require_connection
     from cloudfront_ssl.errors import JobInputError
 
     try:
@@ -295,8 +294,8 @@ def _require_connection(conn_id: str) -> None:
 def _plan(conf: dict[str, Any], session: Any) -> dict[str, Any]:
     """The create job's own planning (its check step's), as a dry run: other running jobs' claims on
     the names count, nothing is claimed or created."""
-    from cloudfront_ssl.claims import DatabaseClaims
-    from cloudfront_ssl.plan import plan_create_job
+    from cloudfront_ssl.steps.claims import DatabaseClaims
+    from cloudfront_ssl.steps.plan import plan_create_job
 
     return _read_aws(
         "ACM/CloudFront for the plan",
@@ -329,7 +328,7 @@ def api_certificates(
     q: Annotated[str | None, Query(description="Text found in any of the certificate's names")] = None,
 ) -> dict[str, Any]:
     """The certificates in us-east-1 that match every given filter and that the user may see."""
-    from cloudfront_ssl.catalog import filter_certificates
+    from cloudfront_ssl.views.catalog import filter_certificates
 
     found = filter_certificates(_visible_certificates(access), cname=cname, status=status, q=q)
     return {"certificates": found, "total_entries": len(found)}
@@ -396,7 +395,7 @@ def api_start_job(
     as Airflow's trigger form does. Answers ``dag_id``, ``run_id``, ``state``, ``paused`` and ``href``
     (the job view, relative to the plugin's root); 422 with the plan when the conf is refused.
     """
-    from cloudfront_ssl.page import job_href
+    from cloudfront_ssl.views.page import job_href
 
     plan = _plan(conf, session)
     if not plan["valid"]:
@@ -480,7 +479,7 @@ def api_job_records(
     """The job's DNS records for a DNS administrator: validation records and CNAME targets, as CSV,
     zone-file lines or JSON. ``route53_zone`` names the hosted zone of a record Route 53 holds
     already (nothing to add); zone-file lines show those commented out."""
-    from cloudfront_ssl.messages import dns_records, records_csv, zone_file_lines
+    from cloudfront_ssl.rules.messages import dns_records, records_csv, zone_file_lines
 
     job = _job(session, access, dag_id, run_id)
     summary = job["summary"]
@@ -513,8 +512,8 @@ def certificates_page(
     request: Request, access: AccessDep, cname: str = "", status: str = "", q: str = ""
 ) -> HTMLResponse:
     """The certificates table with the CNAME search box."""
-    from cloudfront_ssl.catalog import filter_certificates
-    from cloudfront_ssl.page import certificates_page as render
+    from cloudfront_ssl.views.catalog import filter_certificates
+    from cloudfront_ssl.views.page import certificates_page as render
 
     error = None
     try:
@@ -545,8 +544,7 @@ def jobs_page(
     dag_id: str = "",
 ) -> HTMLResponse:
     """The jobs, newest first, with a filter by state, name and DAG."""
-    from cloudfront_ssl.jobs import JOB_DAG_IDS
-    from cloudfront_ssl.page import jobs_page as render
+    from cloudfront_ssl.views.page import jobs_page as render
 
     jobs = _jobs(session, access, dag_id or None, state or None, name or None, 200)
     return HTMLResponse(
@@ -555,7 +553,7 @@ def jobs_page(
             state=state,
             name=name,
             dag_id=dag_id,
-            states=RUN_STATES,
+            states=list(RUN_STATES),
             dag_ids=access.readable(JOB_DAG_IDS),
             root=page_root(request),
         )
@@ -565,7 +563,7 @@ def jobs_page(
 @app.get("/new", response_class=HTMLResponse)
 def new_job_page(request: Request, access: AccessDep) -> HTMLResponse:
     """The New job page: the create job's conf as a form, its plan as the user types, and *Start*."""
-    from cloudfront_ssl.page import new_job_page as render
+    from cloudfront_ssl.views.page import new_job_page as render
 
     return HTMLResponse(render(may_start=access.may_trigger(), root=page_root(request)))
 
@@ -575,6 +573,6 @@ def job_page(
     request: Request, dag_id: str, run_id: str, session: SessionDep, access: AccessDep
 ) -> HTMLResponse:
     """One job's steps, validation records, distributions and error."""
-    from cloudfront_ssl.page import job_page as render
+    from cloudfront_ssl.views.page import job_page as render
 
     return HTMLResponse(render(_job(session, access, dag_id, run_id), root=page_root(request)))

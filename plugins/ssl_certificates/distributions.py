@@ -15,7 +15,7 @@ from typing import Any
 def distribution_entry(summary: dict[str, Any]) -> dict[str, Any]:
     """One distribution as the API shows it: ``id``, ``domain_name``, ``aliases``, ``comment``,
     ``status``, ``enabled`` and ``certificate_arn`` (the ACM certificate it serves, if any)."""
-    from cloudfront_ssl.cloudfront import summary_aliases
+    from cloudfront_ssl.aws.cloudfront import summary_aliases
 
     return {
         "id": summary["Id"],
@@ -62,7 +62,7 @@ class DistributionDirectory:
 
     def distributions(self) -> list[dict[str, Any]]:
         """Every distribution, by domain name, from the cache when it is fresh."""
-        from cloudfront_ssl import cloudfront
+        from cloudfront_ssl.aws import cloudfront
 
         with self._lock:
             now = self.clock()

@@ -9,8 +9,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from cloudfront_ssl import acm
-from cloudfront_ssl.triggers import CertificatesIssuedTrigger
+from cloudfront_ssl.aws import acm
+from cloudfront_ssl.steps.triggers import CertificatesIssuedTrigger
 
 ACCOUNT = "123456789012"
 
@@ -165,7 +165,7 @@ def test_the_wait_succeeds_once_all_are_issued(aws, monkeypatch):
 def test_the_trigger_serializes_to_plain_arguments():
     trigger = CertificatesIssuedTrigger(["arn:1"], "aws_default", 300, 1.5)
     path, kwargs = trigger.serialize()
-    assert path == "cloudfront_ssl.triggers.CertificatesIssuedTrigger"
+    assert path == "cloudfront_ssl.steps.triggers.CertificatesIssuedTrigger"
     assert kwargs == {
         "certificate_arns": ["arn:1"],
         "aws_conn_id": "aws_default",

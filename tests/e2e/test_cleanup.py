@@ -91,7 +91,7 @@ def test_waits_until_the_disabled_distribution_is_deployed(airflow_db, aws):
     """CloudFront refuses to delete a distribution before its disabling is deployed."""
     from moto.moto_api import state_manager
 
-    from cloudfront_ssl.cleanup import remove_job_resources
+    from cloudfront_ssl.steps.cleanup import remove_job_resources
 
     tags = {"airflow:dag_id": "ssl_create_certificates", "airflow:run_id": "slow-job"}
     distribution = aws.create_distribution(["slow.example.com"], tags=tags)
@@ -110,7 +110,7 @@ def test_waits_until_the_disabled_distribution_is_deployed(airflow_db, aws):
 
 
 def test_cleanup_on_failure_leaves_nothing_behind(airflow_db, aws, monkeypatch):
-    from cloudfront_ssl import cloudfront
+    from cloudfront_ssl.aws import cloudfront
 
     before = _state(aws)
     real_create = cloudfront.create_distribution_for_job
@@ -156,7 +156,7 @@ def test_a_successful_job_skips_the_cleanup_step(airflow_db, aws):
 
 
 def test_cleanup_on_failure_does_nothing_unless_asked(airflow_db, aws):
-    from cloudfront_ssl.cleanup import cleanup_failed_job
+    from cloudfront_ssl.steps.cleanup import cleanup_failed_job
 
     dag_id, run_id = "ssl_create_certificates", "kept-job"
     certificate = _certificate(aws, "kept.example.com", {"airflow:dag_id": dag_id, "airflow:run_id": run_id})
@@ -219,8 +219,8 @@ def test_a_conf_error_fails_at_once(airflow_db, aws):
 def test_one_distribution_that_cannot_be_disabled_does_not_stop_the_rest(airflow_db, aws, monkeypatch):
     from botocore.exceptions import ClientError
 
-    from cloudfront_ssl import cleanup
-    from cloudfront_ssl.cleanup import CleanupError, remove_job_resources
+    from cloudfront_ssl.steps import cleanup
+    from cloudfront_ssl.steps.cleanup import CleanupError, remove_job_resources
 
     tags = {"airflow:dag_id": "ssl_create_certificates", "airflow:run_id": "stubborn-job"}
     stubborn = aws.create_distribution(["stubborn.example.com"], tags=tags)

@@ -262,7 +262,7 @@ def test_a_retried_request_step_creates_no_duplicate(dag, aws, monkeypatch):
     """The first try requests the certificates, then fails; the retry must find them, not request more."""
     from moto.acm.models import acm_backends
 
-    from cloudfront_ssl import notify
+    from cloudfront_ssl.aws import notify
 
     publish = notify.publish
     calls = {"count": 0}
@@ -292,7 +292,7 @@ def test_a_retried_request_step_creates_no_duplicate(dag, aws, monkeypatch):
 
 def test_a_retried_distribution_step_creates_no_duplicate(aws):
     """A second try of one distribution finds the one the first try made (by alias and tags)."""
-    from cloudfront_ssl import cloudfront
+    from cloudfront_ssl.aws import cloudfront
 
     client = aws.cloudfront
     certificate_arn = aws.acm.request_certificate(DomainName="r.example.com", ValidationMethod="DNS")[
@@ -359,7 +359,7 @@ def test_without_any_topic_the_job_runs_silently(dag, aws, monkeypatch):
 
 def test_a_first_try_reads_no_more_of_the_account_than_the_check_needs(dag, aws, monkeypatch):
     """Only the check pages through the distributions (aliases taken); no step lists certificates."""
-    from cloudfront_ssl import acm, cloudfront
+    from cloudfront_ssl.aws import acm, cloudfront
 
     calls = {"list_distributions": 0, "list_certificates": 0}
     list_distributions, list_certificates = cloudfront.list_distributions, acm.list_certificates
@@ -384,7 +384,7 @@ def test_a_first_try_reads_no_more_of_the_account_than_the_check_needs(dag, aws,
 
 def test_the_owners_get_one_message_when_several_mapped_steps_fail(dag, aws, monkeypatch):
     """Three distributions refused: one failure message naming the three steps, not three messages."""
-    from cloudfront_ssl import cloudfront
+    from cloudfront_ssl.aws import cloudfront
 
     get_source_config = cloudfront.get_source_config
     calls = {"count": 0}

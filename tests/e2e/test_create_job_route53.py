@@ -14,8 +14,8 @@ import uuid
 
 import pytest
 
-from cloudfront_ssl import dns_job
-from cloudfront_ssl.config import CreateJobConfig
+from cloudfront_ssl.rules.config import CreateJobConfig
+from cloudfront_ssl.steps import dns_job
 from scripts.seed_emulator import source_distribution_config
 from tests.dag_runs import load_dag, run_dag
 from tests.route53_support import Route53Proxy, create_zone, put_record, records, route53_client
@@ -153,8 +153,8 @@ def test_names_in_no_zone_stay_with_their_owners_and_aaaa_needs_ipv6(dag, aws, r
     # The job view and its export mark what Route 53 holds, and leave the rest to add.
     from airflow.utils.session import create_session
 
-    from cloudfront_ssl.jobs import job_detail
-    from cloudfront_ssl.messages import dns_records, records_csv, zone_file_lines
+    from cloudfront_ssl.rules.messages import dns_records, records_csv, zone_file_lines
+    from cloudfront_ssl.views.jobs import job_detail
 
     with create_session() as session:
         job = job_detail(session, DAG_ID, result.run_id, read_logs=False)
@@ -298,7 +298,7 @@ def test_clean_up_keeps_a_validation_record_another_jobs_certificate_uses(dag, a
 
 
 def test_the_plan_shows_each_names_zone_and_the_dns_conflicts(aws, r53):
-    from cloudfront_ssl.plan import plan_create_job
+    from cloudfront_ssl.steps.plan import plan_create_job
 
     com = create_zone(r53, "example.com")
     shop = create_zone(r53, "shop.example.com")

@@ -147,7 +147,7 @@ def test_a_refused_key_leaks_nowhere(airflow_db, aws, ca):
 
 
 def test_a_retried_import_reuses_the_arn(dag, aws, ca, monkeypatch):
-    from cloudfront_ssl import acm
+    from cloudfront_ssl.aws import acm
 
     leaf, fields = bundle(ca, ("retry.example.com",))
     certificate_result = acm.certificate_result
@@ -327,7 +327,7 @@ def test_a_throttled_import_is_sent_again(dag, aws, ca, monkeypatch):
     """ACM takes one ImportCertificate a second: throttling answers are waited out, not final."""
     from botocore.exceptions import ClientError
 
-    from cloudfront_ssl import import_job
+    from cloudfront_ssl.steps import import_job
 
     real_import = import_job._import
     throttled = {"count": 0}

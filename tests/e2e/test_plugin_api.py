@@ -169,7 +169,7 @@ def test_no_private_key_in_any_response(client, auth, aws):
 
 
 def test_job_status_through_a_failed_and_a_successful_run(client, auth, aws, monkeypatch):
-    from cloudfront_ssl import create_job
+    from cloudfront_ssl.steps import create_job
 
     dag = load_dag("ssl_create_certificates")
     conf = {

@@ -13,8 +13,8 @@ import json
 import boto3
 import pytest
 
-from cloudfront_ssl import route53
-from cloudfront_ssl.dns_wait import DnsChangesInsyncTrigger
+from cloudfront_ssl.aws import route53
+from cloudfront_ssl.steps.dns_wait import DnsChangesInsyncTrigger
 from tests.route53_support import Route53Proxy, create_zone, put_record, records, route53_client
 
 VALUE = "_c9edd76ee4a0e2a74388032f3861cc50.ykybfrwcxw.acm-validations.aws."
@@ -292,7 +292,7 @@ def test_the_wait_trigger_polls_until_insync(aws, r53, monkeypatch):
             change_ids=[change["change_id"]], aws_conn_id="dns_proxy", waiter_delay=0
         )
         classpath, kwargs = trigger.serialize()
-        assert classpath == "cloudfront_ssl.dns_wait.DnsChangesInsyncTrigger"
+        assert classpath == "cloudfront_ssl.steps.dns_wait.DnsChangesInsyncTrigger"
         rebuilt = DnsChangesInsyncTrigger(**kwargs)  # as the triggerer rebuilds it
 
         async def first_event():

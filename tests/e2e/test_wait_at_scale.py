@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from cloudfront_ssl import acm_rate
-from cloudfront_ssl.acm_status import status_view
-from cloudfront_ssl.operators import AcmUnreachableError, WaitForCertificatesOperator
-from cloudfront_ssl.triggers import CertificatesIssuedTrigger
+from cloudfront_ssl.aws import acm_rate
+from cloudfront_ssl.aws.acm_status import status_view
+from cloudfront_ssl.steps.operators import AcmUnreachableError, WaitForCertificatesOperator
+from cloudfront_ssl.steps.triggers import CertificatesIssuedTrigger
 from tests.fault_proxy import FaultProxy, peak_per_second
 
 CONN_ID = "aws_proxied"

@@ -7,8 +7,8 @@ from datetime import UTC
 
 import pytest
 
-from cloudfront_ssl import catalog
-from cloudfront_ssl.catalog import CertificateCatalog, filter_certificates
+from cloudfront_ssl.views import catalog
+from cloudfront_ssl.views.catalog import CertificateCatalog, filter_certificates
 
 ENTRIES = [
     {"arn": "w", "names": ["*.shop.example.com"], "status": "ISSUED"},

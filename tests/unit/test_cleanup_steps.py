@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloudfront_ssl import cleanup
+from cloudfront_ssl.steps import cleanup
 
 
 class FakeCloudFront:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloudfront_ssl.cloudfront import DistributionError, caller_reference, clone_config
+from cloudfront_ssl.aws.cloudfront import DistributionError, caller_reference, clone_config
 from tests.aws import source_distribution_config
 
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/abc"

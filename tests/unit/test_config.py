@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from cloudfront_ssl.acm import idempotency_token
-from cloudfront_ssl.config import (
+from cloudfront_ssl.aws.acm import idempotency_token
+from cloudfront_ssl.rules.config import (
     AWS_TAG_PATTERN,
     MAX_LINES,
     ConfigError,
@@ -17,7 +17,7 @@ from cloudfront_ssl.config import (
     dag_params,
     parse_config,
 )
-from cloudfront_ssl.tags import job_tags
+from cloudfront_ssl.rules.tags import job_tags
 
 SOURCE = "E2ABCDEF123"
 

@@ -44,7 +44,7 @@ def test_every_dag_has_params_tags_and_retries(airflow_db) -> None:
 
 def test_the_create_dag_reads_as_the_job_steps(airflow_db) -> None:
     dag = dag_bag().get_dag("ssl_create_certificates")
-    assert dag.schedule is None if hasattr(dag, "schedule") else True
+    assert dag.schedule is None  # a create job runs only when someone starts it
     for step in (
         "check",
         "request_certificates",
@@ -55,3 +55,16 @@ def test_the_create_dag_reads_as_the_job_steps(airflow_db) -> None:
     ):
         assert step in dag.task_ids
     assert dag.get_task("check").retries == 0  # a refused conf is not tried again
+
+
+def test_every_step_of_every_dag_is_spelt_in_the_vocabulary(airflow_db) -> None:
+    """A step renamed in a DAG but not in ``vocabulary`` would leave the page and the claims blind."""
+    from cloudfront_ssl import vocabulary
+
+    spelt = {value for name, value in vars(vocabulary).items() if name.isupper() and isinstance(value, str)}
+    for dag_id, dag in dag_bag().dags.items():
+        assert dag_id in spelt, dag_id
+        assert not set(dag.task_ids) - spelt, f"{dag_id}: {sorted(set(dag.task_ids) - spelt)}"
+    for steps in (vocabulary.CERTIFICATE_STEPS, vocabulary.DISTRIBUTION_STEPS, vocabulary.DNS_STEPS):
+        for step in steps:
+            assert any(step in dag.task_ids for dag in dag_bag().dags.values()), step

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cloudfront_ssl import messages
+from cloudfront_ssl.rules import messages
 
 RECORD = "_x.example.com."
 CERTIFICATES = [

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cloudfront_ssl.config import ConfigError, parse_config
-from cloudfront_ssl.inventory import InventoryConfig, alert_message, find_alerts, report_entry
+from cloudfront_ssl.rules.config import ConfigError, parse_config
+from cloudfront_ssl.steps.inventory import InventoryConfig, alert_message, find_alerts, report_entry
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from cloudfront_ssl import jobs
+from cloudfront_ssl.views import jobs
 
 
 def row(value, map_index=-1):

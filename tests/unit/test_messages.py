@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from cloudfront_ssl.messages import cname_message, failure_message, scrub_secrets, subject, validation_message
+from cloudfront_ssl.rules.messages import (
+    cname_message,
+    failure_message,
+    scrub_secrets,
+    subject,
+    validation_message,
+)
 
 KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloudfront_ssl.names import (
+from cloudfront_ssl.rules.names import (
     InvalidNameError,
     covers,
     normalize_item,

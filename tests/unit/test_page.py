@@ -5,7 +5,14 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from urllib.parse import urljoin
 
-from cloudfront_ssl.page import certificates_page, job_href, job_page, jobs_page, message_page, relative_root
+from cloudfront_ssl.views.page import (
+    certificates_page,
+    job_href,
+    job_page,
+    jobs_page,
+    message_page,
+    relative_root,
+)
 
 JOB = {"dag_id": "ssl_create_certificates", "run_id": "manual__2026-01-01T00:00:00+00:00"}
 
@@ -132,8 +139,8 @@ def test_every_link_stays_under_the_base_url_it_was_served_from():
 
 
 def test_the_new_job_page_offers_every_option_of_the_create_job_conf():
-    from cloudfront_ssl.config import CreateJobConfig
-    from cloudfront_ssl.page import FORM_FIELDS, job_options, new_job_page
+    from cloudfront_ssl.rules.config import CreateJobConfig
+    from cloudfront_ssl.views.page import FORM_FIELDS, job_options, new_job_page
 
     options = {option["name"]: option for option in job_options()}
     # Every conf key is on the page: laid out by the page itself or as an option (new keys included).

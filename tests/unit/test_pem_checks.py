@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pytest
 from cryptography.hazmat.primitives import hashes
 
-from cloudfront_ssl.pem_checks import (
+from cloudfront_ssl.rules.pem_checks import (
     MAX_KEY_BYTES,
     BundleError,
     CheckedBundle,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cloudfront_ssl.claims import overlap
-from cloudfront_ssl.plan import plan_create_job
+from cloudfront_ssl.steps.claims import overlap
+from cloudfront_ssl.steps.plan import plan_create_job
 
 SOURCE = "E2ABCDEF123456"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cloudfront_ssl.operators import poll_interval
+from cloudfront_ssl.steps.operators import poll_interval
 
 
 def test_the_jobs_interval_stands_when_the_deployment_sets_no_cap(monkeypatch):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from cloudfront_ssl.messages import dns_records, records_csv, records_table, zone_file_lines
+from cloudfront_ssl.rules.messages import dns_records, records_csv, records_table, zone_file_lines
 
 CERTIFICATES = [
     {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloudfront_ssl.route53 import (
+from cloudfront_ssl.aws.route53 import (
     HostedZone,
     RateLimiter,
     Route53Error,
@@ -155,7 +155,13 @@ def test_rate_limiter_spaces_calls_at_five_a_second():
 
 
 def test_the_route53_conf_keys_in_the_config_model():
-    from cloudfront_ssl.config import SECTION_DNS, ConfigError, CreateJobConfig, dag_params, parse_config
+    from cloudfront_ssl.rules.config import (
+        SECTION_DNS,
+        ConfigError,
+        CreateJobConfig,
+        dag_params,
+        parse_config,
+    )
 
     base = {"certificates": ["www.example.com"], "create_distributions": False}
     config = parse_config(

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-CREATE_DAG_ID = "ssl_create_certificates"
-IMPORT_DAG_ID = "ssl_import_certificate"
-JOB_DAG_IDS = (CREATE_DAG_ID, IMPORT_DAG_ID)
-"""The DAGs whose runs are jobs: a run's ``run_id`` is the job id."""
+from cloudfront_ssl.vocabulary import CREATE_DAG_ID, IMPORT_DAG_ID, JOB_DAG_IDS  # noqa: F401 (re-exported)
 
 TAG_PREFIX = "airflow:"
 """Prefix of the tags the jobs set themselves; users may not set them."""

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from cloudfront_ssl.errors import FinalError, aws_error_code, aws_error_message
-from cloudfront_ssl.tags import is_job_resource, job_tags, tag_dict
+from cloudfront_ssl.rules.tags import is_job_resource, job_tags, tag_dict
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook

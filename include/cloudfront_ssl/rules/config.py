@@ -13,9 +13,9 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cloudfront_ssl.messages import quote_input
-from cloudfront_ssl.names import is_blank_item
-from cloudfront_ssl.tags import JOB_DAG_IDS, JOB_TAG_COUNT, MAX_TAGS, TAG_PREFIX, is_reserved_key
+from cloudfront_ssl.rules.messages import quote_input
+from cloudfront_ssl.rules.names import is_blank_item
+from cloudfront_ssl.rules.tags import JOB_DAG_IDS, JOB_TAG_COUNT, MAX_TAGS, TAG_PREFIX, is_reserved_key
 
 _TOPIC_ARN_PATTERN = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?"
 _DISTRIBUTION_ID_PATTERN = r"[A-Z0-9]{8,20}"
@@ -48,7 +48,7 @@ def _form(section: str, title: str, **extra: Any) -> dict[str, Any]:
 # One line of the certificates textarea: domain names separated by commas and/or whitespace, or a blank
 # line. It is written for both Python's `re` (Airflow's trigger-time validation) and the browser's
 # RegExp, so it stays loose (any non-ASCII letter, no length rules): the check step applies the full
-# name rules of cloudfront_ssl.names. It catches what a form user most often gets wrong: a URL, an
+# name rules of cloudfront_ssl.rules.names. It catches what a form user most often gets wrong: a URL, an
 # e-mail address, a stray character, a name with one label.
 _LABEL_CHAR = r"[^\s!-,./:-@\[-`{-~\u3002\uff0e\uff61]"
 _DOT = r"[.\u3002\uff0e\uff61]"

@@ -8,7 +8,7 @@ a connection must find it before it changes anything.
 from __future__ import annotations
 
 from cloudfront_ssl.errors import JobInputError
-from cloudfront_ssl.messages import quote_input
+from cloudfront_ssl.rules.messages import quote_input
 
 
 def require_connection(conn_id: str, field: str = "aws_conn_id") -> None:

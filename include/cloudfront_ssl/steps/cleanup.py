@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cloudfront_ssl import acm, cloudfront
-from cloudfront_ssl.config import CleanupConfig, ConfigError, parse_config
-from cloudfront_ssl.connections import require_connection
+from cloudfront_ssl.aws import acm, cloudfront
+from cloudfront_ssl.aws.connections import require_connection
 from cloudfront_ssl.errors import JobInputError, aws_error_code
-from cloudfront_ssl.messages import quote_input
+from cloudfront_ssl.rules.config import CleanupConfig, ConfigError, parse_config
+from cloudfront_ssl.rules.messages import quote_input
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def remove_job_resources(
     :param poll_seconds: seconds between two status reads while CloudFront deploys.
     :param timeout_seconds: give up waiting for one distribution after this long.
     :param dns_results: the results of the job's Route 53 steps (the records it wrote and the
-        connection it wrote them through); see :func:`cloudfront_ssl.dns_job.pull_dns_results`.
+        connection it wrote them through); see :func:`cloudfront_ssl.steps.dns_job.pull_dns_results`.
 
     Returns ``{"dry_run", "distributions": [{"id", "aliases", "action"}],
     "certificates": [{"arn", "names", "action"}], "dns_records": [{"zone_id", "name", "type",
@@ -133,7 +133,7 @@ def remove_job_resources(
         if "alias_target" in entry
     ]
     if dns_results:
-        from cloudfront_ssl import dns_job
+        from cloudfront_ssl.steps import dns_job
 
         result["dns_records"] = dns_job.remove_dns_records(
             dns_results, aliases=True, distribution_domains=targets, dry_run=dry_run
@@ -234,7 +234,7 @@ def _remove_validation_records(
     acm_client: Any, dns_results: list[dict[str, Any]], *, dry_run: bool
 ) -> list[dict[str, Any]]:
     """The job's validation records that no certificate left in ACM validates with, deleted."""
-    from cloudfront_ssl import dns_job
+    from cloudfront_ssl.steps import dns_job
 
     names = [
         entry["name"]

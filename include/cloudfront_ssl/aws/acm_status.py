@@ -11,7 +11,7 @@ for each certificate whose status turned to one from which it will never be issu
   whatever the number of jobs waiting. Module-level state is shared by every trigger of a
   triggerer process because they all run in one asyncio event loop.
 
-Every call goes through the process-wide rate cap of :mod:`cloudfront_ssl.acm_rate`.
+Every call goes through the process-wide rate cap of :mod:`cloudfront_ssl.aws.acm_rate`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloudfront_ssl.acm import ALL_KEY_TYPES, FAILED_STATUSES, acm_hook, failure_reason
+from cloudfront_ssl.aws.acm import ALL_KEY_TYPES, FAILED_STATUSES, acm_hook, failure_reason
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def _record_description(
 def check_issuance(client: Any, arns: list[str]) -> tuple[IssuanceCheck, StatusSnapshot]:
     """One synchronous check of a job's certificates: one sweep, and describes only where needed.
 
-    :param client: a boto3 ACM client from :func:`cloudfront_ssl.acm.acm_hook` (paced).
+    :param client: a boto3 ACM client from :func:`cloudfront_ssl.aws.acm.acm_hook` (paced).
     :param arns: the job's certificates.
     """
     from botocore.exceptions import ClientError

@@ -7,8 +7,8 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
-from cloudfront_ssl import messages
-from cloudfront_ssl.connections import require_connection
+from cloudfront_ssl.aws.connections import require_connection
+from cloudfront_ssl.rules import messages
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from cloudfront_ssl import acm, cloudfront
-from cloudfront_ssl.messages import iso
-from cloudfront_ssl.names import covers
-from cloudfront_ssl.tags import job_of
+from cloudfront_ssl.aws import acm, cloudfront
+from cloudfront_ssl.rules.messages import iso
+from cloudfront_ssl.rules.names import covers
+from cloudfront_ssl.rules.tags import job_of
 
 
 def certificate_entry(

@@ -12,16 +12,22 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cloudfront_ssl.notify import FailureRecorder
-
-NOTIFY_FAILURE_TASK = "notify_failure"
-CLEANUP_TASK = "cleanup_on_failure"
+from cloudfront_ssl.aws.notify import FailureRecorder
+from cloudfront_ssl.vocabulary import (
+    CHECK,
+    CLEANUP_ON_FAILURE,
+    CLOSING_STEPS,
+    FAILED,
+    NOTIFY_FAILURE,
+    SUCCESS,
+    UPSTREAM_FAILED,
+)
 
 
 def job_default_args() -> dict[str, Any]:
     """Task defaults of a job DAG: two retries for passing AWS trouble, and each failure recorded.
 
-    A failed step records its reason (:class:`~cloudfront_ssl.notify.FailureRecorder`); the job's
+    A failed step records its reason (:class:`~cloudfront_ssl.aws.notify.FailureRecorder`); the job's
     ``notify_failure`` step then tells the owners once, naming every failed step. Errors that a retry
     cannot mend (:class:`cloudfront_ssl.errors.FinalError`) fail at once anyway.
     """
@@ -48,8 +54,8 @@ def create_distribution_step(model: type[BaseModel]) -> Any:
 
         from airflow.sdk import get_current_context
 
-        from cloudfront_ssl.cloudfront import create_distribution_for_job
-        from cloudfront_ssl.config import parse_config
+        from cloudfront_ssl.aws.cloudfront import create_distribution_for_job
+        from cloudfront_ssl.rules.config import parse_config
 
         get_current_context()["first_alias"] = group["aliases"][0]  # type: ignore[typeddict-unknown-key]
         config: Any = parse_config(model, params)
@@ -85,41 +91,41 @@ def closing_steps(after: list[Any]) -> Any:
     """
     from airflow.sdk import TriggerRule, task
 
-    @task(task_id=NOTIFY_FAILURE_TASK, trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
+    @task(task_id=NOTIFY_FAILURE, trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
     def notify_failure(params: dict[str, Any], dag: Any, run_id: str, ti: Any) -> list[str]:
         """When a step failed, tell the owners once which steps failed and why."""
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from cloudfront_ssl.notify import notify_job_failure
+        from cloudfront_ssl.aws.notify import notify_job_failure
 
         failed = notify_job_failure(params, dag, run_id, ti)
         if not failed:
             raise AirflowSkipException("no step failed")
         return failed
 
-    @task(task_id=CLEANUP_TASK, trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
+    @task(task_id=CLEANUP_ON_FAILURE, trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
     def cleanup_on_failure(params: dict[str, Any], dag: Any, run_id: str, ti: Any) -> dict[str, Any]:
         """With cleanup_on_failure, remove what the failed job created."""
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from cloudfront_ssl.cleanup import cleanup_failed_job
+        from cloudfront_ssl.steps.cleanup import cleanup_failed_job
 
         failed = created = 0
         if params.get("cleanup_on_failure"):
-            states = ["failed", "upstream_failed"]
+            states = [FAILED, UPSTREAM_FAILED]
             failed = ti.get_ti_count(dag_id=dag.dag_id, run_ids=[run_id], states=states)
             # Steps that create something in AWS: only when one of them ran is there anything to find.
             creating = [
                 task_id
                 for task_id in dag.task_ids
-                if task_id not in ("check", NOTIFY_FAILURE_TASK, CLEANUP_TASK)
+                if task_id not in (CHECK, *CLOSING_STEPS)
             ]
             created = ti.get_ti_count(
-                dag_id=dag.dag_id, run_ids=[run_id], task_ids=creating, states=["success", "failed"]
+                dag_id=dag.dag_id, run_ids=[run_id], task_ids=creating, states=[SUCCESS, FAILED]
             )
         dns_results = None
         if failed and created:
-            from cloudfront_ssl.dns_job import pull_dns_results
+            from cloudfront_ssl.steps.dns_job import pull_dns_results
 
             dns_results = pull_dns_results(ti, dag.dag_id, run_id)
         result = cleanup_failed_job(

@@ -11,14 +11,15 @@ import re
 import time
 from typing import Any
 
-from cloudfront_ssl import acm, cloudfront, messages, notify
-from cloudfront_ssl.claims import TaskClaims
-from cloudfront_ssl.config import IMPORT_TAG_NAME, ConfigError, ImportJobConfig, parse_config
-from cloudfront_ssl.connections import require_connection
+from cloudfront_ssl.aws import acm, cloudfront, notify
+from cloudfront_ssl.aws.connections import require_connection
 from cloudfront_ssl.errors import FinalError, JobInputError, aws_error_code, aws_error_message
-from cloudfront_ssl.names import InvalidNameError, normalize_name
-from cloudfront_ssl.pem_checks import BundleError, CheckedBundle, check_bundle
-from cloudfront_ssl.tags import job_tags
+from cloudfront_ssl.rules import messages
+from cloudfront_ssl.rules.config import IMPORT_TAG_NAME, ConfigError, ImportJobConfig, parse_config
+from cloudfront_ssl.rules.names import InvalidNameError, normalize_name
+from cloudfront_ssl.rules.pem_checks import BundleError, CheckedBundle, check_bundle
+from cloudfront_ssl.rules.tags import job_tags
+from cloudfront_ssl.steps.claims import TaskClaims
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ def check(params: dict[str, Any], dag_id: str, run_id: str, ti: Any = None) -> d
 
     Changes nothing in AWS. Returns what the later steps need, never the key: the certificate's
     facts and the distribution's aliases. With ``ti`` (the running task instance) the aliases are
-    claimed so that no other running job works on them (:mod:`cloudfront_ssl.claims`).
+    claimed so that no other running job works on them (:mod:`cloudfront_ssl.steps.claims`).
     """
     config = _config(params)
     require_connection(config.aws_conn_id)

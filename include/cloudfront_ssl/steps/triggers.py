@@ -15,7 +15,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from cloudfront_ssl.acm_status import assess, describe_error, error_kind, passing_errors, status_view
+from cloudfront_ssl.aws.acm_status import assess, describe_error, error_kind, passing_errors, status_view
 
 ERROR_GRACE_SECONDS = 3600.0
 """Give up after AWS errors with no successful check for this long."""
@@ -42,7 +42,7 @@ class CertificatesIssuedTrigger(BaseTrigger):
     """Check a job's pending certificates every ``poll_interval_seconds`` until all are ISSUED.
 
     The checks read ACM through the view that every wait on the same connection shares in this
-    triggerer process (:mod:`cloudfront_ssl.acm_status`): one ListCertificates sweep per poll
+    triggerer process (:mod:`cloudfront_ssl.aws.acm_status`): one ListCertificates sweep per poll
     interval for all jobs, plus a DescribeCertificate for a certificate that fails (to read ACM's
     reason). An AWS error (throttling, a dropped connection, a 5xx, credentials being refreshed) is
     logged and the check is tried again at the next poll.

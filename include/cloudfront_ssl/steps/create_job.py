@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from cloudfront_ssl import acm, messages, notify
-from cloudfront_ssl.claims import TaskClaims
-from cloudfront_ssl.config import CreateJobConfig, parse_config
-from cloudfront_ssl.connections import require_connection
+from cloudfront_ssl.aws import acm, notify
+from cloudfront_ssl.aws.connections import require_connection
 from cloudfront_ssl.errors import JobInputError
-from cloudfront_ssl.plan import plan_create_job
-from cloudfront_ssl.tags import job_tags
+from cloudfront_ssl.rules import messages
+from cloudfront_ssl.rules.config import CreateJobConfig, parse_config
+from cloudfront_ssl.rules.tags import job_tags
+from cloudfront_ssl.steps.claims import TaskClaims
+from cloudfront_ssl.steps.plan import plan_create_job
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +24,9 @@ log = logging.getLogger(__name__)
 def check(params: dict[str, Any], dag_id: str, run_id: str, ti: Any = None) -> dict[str, Any]:
     """Refuse a bad job before anything is created; return its plan for the later steps.
 
-    The same planning as the page's dry run (:func:`cloudfront_ssl.plan.plan_create_job`), reading
+    The same planning as the page's dry run (:func:`cloudfront_ssl.steps.plan.plan_create_job`), reading
     AWS but changing nothing; with ``ti`` (the running task instance) it also claims the job's names
-    so that no other running job works on them (:mod:`cloudfront_ssl.claims`). Every refusal is in
+    so that no other running job works on them (:mod:`cloudfront_ssl.steps.claims`). Every refusal is in
     the error, each naming its field and item.
     """
     claims = TaskClaims(ti, dag_id, run_id) if ti is not None else None
@@ -55,7 +56,7 @@ def check(params: dict[str, Any], dag_id: str, run_id: str, ti: Any = None) -> d
 
 def _names_of(params: dict[str, Any]) -> list[str]:
     """The names a conf asks for, as well as they can be read (the claim is published before checking)."""
-    from cloudfront_ssl.names import InvalidNameError, is_blank_item, normalize_item
+    from cloudfront_ssl.rules.names import InvalidNameError, is_blank_item, normalize_item
 
     names: list[str] = []
     items = params.get("certificates")
@@ -114,7 +115,7 @@ def request_certificates(
 
 def find_validation_records(params: dict[str, Any], certificates: list[dict[str, Any]]) -> dict[str, Any]:
     """With ``route53_validation``: the validation records missing from Route 53 (reads only)."""
-    from cloudfront_ssl import dns_job
+    from cloudfront_ssl.steps import dns_job
 
     return dns_job.find_validation_records(parse_config(CreateJobConfig, params), certificates)
 
@@ -124,7 +125,7 @@ def write_validation_records(
 ) -> dict[str, Any]:
     """With ``route53_validation``: write the planned validation records, then tell the owners what
     the job wrote and which records are still theirs to add."""
-    from cloudfront_ssl import dns_job
+    from cloudfront_ssl.steps import dns_job
 
     config = parse_config(CreateJobConfig, params)
     result = dns_job.write_validation_records(config, dns_plan, run_id)
@@ -136,7 +137,8 @@ def write_validation_records(
 
 def point_aliases(params: dict[str, Any], distribution: dict[str, Any], run_id: str) -> dict[str, Any]:
     """With ``route53_aliases``: point a new distribution's aliases at it (A, and AAAA with IPv6)."""
-    from cloudfront_ssl import cloudfront, dns_job
+    from cloudfront_ssl.aws import cloudfront
+    from cloudfront_ssl.steps import dns_job
 
     config = parse_config(CreateJobConfig, params)
     if not config.route53_aliases:

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from cloudfront_ssl import route53
+from cloudfront_ssl.aws import route53
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,8 @@ def zone_map(client: Any, config: Any) -> route53.ZoneMap:
 
 def own_distribution_domains(config: Any, aliases: list[str], dag_id: str, run_id: str) -> list[str]:
     """Domain names of this job's own distributions that hold any of ``aliases`` (a re-run's)."""
-    from cloudfront_ssl import cloudfront
-    from cloudfront_ssl.tags import is_job_resource
+    from cloudfront_ssl.aws import cloudfront
+    from cloudfront_ssl.rules.tags import is_job_resource
 
     client = cloudfront.cloudfront_hook(config.aws_conn_id).conn
     return [
@@ -298,7 +298,7 @@ def validation_records_in_use(acm_client: Any, record_names: list[str]) -> set[s
     Only certificates holding a name the record can belong to (``a.example.com`` or
     ``*.a.example.com`` for ``_x.a.example.com``) are described.
     """
-    from cloudfront_ssl import acm
+    from cloudfront_ssl.aws import acm
 
     wanted = {route53.normalize(name) for name in record_names}
     domains = {name.split(".", 1)[1] for name in wanted if "." in name}

@@ -11,11 +11,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cloudfront_ssl import acm, cloudfront, messages, notify
-from cloudfront_ssl.config import ConfigError, InventoryConfig, parse_config
-from cloudfront_ssl.connections import require_connection
+from cloudfront_ssl.aws import acm, cloudfront, notify
+from cloudfront_ssl.aws.connections import require_connection
 from cloudfront_ssl.errors import JobInputError
-from cloudfront_ssl.tags import job_of
+from cloudfront_ssl.rules import messages
+from cloudfront_ssl.rules.config import ConfigError, InventoryConfig, parse_config
+from cloudfront_ssl.rules.tags import job_of
 
 log = logging.getLogger(__name__)
 

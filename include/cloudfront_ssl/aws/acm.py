@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from cloudfront_ssl.errors import FinalError, aws_error_code, aws_error_message
-from cloudfront_ssl.tags import TAG_DAG_ID, is_job_resource, tag_dict
+from cloudfront_ssl.rules.tags import TAG_DAG_ID, is_job_resource, tag_dict
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -51,9 +51,9 @@ def acm_hook(aws_conn_id: str | None, *, botocore_retries: bool = True) -> AwsBa
     LimitExceededException as if it were throttling, which only delays the inevitable, so
     :func:`request_certificate` handles throttling itself.
 
-    Every client the hook makes waits for the process-wide ACM rate cap (:mod:`cloudfront_ssl.acm_rate`).
+    Every client the hook makes waits for the process-wide ACM rate cap (:mod:`cloudfront_ssl.aws.acm_rate`).
     """
-    from cloudfront_ssl.acm_rate import PacedAcmHook
+    from cloudfront_ssl.aws.acm_rate import PacedAcmHook
 
     if botocore_retries:
         return PacedAcmHook(aws_conn_id=aws_conn_id, client_type="acm", region_name=ACM_REGION)

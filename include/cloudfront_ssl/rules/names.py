@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import idna
 
-from cloudfront_ssl.messages import quote_input
+from cloudfront_ssl.rules.messages import quote_input
 
 MAX_NAMES_PER_CERTIFICATE = 10
 """ACM's default quota of domain names per requested certificate."""

@@ -5,7 +5,7 @@ run a user sees while typing). It validates the conf with the config model and t
 plans the certificates and distributions (with aggregation), and, when asked to read AWS, confirms
 the connection, the SNS topic and the source distribution exist, and that no alias sits on another
 distribution or is claimed by another running job. It changes nothing anywhere, except that the
-check step publishes its own claim on its names (see :mod:`cloudfront_ssl.claims`).
+check step publishes its own claim on its names (see :mod:`cloudfront_ssl.steps.claims`).
 
 Every error is reported, not only the first: each names its field and, for a ``certificates`` item,
 the item's index and its line (the index plus one, as the form's textarea counts lines).
@@ -19,16 +19,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cloudfront_ssl.claims import ClaimReader
-from cloudfront_ssl.config import CreateJobConfig
-from cloudfront_ssl.names import (
+from cloudfront_ssl.rules.config import CreateJobConfig
+from cloudfront_ssl.rules.names import (
     InvalidNameError,
     duplicate_name_errors,
     is_blank_item,
     normalize_item,
     plan_certificates,
 )
-from cloudfront_ssl.tags import CREATE_DAG_ID
+from cloudfront_ssl.rules.tags import CREATE_DAG_ID
+from cloudfront_ssl.steps.claims import ClaimReader
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def plan_create_job(
     :param read_aws: also check what only AWS can tell (source distribution, aliases taken, topic).
     :param claims: where other running jobs' claims are read; None reads none.
     :param require_connection: raises when an Airflow connection id does not exist (the check step
-        passes :func:`cloudfront_ssl.connections.require_connection`); None skips that check.
+        passes :func:`cloudfront_ssl.aws.connections.require_connection`); None skips that check.
 
     Returns ``{"valid", "errors", "certificates", "covered", "distributions", "conflicts", "dns",
     "notes"}``: the certificates to request (``item``, ``line``, ``names``), the names a wildcard of
@@ -192,7 +192,7 @@ def _check_route53(
     require_connection: Callable[..., None] | None,
 ) -> None:
     """With Route 53 keys: the zone of every name into ``result["dns"]``, DNS conflicts and refusals."""
-    from cloudfront_ssl import dns_job
+    from cloudfront_ssl.steps import dns_job
 
     if not dns_job.uses_route53(config):
         return
@@ -227,7 +227,7 @@ def _check_aws(
     require_connection: Callable[[str], None] | None,
 ) -> None:
     """The checks only AWS can answer; their refusals go into ``result["errors"]``."""
-    from cloudfront_ssl import cloudfront, notify
+    from cloudfront_ssl.aws import cloudfront, notify
     from cloudfront_ssl.errors import FinalError
 
     errors: list[Error] = result["errors"]

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
 
-from cloudfront_ssl.acm import FAILED_STATUSES
+from cloudfront_ssl.aws.acm import FAILED_STATUSES
 
 
 def segment(value: str) -> str:
@@ -54,7 +54,7 @@ def relative_root(route_path: str) -> str:
 def environment() -> Environment:
     """The Jinja2 environment of the pages (templates packaged with ``cloudfront_ssl``)."""
     env = Environment(
-        loader=PackageLoader("cloudfront_ssl", "templates"),
+        loader=PackageLoader("cloudfront_ssl.views", "templates"),
         autoescape=select_autoescape(["html"]),
         undefined=ChainableUndefined,  # optional keys of the API data render as empty
         trim_blocks=True,
@@ -83,7 +83,7 @@ def job_options() -> list[dict[str, Any]]:
 
     A key added to the model (the Route 53 options, say) appears on the page with no change here.
     """
-    from cloudfront_ssl.config import CreateJobConfig
+    from cloudfront_ssl.rules.config import CreateJobConfig
 
     properties = CreateJobConfig.model_json_schema()["properties"]
     options = []
@@ -174,7 +174,7 @@ def new_job_page(*, may_start: bool, root: str = "./") -> str:
 def job_page(job: dict[str, Any], *, root: str = "../../") -> str:
     """One job: its steps with their states, the DNS records to add (with copy buttons and exports),
     the distributions and their CNAME targets, the error."""
-    from cloudfront_ssl.messages import dns_records, zone_file_lines
+    from cloudfront_ssl.rules.messages import dns_records, zone_file_lines
 
     summary = job.get("summary") or {}
     records = dns_records(summary.get("certificates"), summary.get("distributions"), job.get("route53_zones"))

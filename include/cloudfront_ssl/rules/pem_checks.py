@@ -24,9 +24,9 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 # Re-exported: the one wildcard rule of the project, and the one key scrubber (both in light modules
 # that the DAG files import, so that they do not pull in cryptography).
-from cloudfront_ssl.messages import KEY_REMOVED
-from cloudfront_ssl.messages import scrub_secrets as mask_pem_blocks
-from cloudfront_ssl.names import InvalidNameError, covers, normalize_name
+from cloudfront_ssl.rules.messages import KEY_REMOVED
+from cloudfront_ssl.rules.messages import scrub_secrets as mask_pem_blocks
+from cloudfront_ssl.rules.names import InvalidNameError, covers, normalize_name
 
 __all__ = ["KEY_REMOVED", "BundleError", "CheckedBundle", "check_bundle", "covers", "mask_pem_blocks"]
 

@@ -13,28 +13,30 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from cloudfront_ssl.messages import iso, scrub_secrets
-from cloudfront_ssl.tags import JOB_DAG_IDS
+from cloudfront_ssl.rules.messages import iso, scrub_secrets
+from cloudfront_ssl.vocabulary import (
+    CERTIFICATE_STEPS,
+    CREATE_DAG_ID,
+    DISTRIBUTION_STEPS,
+    DNS_STEPS,
+    FAILED,
+    IMPORT_DAG_ID,
+    JOB_DAG_IDS,
+    SUMMARY,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
-SUMMARY_TASK = "summary"
-CERTIFICATE_TASKS = ("request_certificates", "import_certificate")
-"""Steps whose XCom lists a job's certificates, read when the job has no summary yet."""
-DISTRIBUTION_TASKS = ("create_distribution", "create_distributions")
-"""Steps whose XCom holds a job's distributions (a mapped task: one per distribution)."""
-DNS_TASKS = ("write_validation_records", "point_aliases")
-"""Steps whose XCom lists the Route 53 records a job wrote (``records``) or found in place."""
 CERTIFICATE_KEYS = ("arn", "names", "status", "validation_records")
 DISTRIBUTION_KEYS = ("id", "arn", "domain_name", "aliases", "certificate_arn")
 DNS_RECORD_KEYS = ("zone_id", "name", "type", "value", "alias_target")
 MAX_JOBS = 500
 FIRST_NAMES = 3
 """How many of a job's names the jobs list shows."""
-CONF_NAME_KEYS = {"ssl_create_certificates": "certificates", "ssl_import_certificate": "certificate_name"}
+CONF_NAME_KEYS = {CREATE_DAG_ID: "certificates", IMPORT_DAG_ID: "certificate_name"}
 """The one conf key per job DAG that the jobs list reads: the names the user asked for."""
 
 
@@ -47,7 +49,7 @@ def conf_names(dag_id: str, conf: Any) -> list[str]:
 
     Read as given (not validated), so that a job refused for a bad name still shows that name.
     """
-    from cloudfront_ssl.names import split_names
+    from cloudfront_ssl.rules.names import split_names
 
     if not isinstance(conf, dict):
         return []
@@ -132,7 +134,7 @@ def _add_counts_and_errors(session: Session, jobs: list[dict[str, Any]], *, read
     rows = session.scalars(
         select(XComModel).where(
             tuple_(XComModel.dag_id, XComModel.run_id).in_(keys),
-            XComModel.task_id.in_([SUMMARY_TASK, *CERTIFICATE_TASKS, *DISTRIBUTION_TASKS]),
+            XComModel.task_id.in_([SUMMARY, *CERTIFICATE_STEPS, *DISTRIBUTION_STEPS]),
             XComModel.key == "return_value",
         )
     )
@@ -146,27 +148,27 @@ def _add_counts_and_errors(session: Session, jobs: list[dict[str, Any]], *, read
     failed: dict[tuple[str, str], list[Any]] = {}
     for ti in session.scalars(
         select(TaskInstance).where(
-            tuple_(TaskInstance.dag_id, TaskInstance.run_id).in_(keys), TaskInstance.state == "failed"
+            tuple_(TaskInstance.dag_id, TaskInstance.run_id).in_(keys), TaskInstance.state == FAILED
         )
     ):
         failed.setdefault((ti.dag_id, ti.run_id), []).append(ti)
     kept = _kept_errors(session, [ti for tis in failed.values() for ti in tis])
     for job in jobs:
         values = counted[(job["dag_id"], job["run_id"])]
-        summary = values.get(SUMMARY_TASK)
+        summary = values.get(SUMMARY)
         if summary and isinstance(summary[0], dict):
             certificates = len(summary[0].get("certificates") or [])
             distributions = len(summary[0].get("distributions") or [])
         else:
-            certificates = sum(_count(v) for t in CERTIFICATE_TASKS for v in values.get(t, []))
-            distributions = sum(_count(v) for t in DISTRIBUTION_TASKS for v in values.get(t, []))
+            certificates = sum(_count(v) for t in CERTIFICATE_STEPS for v in values.get(t, []))
+            distributions = sum(_count(v) for t in DISTRIBUTION_STEPS for v in values.get(t, []))
         job["certificates"] = certificates
         job["distributions"] = distributions
         job["error"] = (
             _run_error(
                 job["state"], failed.get((job["dag_id"], job["run_id"]), []), read_logs=read_logs, kept=kept
             )
-            if job["state"] == "failed"
+            if job["state"] == FAILED
             else None
         )
 
@@ -197,7 +199,7 @@ def _kept_errors(session: Session, failed: list[Any]) -> dict[tuple[str, str, st
     from airflow.models.xcom import XComModel
     from sqlalchemy import select, tuple_
 
-    from cloudfront_ssl.notify import FAILURE_KEY
+    from cloudfront_ssl.aws.notify import FAILURE_KEY
 
     if not failed:
         return {}
@@ -230,7 +232,7 @@ def _run_error(
                 reason = _error_from_log(ti)
             parts.append(f"step '{_step_name(ti)}' failed" + (f": {reason}" if reason else ""))
         return scrub_secrets("; ".join(parts))
-    if run_state == "failed":
+    if run_state == FAILED:
         return "the job failed (no step reported an error: it may have been stopped or timed out)"
     return None
 
@@ -327,19 +329,19 @@ def job_summary(
     session: Session, dag_id: str, run_id: str, problems: list[str] | None = None
 ) -> dict[str, Any]:
     """The job's summary as far as the job got; what could not be read is said in ``problems``."""
-    final = _xcom_values(session, dag_id, run_id, SUMMARY_TASK, problems)
+    final = _xcom_values(session, dag_id, run_id, SUMMARY, problems)
     if final:
         return clean_summary(final[0])
     certificates: list[Any] = []
-    for task_id in CERTIFICATE_TASKS:
+    for task_id in CERTIFICATE_STEPS:
         for value in _xcom_values(session, dag_id, run_id, task_id, problems):
             certificates += value if isinstance(value, list) else [value]
     distributions: list[Any] = []
-    for task_id in DISTRIBUTION_TASKS:
+    for task_id in DISTRIBUTION_STEPS:
         for value in _xcom_values(session, dag_id, run_id, task_id, problems):
             distributions += value if isinstance(value, list) else [value]
     written: list[Any] = []
-    for task_id in DNS_TASKS:
+    for task_id in DNS_STEPS:
         for value in _xcom_values(session, dag_id, run_id, task_id, problems):
             written += value.get("records") or [] if isinstance(value, dict) else []
     return clean_summary(
@@ -353,10 +355,10 @@ def route53_zones(session: Session, dag_id: str, run_id: str, summary: dict[str,
 
     The DNS administrator has nothing to add for these names.
     """
-    from cloudfront_ssl.messages import record_key
+    from cloudfront_ssl.rules.messages import record_key
 
     held = list(summary.get("dns_records") or [])
-    for value in _xcom_values(session, dag_id, run_id, DNS_TASKS[0]):
+    for value in _xcom_values(session, dag_id, run_id, DNS_STEPS[0]):
         held += value.get("in_place") or [] if isinstance(value, dict) else []
     return {
         record_key(str(record["name"])): str(record["zone_id"])
@@ -415,7 +417,7 @@ def job_detail(
         steps.append(
             {"name": _step_name(ti), "state": state, "start": iso(ti.start_date), "end": iso(ti.end_date)}
         )
-        if state == "failed":
+        if state == FAILED:
             failed.append(ti)
     error = _run_error(_state(run.state), failed, read_logs=read_logs, kept=_kept_errors(session, failed))
     problems: list[str] = []
@@ -437,11 +439,11 @@ def job_detail(
 def with_current_status(summary: dict[str, Any], statuses: dict[str, str]) -> dict[str, Any]:
     """The summary with each certificate's status as ACM reports it now.
 
-    :param statuses: ACM's status by ARN (:func:`cloudfront_ssl.acm_status.current_statuses`); a
+    :param statuses: ACM's status by ARN (:func:`cloudfront_ssl.aws.acm_status.current_statuses`); a
         certificate ACM no longer knows shows ``DELETED``, one missing from ``statuses`` keeps the
         status the job recorded.
     """
-    from cloudfront_ssl.acm_status import NOT_FOUND
+    from cloudfront_ssl.aws.acm_status import NOT_FOUND
 
     def now(certificate: dict[str, Any]) -> Any:
         status = statuses.get(certificate.get("arn") or "", certificate.get("status"))

@@ -24,7 +24,16 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from cloudfront_ssl.tags import JOB_DAG_IDS
+from cloudfront_ssl.vocabulary import (
+    ACTIVE_RUN_STATES,
+    CHECK,
+    FINISHED_STEP_STATES,
+    JOB_DAG_IDS,
+    LAST_STEP,
+    RUNNING,
+    SUCCESS,
+    state_name,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -33,10 +42,6 @@ log = logging.getLogger(__name__)
 
 CLAIM_KEY = "claimed_names"
 """The XCom key under which a job's check step publishes the names it claims."""
-CHECK_TASK = "check"
-LAST_TASK = "cleanup_on_failure"
-"""Every job DAG ends with this step (trigger rule all_done): while it has not finished, the job runs."""
-FINISHED_STATES = {"success", "failed", "skipped", "upstream_failed", "removed"}
 
 
 class ClaimReader(Protocol):
@@ -45,11 +50,6 @@ class ClaimReader(Protocol):
     def held(self, names: Iterable[str]) -> dict[str, str]:
         """``{name: "job RUN_ID of DAG_ID"}`` for each of ``names`` that another running job claims."""
         ...
-
-
-def state_name(state: object) -> str | None:
-    """A task or run state as its plain name (``"running"``), whether Airflow gave a str or an enum."""
-    return None if state is None else str(getattr(state, "value", state))
 
 
 def overlap(wanted: Iterable[str], claims: Mapping[str, Iterable[str]]) -> dict[str, str]:
@@ -93,16 +93,16 @@ class TaskClaims:
         running = []
         for dag_id in JOB_DAG_IDS:
             try:
-                states = self.ti.get_task_states(dag_id=dag_id, task_ids=[CHECK_TASK, LAST_TASK])
+                states = self.ti.get_task_states(dag_id=dag_id, task_ids=[CHECK, LAST_STEP])
             except Exception as error:  # a DAG that was never parsed here has no task states
                 log.debug("No task states for %s: %s", dag_id, error)
                 continue
             for run_id, tasks in (states or {}).items():
                 if dag_id == self.dag_id and run_id == self.run_id:
                     continue
-                if state_name(tasks.get(CHECK_TASK)) not in ("running", "success"):
+                if state_name(tasks.get(CHECK)) not in (RUNNING, SUCCESS):
                     continue
-                if state_name(tasks.get(LAST_TASK)) in FINISHED_STATES:
+                if state_name(tasks.get(LAST_STEP)) in FINISHED_STEP_STATES:
                     continue
                 running.append((dag_id, run_id))
         return running
@@ -111,7 +111,7 @@ class TaskClaims:
         """The names of ``names`` that another running job claims, with the job that does."""
         claims = {}
         for dag_id, run_id in self._running_jobs():
-            claimed = self.ti.xcom_pull(dag_id=dag_id, run_id=run_id, task_ids=CHECK_TASK, key=CLAIM_KEY)
+            claimed = self.ti.xcom_pull(dag_id=dag_id, run_id=run_id, task_ids=CHECK, key=CLAIM_KEY)
             if claimed:
                 claims[holder_name(dag_id, run_id)] = claimed
         return overlap(names, claims)
@@ -141,9 +141,9 @@ class DatabaseClaims:
             .join(DagRun, (DagRun.dag_id == XComModel.dag_id) & (DagRun.run_id == XComModel.run_id))
             .where(
                 XComModel.dag_id.in_(JOB_DAG_IDS),
-                XComModel.task_id == CHECK_TASK,
+                XComModel.task_id == CHECK,
                 XComModel.key == CLAIM_KEY,
-                DagRun._state.in_(("queued", "running")),
+                DagRun._state.in_(ACTIVE_RUN_STATES),
             )
         ).all()
         claims = {}

@@ -10,10 +10,10 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from cloudfront_ssl.acm import acm_hook
-from cloudfront_ssl.acm_status import check_issuance, describe_error, passing_errors
+from cloudfront_ssl.aws.acm import acm_hook
+from cloudfront_ssl.aws.acm_status import check_issuance, describe_error, passing_errors
 from cloudfront_ssl.errors import FinalError
-from cloudfront_ssl.triggers import ERROR_GRACE_SECONDS, CertificatesIssuedTrigger
+from cloudfront_ssl.steps.triggers import ERROR_GRACE_SECONDS, CertificatesIssuedTrigger
 
 
 def poll_interval(asked: float) -> float:
@@ -41,8 +41,8 @@ class WaitForCertificatesOperator(BaseOperator):
     """Wait, holding no worker slot, until ACM has issued every given certificate.
 
     It checks once at once (a job whose certificates are already issued needs no wait), then defers
-    to :class:`~cloudfront_ssl.triggers.CertificatesIssuedTrigger`, which checks every
-    ``poll_interval_seconds``. Both read ACM the same way (:mod:`cloudfront_ssl.acm_status`): one
+    to :class:`~cloudfront_ssl.steps.triggers.CertificatesIssuedTrigger`, which checks every
+    ``poll_interval_seconds``. Both read ACM the same way (:mod:`cloudfront_ssl.aws.acm_status`): one
     ListCertificates sweep, and a DescribeCertificate only for a certificate that failed. It fails
     at once, naming the certificate and ACM's reason, when one is FAILED, VALIDATION_TIMED_OUT or
     REVOKED; after ``validation_timeout_hours`` counted from the earliest certificate's request; and

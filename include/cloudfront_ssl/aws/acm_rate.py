@@ -2,7 +2,7 @@
 
 ACM throttles per account and region (DescribeCertificate 10/s, ListCertificates 1-5/s,
 RequestCertificate 5/s). Pacing inside each task or trigger does nothing across them, so every ACM
-client that :func:`cloudfront_ssl.acm.acm_hook` makes, synchronous or asynchronous, waits here
+client that :func:`cloudfront_ssl.aws.acm.acm_hook` makes, synchronous or asynchronous, waits here
 before each HTTP request it sends (retries included). The cap is the Airflow setting
 ``[ssl_certificates] acm_calls_per_second`` (default 5; 0 or less turns the cap off), read once per
 process; each process (worker, triggerer, API server) has its own limiter.
@@ -156,9 +156,9 @@ def pace_session(session: Any) -> Any:
     import boto3
 
     if isinstance(session, boto3.session.Session):
-        session.events.register(ACM_SEND_EVENT, _pace, unique_id="cloudfront_ssl.acm_rate")
+        session.events.register(ACM_SEND_EVENT, _pace, unique_id="cloudfront_ssl.aws.acm_rate")
     else:  # the provider's deferrable sessions are aiobotocore's AioSession
-        session.register(ACM_SEND_EVENT, _pace_async, unique_id="cloudfront_ssl.acm_rate")
+        session.register(ACM_SEND_EVENT, _pace_async, unique_id="cloudfront_ssl.aws.acm_rate")
     return session
 
 

@@ -1,0 +1,66 @@
+"""The jobs' vocabulary: DAG ids, step ids and run states, spelt once.
+
+Every module that names a job DAG, one of its steps or an Airflow state imports it from here, so that
+a renamed step cannot leave a reader behind looking for the old name.
+"""
+
+from __future__ import annotations
+
+# The DAGs (spec section 2).
+CREATE_DAG_ID = "ssl_create_certificates"
+IMPORT_DAG_ID = "ssl_import_certificate"
+CLEANUP_DAG_ID = "ssl_cleanup_job"
+INVENTORY_DAG_ID = "ssl_certificate_inventory"
+JOB_DAG_IDS = (CREATE_DAG_ID, IMPORT_DAG_ID)
+"""The DAGs whose runs are jobs that create resources (and so hold claims and appear on the page)."""
+
+# The steps (task ids) of the job DAGs.
+CHECK = "check"
+REQUEST_CERTIFICATES = "request_certificates"
+CERTIFICATE_ARNS = "certificate_arns"
+FIND_VALIDATION_RECORDS = "find_validation_records"
+WRITE_VALIDATION_RECORDS = "write_validation_records"
+WAIT_FOR_DNS = "wait_for_dns"
+WAIT_FOR_ISSUANCE = "wait_for_issuance"
+DISTRIBUTIONS_TO_CREATE = "distributions_to_create"
+CREATE_DISTRIBUTION = "create_distribution"
+POINT_ALIASES = "point_aliases"
+NOTIFY_CNAME_TARGETS = "notify_cname_targets"
+IMPORT_CERTIFICATE = "import_certificate"
+NOTIFY_OWNERS = "notify_owners"
+SUMMARY = "summary"
+NOTIFY_FAILURE = "notify_failure"
+CLEANUP_ON_FAILURE = "cleanup_on_failure"
+REMOVE_JOB_RESOURCES = "remove_job_resources"
+INVENTORY = "inventory"
+
+LAST_STEP = CLEANUP_ON_FAILURE
+"""Every job DAG ends with this step (trigger rule all_done): while it has not finished, the job runs."""
+CLOSING_STEPS = (NOTIFY_FAILURE, CLEANUP_ON_FAILURE)
+"""The steps that run after a failure; skipped after a success, which is normal."""
+CERTIFICATE_STEPS = (REQUEST_CERTIFICATES, IMPORT_CERTIFICATE)
+"""Steps whose XCom lists a job's certificates, read when the job has no summary yet."""
+DISTRIBUTION_STEPS = (CREATE_DISTRIBUTION,)
+"""Steps whose XCom holds a job's distributions (a mapped task: one per distribution)."""
+DNS_STEPS = (WRITE_VALIDATION_RECORDS, POINT_ALIASES)
+"""Steps whose XCom lists the Route 53 records a job wrote (``records``) or found in place."""
+
+# Airflow's states, as their plain names.
+QUEUED = "queued"
+RUNNING = "running"
+SUCCESS = "success"
+FAILED = "failed"
+SKIPPED = "skipped"
+UPSTREAM_FAILED = "upstream_failed"
+REMOVED = "removed"
+RUN_STATES = (QUEUED, RUNNING, SUCCESS, FAILED)
+"""The states of a DAG run (a job)."""
+ACTIVE_RUN_STATES = (QUEUED, RUNNING)
+"""A run in one of these states can still hold a claim or change AWS."""
+FINISHED_STEP_STATES = frozenset({SUCCESS, FAILED, SKIPPED, UPSTREAM_FAILED, REMOVED})
+"""A step in one of these states will not run again in this try of the job."""
+
+
+def state_name(state: object) -> str | None:
+    """A task or run state as its plain name (``"running"``), whether Airflow gave a str or an enum."""
+    return None if state is None else str(getattr(state, "value", state))
