@@ -11,7 +11,9 @@ CREATE_DAG_ID = "ssl_create_certificates"
 IMPORT_DAG_ID = "ssl_import_certificate"
 CLEANUP_DAG_ID = "ssl_cleanup_job"
 INVENTORY_DAG_ID = "ssl_certificate_inventory"
-JOB_DAG_IDS = (CREATE_DAG_ID, IMPORT_DAG_ID)
+UPDATE_DAG_ID = "ssl_update_site"
+ROTATE_DAG_ID = "ssl_rotate_imported"
+JOB_DAG_IDS = (CREATE_DAG_ID, IMPORT_DAG_ID, UPDATE_DAG_ID)
 """The DAGs whose runs are jobs that create resources (and so hold claims and appear on the page)."""
 
 # The steps (task ids) of the job DAGs.
@@ -33,6 +35,10 @@ NOTIFY_FAILURE = "notify_failure"
 CLEANUP_ON_FAILURE = "cleanup_on_failure"
 REMOVE_JOB_RESOURCES = "remove_job_resources"
 INVENTORY = "inventory"
+UPDATE_DISTRIBUTION = "update_distribution"
+REMOVE_ALIAS_RECORDS = "remove_alias_records"
+DELETE_REPLACED_CERTIFICATE = "delete_replaced_certificate"
+ROTATE_CERTIFICATES = "rotate_certificates"
 
 LAST_STEP = CLEANUP_ON_FAILURE
 """Every job DAG ends with this step (trigger rule all_done): while it has not finished, the job runs."""
@@ -40,7 +46,7 @@ CLOSING_STEPS = (NOTIFY_FAILURE, CLEANUP_ON_FAILURE)
 """The steps that run after a failure; skipped after a success, which is normal."""
 CERTIFICATE_STEPS = (REQUEST_CERTIFICATES, IMPORT_CERTIFICATE)
 """Steps whose XCom lists a job's certificates, read when the job has no summary yet."""
-DISTRIBUTION_STEPS = (CREATE_DISTRIBUTION,)
+DISTRIBUTION_STEPS = (CREATE_DISTRIBUTION, UPDATE_DISTRIBUTION)
 """Steps whose XCom holds a job's distributions (a mapped task: one per distribution)."""
 DNS_STEPS = (WRITE_VALIDATION_RECORDS, POINT_ALIASES)
 """Steps whose XCom lists the Route 53 records a job wrote (``records``) or found in place."""
