@@ -309,3 +309,86 @@ def test_route53_points_added_names_and_removes_only_records_pointing_at_the_sit
         ("old.example.com", "A"),
         ("old.example.com", "AAAA"),
     }
+
+
+def test_a_site_another_running_job_is_changing_is_refused(dag, aws):
+    from tests.e2e.test_claims import set_running
+
+    distribution_id, _, _ = make_site(aws, ["shop.example.com"])
+    wide = issued_certificate(aws, ["shop.example.com", "*.shop.example.com"])
+    first = run_dag(
+        dag, conf(aws, distribution_id, ["shop.example.com", "a.shop.example.com"], certificate_arn=wide)
+    )
+    assert first.state == "success", first.task_states
+    assert f"site:{distribution_id.lower()}" in first.xcom("check", key="claimed_names")
+    set_running(DAG_ID, first.run_id, running=True)
+    try:
+        before = aliases_and_certificate(aws, distribution_id)
+        second = run_dag(dag, conf(aws, distribution_id, ["shop.example.com"], certificate_arn=wide))
+        assert second.task_states["check"] == ["failed"]
+        assert aliases_and_certificate(aws, distribution_id) == before
+        failure = aws.messages()[-1]["message"]
+        assert f"distribution {distribution_id} is being changed by job {first.run_id}" in failure
+    finally:
+        set_running(DAG_ID, first.run_id, running=False)
+
+
+def test_precondition_failed_reads_the_distribution_again_and_keeps_the_other_change():
+    """CloudFront answers PreconditionFailed when the distribution changed between the read and the
+    write (moto never does): the change is made again on the config read anew."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from cloudfront_ssl.aws.cloudfront import set_aliases_and_certificate
+
+    client = boto3.client(
+        "cloudfront", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    old = "arn:aws:acm:us-east-1:123456789012:certificate/old"
+    new = "arn:aws:acm:us-east-1:123456789012:certificate/new"
+    base = source_distribution_config("site", ["shop.example.com"])
+    base["ViewerCertificate"] = {
+        "CloudFrontDefaultCertificate": False,
+        "ACMCertificateArn": old,
+        "SSLSupportMethod": "sni-only",
+        "MinimumProtocolVersion": "TLSv1.2_2019",
+    }
+    edited = {**base, "Comment": "edited in between"}
+    wanted_aliases = {"Quantity": 2, "Items": ["shop.example.com", "www.shop.example.com"]}
+    wanted_viewer = {**base["ViewerCertificate"], "ACMCertificateArn": new}
+    distribution = {
+        "Id": "E1SITE",
+        "ARN": "arn:aws:cloudfront::123456789012:distribution/E1SITE",
+        "Status": "InProgress",
+        "LastModifiedTime": "2026-01-01T00:00:00Z",
+        "InProgressInvalidationBatches": 0,
+        "DomainName": "d1.cloudfront.net",
+        "ActiveTrustedSigners": {"Enabled": False, "Quantity": 0},
+        "DistributionConfig": {**edited, "Aliases": wanted_aliases, "ViewerCertificate": wanted_viewer},
+    }
+    with Stubber(client) as stub:
+        stub.add_response(
+            "get_distribution_config", {"DistributionConfig": base, "ETag": "E1"}, {"Id": "E1SITE"}
+        )
+        stub.add_client_error("update_distribution", "PreconditionFailed", http_status_code=412)
+        stub.add_response(
+            "get_distribution_config", {"DistributionConfig": edited, "ETag": "E2"}, {"Id": "E1SITE"}
+        )
+        stub.add_response(
+            "update_distribution",
+            {"Distribution": distribution, "ETag": "E3"},
+            {
+                "Id": "E1SITE",
+                "IfMatch": "E2",
+                "DistributionConfig": {
+                    **edited,
+                    "Aliases": wanted_aliases,
+                    "ViewerCertificate": wanted_viewer,
+                },
+            },
+        )
+        result = set_aliases_and_certificate(
+            client, "E1SITE", aliases=["shop.example.com", "www.shop.example.com"], certificate_arn=new
+        )
+        stub.assert_no_pending_responses()
+    assert result["changed"] is True and result["certificate_arn"] == new
