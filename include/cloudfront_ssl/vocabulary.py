@@ -39,6 +39,7 @@ UPDATE_DISTRIBUTION = "update_distribution"
 REMOVE_ALIAS_RECORDS = "remove_alias_records"
 DELETE_REPLACED_CERTIFICATE = "delete_replaced_certificate"
 ROTATE_CERTIFICATES = "rotate_certificates"
+REPORT_REFUSALS = "report_refusals"
 
 LAST_STEP = CLEANUP_ON_FAILURE
 """Every job DAG ends with this step (trigger rule all_done): while it has not finished, the job runs."""

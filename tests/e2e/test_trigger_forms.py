@@ -152,8 +152,10 @@ def _valid_import() -> dict[str, Any]:
         (CREATE, {**_VALID_CREATE, "certificates": ["localhost"]}, "certificates"),
         (CREATE, {**_VALID_CREATE, "source_distribution_id": "not an id"}, "source_distribution_id"),
         (CREATE, {**_VALID_CREATE, "notification_topic_arn": "my-topic"}, "notification_topic_arn"),
-        (IMPORT, "missing certificate_body", "certificate_body"),
-        (IMPORT, "missing certificate_name", "certificate_name"),
+        # A rotation needs no certificate_name and a bundle secret no certificate_body: the check step
+        # says when one is missing; the schema refuses what is never right.
+        (IMPORT, {"bundle_secret_id": 5}, "bundle_secret_id"),
+        (IMPORT, {"certificate_name": ""}, "certificate_name"),
         (IMPORT, {"certificate_body": ""}, "certificate_body"),
         (IMPORT, {"aliases": "shop.example.com"}, "aliases"),
         (IMPORT, {"create_distributions": "no"}, "create_distributions"),
@@ -172,8 +174,8 @@ def _valid_import() -> dict[str, Any]:
         "create-name-of-one-label",
         "create-source-not-a-distribution-id",
         "create-topic-not-an-arn",
-        "import-certificate-body-missing",
-        "import-certificate-name-missing",
+        "import-bundle-secret-not-a-string",
+        "import-certificate-name-empty",
         "import-certificate-body-empty",
         "import-aliases-not-an-array",
         "import-create-distributions-not-a-boolean",
