@@ -553,8 +553,15 @@ class CleanupConfig(ConnectionOptions):
 
 
 SECTION_SITE = "Site"
-_SHARED = CreateJobConfig.model_fields
-"""The create job's fields that the update job takes with the same meaning (spec sections 3 and 10)."""
+
+
+def _as_in_create_job(name: str) -> Any:
+    """A field of the create job that the update job takes with the same meaning, form and default."""
+    import copy
+
+    return copy.deepcopy(CreateJobConfig.model_fields[name])
+
+
 _ARN_PATTERN = r"arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[A-Za-z0-9-]{1,128}"
 _CERTIFICATE_ARN = re.compile(f"^{_ARN_PATTERN}$")
 
@@ -615,18 +622,18 @@ class UpdateSiteConfig(AwsOptions):
         '{"team": "web"}. Keys and values: letters, digits, spaces and _ . : / = + - @.',
         json_schema_extra=_form(SECTION_NOTIFY, "Tags"),
     )
-    route53_validation: bool = _SHARED["route53_validation"]
+    route53_validation: bool = _as_in_create_job("route53_validation")
     route53_aliases: bool = Field(
         False,
         description="Point the names the distribution gains at it with Route 53 alias records (A, and "
         "AAAA with IPv6), and delete the alias records of the names it loses that point at it.",
         json_schema_extra=_form(SECTION_DNS, "Point the names at the distribution"),
     )
-    route53_overwrite: bool = _SHARED["route53_overwrite"]
-    route53_zone_ids: list[str] | None = _SHARED["route53_zone_ids"]
-    dns_aws_conn_id: str | None = _SHARED["dns_aws_conn_id"]
-    poll_interval_seconds: int = _SHARED["poll_interval_seconds"]
-    validation_timeout_hours: float = _SHARED["validation_timeout_hours"]
+    route53_overwrite: bool = _as_in_create_job("route53_overwrite")
+    route53_zone_ids: list[str] | None = _as_in_create_job("route53_zone_ids")
+    dns_aws_conn_id: str | None = _as_in_create_job("dns_aws_conn_id")
+    poll_interval_seconds: int = _as_in_create_job("poll_interval_seconds")
+    validation_timeout_hours: float = _as_in_create_job("validation_timeout_hours")
     cleanup_on_failure: bool = Field(
         False,
         description="When the job fails, remove the certificate it requested (as the ssl_cleanup_job DAG "
@@ -668,7 +675,7 @@ class UpdateSiteConfig(AwsOptions):
     @field_validator("route53_zone_ids")
     @classmethod
     def _zone_ids(cls, values: list[str] | None) -> list[str] | None:
-        return CreateJobConfig._zone_ids(values)  # type: ignore[no-any-return]  # one rule for both jobs
+        return CreateJobConfig._zone_ids(values)  # one rule for both jobs
 
     def name_list(self) -> list[str]:
         """The names as one list of raw entries (the conf may give one string)."""

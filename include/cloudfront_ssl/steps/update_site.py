@@ -499,8 +499,8 @@ def delete_replaced_certificate(params: dict[str, Any], distribution: dict[str, 
     of this package made it and ``delete_replaced_certificate`` is on. Returns ``{"arn", "deleted",
     "reason"}``; a certificate still in use (by any distribution, or anything ACM knows of) is kept."""
     config = _config(params)
-    arn = distribution.get("replaced_certificate_arn")
-    outcome: dict[str, Any] = {"arn": arn, "deleted": False, "reason": None}
+    arn: str = distribution.get("replaced_certificate_arn") or ""
+    outcome: dict[str, Any] = {"arn": arn or None, "deleted": False, "reason": None}
     if not arn:
         outcome["reason"] = "the distribution had no other ACM certificate"
     elif not config.delete_replaced_certificate:
