@@ -565,6 +565,7 @@ def summarize(
         "names_after": distribution["aliases"],
         "names_added": distribution["names_added"],
         "names_removed": distribution["names_removed"],
+        "certificate_before": plan["certificate_before"],
         "certificate_arn": distribution["certificate_arn"],
         "replaced_certificate_arn": distribution["replaced_certificate_arn"],
         "replaced_certificate_deleted": bool(replaced.get("deleted")),
