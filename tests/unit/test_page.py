@@ -338,3 +338,27 @@ def test_steps_follow_the_dag_order_defined_first_goes_first_among_ready_steps()
         "cleanup": {"summary"},
     }
     assert topological_order(upstream) == ["check", "request", "arns", "find", "wait", "create", "summary", "cleanup"]
+
+
+def test_a_waiting_job_says_how_often_acm_is_checked_and_when_it_gives_up():
+    html = job_page(
+        {
+            **JOB,
+            "state": "running",
+            "steps": [{"name": "wait_for_issuance", "state": "deferred"}],
+            "summary": {},
+            "waiting": {
+                "step": "wait_for_issuance",
+                "since": "2026-01-01T00:00:05+00:00",
+                "poll_interval_seconds": 300.0,
+                "gives_up_at": "2026-01-04T00:00:00+00:00",
+                "certificates": 2,
+            },
+        }
+    )
+    assert "for ACM to issue 2 certificate(s)" in html
+    assert 'Checked every 300 s: <span id="next-check" data-interval="300.0">next check within 300 s</span>' in html
+    assert "Gives up at 2026-01-04 00:00:00 UTC" in html
+    assert 'data-final="false"' in html and "Following the job" in html
+    ended = job_page({**JOB, "state": "success", "steps": [], "summary": {}})
+    assert 'data-final="true"' in ended and "The job has ended" in ended
