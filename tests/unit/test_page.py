@@ -14,7 +14,7 @@ from cloudfront_ssl.views.page import (
     relative_root,
 )
 
-JOB = {"dag_id": "ssl_create_certificates", "run_id": "manual__2026-01-01T00:00:00+00:00"}
+JOB = {"dag_id": "ssl_create_certificates", "run_id": "manual__2026-01-01T00:00:00+00:00", "state": "running"}
 
 
 class _Elements(HTMLParser):
@@ -115,7 +115,7 @@ def test_every_link_stays_under_the_base_url_it_was_served_from():
     """Resolved against the page's own URL under a base_url with a path, no link leaves that path."""
     base = "http://example.org/airflow/"
     pages = {
-        "ssl-certificates/": certificates_page([{"arn": "a", "names": ["x.example.com"], "job": JOB}]),
+        "ssl-certificates/": certificates_page([{"arn": "a", "names": ["x.example.com"], "status": "ISSUED", "job": JOB}]),
         "ssl-certificates/jobs": jobs_page([{**JOB, "state": "success"}]),
         "ssl-certificates/jobs/ssl_create_certificates/r": job_page({**JOB, "steps": []}),
         "ssl-certificates/nothing/here": message_page("Sign in required", "sign in", 401, root="../"),

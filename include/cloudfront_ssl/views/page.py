@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
+from jinja2 import ChainableUndefined, Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from cloudfront_ssl.aws.acm import FAILED_STATUSES
 from cloudfront_ssl.rules.messages import record_key
@@ -77,13 +77,24 @@ def relative_root(route_path: str) -> str:
     return "../" * depth or "./"
 
 
+def strict_templates() -> bool:
+    """Whether a name a template uses but its data lacks is an error (the tests turn this on).
+
+    In production an optional key of the API data that is absent renders as empty, so a page still
+    shows; under test (``[ssl_certificates] strict_templates``) a misspelt name fails the render.
+    """
+    from airflow.configuration import conf
+
+    return conf.getboolean("ssl_certificates", "strict_templates", fallback=False)
+
+
 @cache
 def environment() -> Environment:
     """The Jinja2 environment of the pages (templates packaged with ``cloudfront_ssl``)."""
     env = Environment(
         loader=PackageLoader("cloudfront_ssl.views", "templates"),
         autoescape=select_autoescape(["html"]),
-        undefined=ChainableUndefined,  # optional keys of the API data render as empty
+        undefined=StrictUndefined if strict_templates() else ChainableUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
