@@ -397,3 +397,72 @@ def test_a_role_in_the_dns_account_reaches_its_zones(aws, monkeypatch):
     assert records(dns_r53, zone) == [
         {"name": "www.example.com", "type": "A", "alias": "d1.cloudfront.net", "alias_zone": "Z2FDTNDATAQYW2"}
     ]
+
+
+def _fill(r53, zone: str, count: int) -> None:
+    """The owner's records: ``count`` A records, so that the zone is more than one page (300)."""
+    r53.change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "UPSERT",
+                    "ResourceRecordSet": {
+                        "Name": f"owner{number}.example.com",
+                        "Type": "A",
+                        "TTL": 300,
+                        "ResourceRecords": [{"Value": "192.0.2.1"}],
+                    },
+                }
+                for number in range(count)
+            ]
+        },
+    )
+
+
+def test_a_zone_is_read_name_by_name_for_a_few_names_and_page_by_page_for_many(aws, r53, monkeypatch):
+    com = create_zone(r53, "example.com")
+    _fill(r53, com, 400)  # 402 record sets with NS and SOA: two pages
+    put_record(r53, com, "taken7.example.com", "CNAME", "elsewhere.example.net")
+    with FaultProxy(aws.url) as proxy:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_DNS_PROXY",
+            json.dumps(
+                {
+                    "conn_type": "aws",
+                    "login": "testing",
+                    "password": "testing",
+                    "extra": {"endpoint_url": proxy.url},
+                }
+            ),
+        )
+        client = route53.route53_client("dns_proxy")
+        zones = ZoneMap(route53.read_zones(client))
+        # A small share of the zone: one lookup per name.
+        proxy.clear()
+        few = route53_changes.alias_conflicts(client, zones, {0: ["taken7.example.com", "free.example.com"]})
+        assert proxy.operations() == {"ListResourceRecordSets": 2}
+        # A large share: the zone's two pages, whatever the number of names.
+        proxy.clear()
+        names = [f"taken{number}.example.com" for number in range(60)]
+        many = route53_changes.alias_conflicts(client, zones, {0: names})
+        assert proxy.operations() == {"ListResourceRecordSets": 2}
+        assert (
+            [conflict["name"] for conflict in few]
+            == [conflict["name"] for conflict in many]
+            == ["taken7.example.com"]
+        )
+
+        # Without the zone's size at hand (a retried write, a clean-up), one GetHostedZone tells it.
+        plan = route53_changes.plan_alias_records(
+            client, zones, names[10:], domain_name="d1.cloudfront.net", ipv6=False, overwrite=False
+        )
+        proxy.clear()
+        route53_changes.write_records(client, plan["write"], comment="job", zone_names={com: "example.com"})
+        assert proxy.operations() == {
+            "GetHostedZone": 1,
+            "ListResourceRecordSets": 2,
+            "ChangeResourceRecordSets": 1,
+        }
+    held = {(r["name"], r["type"]) for r in records(r53, com)}
+    assert all((name, "A") in held for name in names[10:])
