@@ -420,7 +420,8 @@ def _trigger(request: Request, session: Any, user: Any, conf: dict[str, Any]) ->
     from airflow.models.dag import DagModel
     from sqlalchemy import select
 
-    run = trigger_dag_run(
+    # The route function returns the DagRun row (FastAPI turns it into DAGRunResponse for HTTP).
+    run: Any = trigger_dag_run(
         dag_id=CREATE_DAG_ID,
         body=TriggerDAGRunPostBody(logical_date=None, conf=conf),
         dag_bag=create_dag_bag(),

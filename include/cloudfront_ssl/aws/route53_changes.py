@@ -260,7 +260,7 @@ def delete_job_records(
     deletes: dict[str, list[dict[str, Any]]] = {}
     held = read_records(client, [(entry["zone_id"], entry["name"]) for entry in records])
     for entry in records:
-        outcome = {key: entry[key] for key in ("zone_id", "name", "type") if key in entry}
+        outcome: dict[str, Any] = {key: entry[key] for key in ("zone_id", "name", "type") if key in entry}
         result.append(outcome)
         wanted = record_set_of(entry)
         current = [

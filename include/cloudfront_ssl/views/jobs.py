@@ -372,7 +372,7 @@ def _error_from_log(ti: Any) -> str | None:
     try:
         from airflow.utils.log.log_reader import TaskLogReader
 
-        messages, _ = TaskLogReader().read_log_chunks(ti, ti.try_number, {})
+        messages, _ = TaskLogReader().read_log_chunks(ti, ti.try_number, {"end_of_log": False})
         found = None
         for message in messages:
             data = message.model_dump() if hasattr(message, "model_dump") else dict(message)
