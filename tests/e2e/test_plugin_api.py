@@ -285,7 +285,7 @@ def test_a_job_view_reads_its_own_certificates_not_the_account(client, auth, aws
     """
     import json
 
-    from tests.fault_proxy import FaultProxy
+    from devstack.fault_proxy import FaultProxy
 
     dag = load_dag("ssl_create_certificates")
     conf = {
