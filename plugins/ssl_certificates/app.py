@@ -225,16 +225,49 @@ def openapi() -> JSONResponse:
     return JSONResponse(app.openapi())
 
 
+DOCS_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "redoc.standalone.js": "text/javascript",
+    "favicon.png": "image/png",
+}
+"""Swagger UI's and ReDoc's files, served from the ``fastapi-offline`` package (no CDN: many
+deployments have no internet access)."""
+
+
 @app.get("/docs", include_in_schema=False)
 def swagger_ui() -> HTMLResponse:
-    """Swagger UI for this API (relative link to the schema: works under any base URL)."""
-    return get_swagger_ui_html(openapi_url="openapi.json", title="SSL Certificates API")
+    """Swagger UI for this API (relative links to the schema and the assets: works under any base URL)."""
+    return get_swagger_ui_html(
+        openapi_url="openapi.json",
+        title="SSL Certificates API",
+        swagger_js_url="docs/assets/swagger-ui-bundle.js",
+        swagger_css_url="docs/assets/swagger-ui.css",
+        swagger_favicon_url="docs/assets/favicon.png",
+    )
 
 
 @app.get("/redoc", include_in_schema=False)
 def redoc() -> HTMLResponse:
-    """ReDoc for this API."""
-    return get_redoc_html(openapi_url="openapi.json", title="SSL Certificates API")
+    """ReDoc for this API (no web fonts: they too would come from the internet)."""
+    return get_redoc_html(
+        openapi_url="openapi.json",
+        title="SSL Certificates API",
+        redoc_js_url="docs/assets/redoc.standalone.js",
+        redoc_favicon_url="docs/assets/favicon.png",
+        with_google_fonts=False,
+    )
+
+
+@app.get("/docs/assets/{name}", include_in_schema=False)
+def docs_asset(name: str) -> Response:
+    """One of Swagger UI's or ReDoc's files (:data:`DOCS_ASSETS`), from the installed package."""
+    from importlib.resources import files
+
+    if name not in DOCS_ASSETS:
+        raise HTTPException(status_code=404, detail=f"No asset {name}")
+    body = (files("fastapi_offline") / "static" / name).read_bytes()
+    return Response(body, media_type=DOCS_ASSETS[name], headers={"Cache-Control": "private, max-age=86400"})
 
 
 # --- data shared by the API and the pages ---------------------------------------------------------
@@ -477,7 +510,8 @@ def _trigger(request: Request, session: Any, user: Any, conf: dict[str, Any]) ->
     from airflow.models.dag import DagModel
     from sqlalchemy import select
 
-    run = trigger_dag_run(
+    # The route function returns the DagRun row (FastAPI turns it into DAGRunResponse for HTTP).
+    run: Any = trigger_dag_run(
         dag_id=CREATE_DAG_ID,
         body=TriggerDAGRunPostBody(logical_date=None, conf=conf),
         dag_bag=create_dag_bag(),

@@ -697,7 +697,7 @@ def delete_job_records(
     result = []
     deletes: dict[str, list[dict[str, Any]]] = {}
     for entry in records:
-        outcome = {key: entry[key] for key in ("zone_id", "name", "type") if key in entry}
+        outcome: dict[str, Any] = {key: entry[key] for key in ("zone_id", "name", "type") if key in entry}
         result.append(outcome)
         wanted = record_set_of(entry)
         current = [

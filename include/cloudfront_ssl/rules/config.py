@@ -644,10 +644,10 @@ def dag_params(model: type[BaseModel], order: list[str]) -> dict[str, Any]:
             "section": extras.get("section"),
         }
         if info.is_required():
-            params[name] = Param(**form, **field_schema)
+            params[name] = Param(**form, **field_schema)  # type: ignore[arg-type]  # JSON-schema keywords
         else:
             default = info.default_factory() if info.default_factory else info.default  # type: ignore[call-arg]
-            params[name] = Param(default, **form, **field_schema)
+            params[name] = Param(default, **form, **field_schema)  # type: ignore[arg-type]
     return params
 
 

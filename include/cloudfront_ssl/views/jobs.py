@@ -385,7 +385,7 @@ def _error_from_log(ti: Any) -> str | None:
     try:
         from airflow.utils.log.log_reader import TaskLogReader
 
-        messages, _ = TaskLogReader().read_log_chunks(ti, ti.try_number, {})
+        messages, _ = TaskLogReader().read_log_chunks(ti, ti.try_number, {"end_of_log": False})
         found = None
         for message in messages:
             data = message.model_dump() if hasattr(message, "model_dump") else dict(message)
@@ -405,11 +405,15 @@ def _error_from_log(ti: Any) -> str | None:
 def job_detail(
     session: Session, dag_id: str, run_id: str, *, read_logs: bool = True
 ) -> dict[str, Any] | None:
-    """One job: ``state``, ``steps`` (name, state, start, end), ``summary``, ``error`` and ``aws_conn_id``
-    (the connection it ran with, through which its resources are read); None if unknown."""
+    """One job: ``state``, ``steps`` (name, state, start, end; in the DAG's order), ``summary``,
+    ``error``, ``waiting`` (what a deferred step waits for, :func:`~cloudfront_ssl.views.progress.waiting`)
+    and ``aws_conn_id`` (the connection it ran with, through which its resources are read); None if
+    unknown."""
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
     from sqlalchemy import select
+
+    from cloudfront_ssl.views.progress import step_order, waiting
 
     if dag_id not in JOB_DAG_IDS:
         return None
@@ -419,10 +423,18 @@ def job_detail(
     instances = session.scalars(
         select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
     ).all()
-    # Steps in the order they ran; steps that never started (skipped, upstream failed) come last.
+    # Steps in the DAG's order (a mapped step's instances by index); when the DAG cannot be read, in
+    # the order they ran, the steps that never started (skipped, upstream failed) last.
+    order = step_order(session, run)
     instances = sorted(
         instances,
-        key=lambda ti: (ti.start_date is None, ti.start_date or run.run_after, ti.task_id, ti.map_index),
+        key=lambda ti: (
+            order.get(ti.task_id, len(order)),
+            ti.start_date is None,
+            ti.start_date or run.run_after,
+            ti.task_id,
+            ti.map_index,
+        ),
     )
     steps = []
     failed = []
@@ -448,6 +460,7 @@ def job_detail(
         "summary": summary,
         "error": error,
         "notes": problems,
+        "waiting": waiting(instances),
     }
 
 
