@@ -190,7 +190,7 @@ def test_a_record_pointing_elsewhere_is_refused_then_replaced_with_overwrite(dag
     assert refused.state == "failed"
     assert refused.task_states["check"] == ["failed"]
     assert aws.certificates() == [] and aws.distributions() == []
-    assert "certificates[0]: www.example.com already has www.example.com CNAME old-site.example.net" in (
+    assert "certificates[0] (line 1): www.example.com already has www.example.com CNAME old-site.example.net" in (
         failure_reason(aws)
     )
 
