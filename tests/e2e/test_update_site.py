@@ -258,7 +258,7 @@ def test_a_certificate_no_job_of_the_package_made_is_kept(dag, aws):
 
 
 def test_route53_points_added_names_and_removes_only_records_pointing_at_the_site(dag, aws):
-    from cloudfront_ssl.aws.route53 import alias_record_set
+    from cloudfront_ssl.rules.dns_records import alias_record_set
 
     dns = route53_client(aws.url)
     zone = create_zone(dns, "example.com")

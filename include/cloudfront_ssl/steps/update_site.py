@@ -15,6 +15,7 @@ as the one-item create-job conf that would request it (no distribution to create
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -72,7 +73,7 @@ def _as_names_error(entry: Error) -> Error:
     """A refusal the create job's Route 53 check made about ``certificates[0]``, said about ``names``."""
     if entry.get("field") != "certificates":
         return entry
-    message = str(entry["message"]).removeprefix("certificates[0]: ")
+    message = re.sub(r"^certificates\[0\]( \(line 1\))?: ", "", str(entry["message"]))
     return {**entry, "field": "names", "item": None, "line": None, "message": f"names: {message}"}
 
 
@@ -115,7 +116,7 @@ def plan_update_site(
         errors.append(error("names", str(refusal)))
         return result
     plan = plan_certificates([names], aggregate=config.aggregate, create_distributions=True)
-    result["notes"] = [note.replace("certificates[0]", "names") for note in plan.notes]
+    result["notes"] = [re.sub(r"certificates\[0\]( \(line 1\))?", "names", note) for note in plan.notes]
     result["covered"] = [{**entry, "line": None} for entry in plan.covered]
     certificate_names = list(plan.certificates[0].names) if plan.certificates else list(names)
     if config.certificate_arn is None:
@@ -457,7 +458,8 @@ def point_added_names(params: dict[str, Any], distribution: dict[str, Any], run_
 def remove_alias_records(params: dict[str, Any], distribution: dict[str, Any]) -> list[dict[str, Any]]:
     """With ``route53_aliases``: delete the alias records of the removed names that point at this
     distribution (A and AAAA); a record that points elsewhere, or any other record, is left alone."""
-    from cloudfront_ssl.aws import route53
+    from cloudfront_ssl.aws import route53, route53_changes
+    from cloudfront_ssl.rules.dns_records import alias_record_set, job_record
     from cloudfront_ssl.steps import dns_job
 
     config = _config(params)
@@ -473,11 +475,9 @@ def remove_alias_records(params: dict[str, Any], distribution: dict[str, Any]) -
             continue
         for record_type in ("A", "AAAA"):
             candidates.append(
-                route53.job_record(
-                    zone, route53.alias_record_set(name, record_type, distribution["domain_name"])
-                )
+                job_record(zone, alias_record_set(name, record_type, distribution["domain_name"]))
             )
-    removed = route53.delete_job_records(
+    removed = route53_changes.delete_job_records(
         client,
         candidates,
         distribution_domains=[distribution["domain_name"]],
