@@ -595,16 +595,19 @@ class ImportJobConfig(JobOptions):
 
 
 SECTION_JOB = "Job"
+SECTION_SITE = "Site"
 
 
 class CleanupConfig(ConnectionOptions):
     """Conf of ``ssl_cleanup_job``: which job's resources to remove."""
 
-    job_run_id: str = Field(
+    job_run_id: str | None = Field(
+        None,
         min_length=1,
         max_length=250,
         description="The run_id of the job whose certificates and distributions are removed "
-        "(the job id, as the SSL Certificates page and the DAG runs list show it).",
+        "(the job id, as the SSL Certificates page and the DAG runs list show it). "
+        "Leave it empty to remove one site instead (distribution_id).",
         json_schema_extra=_form(SECTION_JOB, "Job run id"),
     )
     job_dag_id: str = Field(
@@ -618,6 +621,52 @@ class CleanupConfig(ConnectionOptions):
         description="Only list what would be removed; remove nothing. Untick to remove.",
         json_schema_extra=_form(SECTION_JOB, "Dry run"),
     )
+    distribution_id: str | None = Field(
+        None,
+        max_length=64,
+        description="Instead of job_run_id: remove this site. The distribution is disabled and deleted, "
+        "then its certificate (if a job of this package made it and nothing else uses it), the Route 53 "
+        "alias records that point at it, and the validation records no remaining certificate uses.",
+        json_schema_extra=_form(
+            SECTION_SITE, "Distribution id", pattern=f"^\\s*({_DISTRIBUTION_ID_PATTERN})?\\s*$"
+        ),
+    )
+    force: bool = Field(
+        False,
+        description="With distribution_id: remove a distribution that no job of this package made.",
+        json_schema_extra=_form(SECTION_SITE, "Remove a distribution the package did not make"),
+    )
+    dns_aws_conn_id: str | None = Field(
+        None,
+        max_length=250,
+        description="With distribution_id: the Airflow AWS connection for Route 53. Empty: the AWS connection id.",
+        json_schema_extra=_form(SECTION_SITE, "Route 53 connection id"),
+    )
+
+    @field_validator("distribution_id", "dns_aws_conn_id", "job_run_id", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+    @field_validator("distribution_id")
+    @classmethod
+    def _site(cls, value: str | None) -> str | None:
+        if value is not None and not _DISTRIBUTION_ID.match(value):
+            raise ValueError(f"{quote_input(value)} is not a CloudFront distribution id (like E2ABCDEF123)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> CleanupConfig:
+        if (self.job_run_id is None) == (self.distribution_id is None):
+            raise ValueError("give job_run_id (one job's resources) or distribution_id (one site), not both")
+        return self
+
+    @property
+    def route53_zone_ids(self) -> None:
+        """Every public zone the Route 53 connection sees may hold a site's records."""
+        return None
 
     @field_validator("job_dag_id")
     @classmethod
@@ -629,10 +678,15 @@ class CleanupConfig(ConnectionOptions):
     @classmethod
     def field_order(cls) -> list[str]:
         """The order of the trigger form's fields."""
-        return ["job_run_id", "job_dag_id", "dry_run", "aws_conn_id"]
-
-
-SECTION_SITE = "Site"
+        return [
+            "job_run_id",
+            "job_dag_id",
+            "distribution_id",
+            "force",
+            "dry_run",
+            "dns_aws_conn_id",
+            "aws_conn_id",
+        ]
 
 
 def _as_in_create_job(name: str) -> Any:

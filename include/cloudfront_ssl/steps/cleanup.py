@@ -267,7 +267,8 @@ def run_cleanup(
     job_dns: Callable[[str, str], list[dict[str, Any]]] | None = None,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
 ) -> dict[str, Any]:
-    """The ``ssl_cleanup_job`` task: validate the conf and remove (or list) the job's resources.
+    """The ``ssl_cleanup_job`` task: validate the conf and remove (or list) the job's resources, or,
+    with ``distribution_id``, one site (:func:`cloudfront_ssl.steps.site_removal.remove_site`).
 
     :param job_state: returns the state of a DAG run (``dag_id``, ``run_id``), or None when Airflow
         has no such run. A job that is still queued or running is refused (its later steps could
@@ -279,6 +280,13 @@ def run_cleanup(
     except ConfigError as error:
         raise JobInputError(str(error)) from None
     require_connection(config.aws_conn_id)
+    if config.distribution_id is not None:  # one site, not one job's resources
+        from cloudfront_ssl.steps.site_removal import remove_site
+
+        if config.dns_aws_conn_id:
+            require_connection(config.dns_aws_conn_id, "dns_aws_conn_id")
+        return remove_site(config, poll_seconds=poll_seconds, timeout_seconds=DEFAULT_TIMEOUT_SECONDS)
+    assert config.job_run_id is not None  # the model requires one of the two
     state = job_state(config.job_dag_id, config.job_run_id) if job_state else None
     if state in ("queued", "running") and not config.dry_run:
         raise JobInputError(

@@ -27,9 +27,9 @@ from cloudfront_ssl.errors import FinalError, JobInputError, aws_error_code
 from cloudfront_ssl.rules import site_messages
 from cloudfront_ssl.rules.config import UpdateSiteConfig, parse_config
 from cloudfront_ssl.rules.names import InvalidNameError, covers, normalize_item, plan_certificates
-from cloudfront_ssl.rules.tags import JOB_DAG_IDS, TAG_DAG_ID
 from cloudfront_ssl.steps.claims import ClaimReader, TaskClaims
 from cloudfront_ssl.steps.plan import Error, config_errors, error
+from cloudfront_ssl.steps.site_removal import made_by_this_package
 from cloudfront_ssl.vocabulary import UPDATE_DAG_ID
 
 log = logging.getLogger(__name__)
@@ -458,40 +458,14 @@ def point_added_names(params: dict[str, Any], distribution: dict[str, Any], run_
 def remove_alias_records(params: dict[str, Any], distribution: dict[str, Any]) -> list[dict[str, Any]]:
     """With ``route53_aliases``: delete the alias records of the removed names that point at this
     distribution (A and AAAA); a record that points elsewhere, or any other record, is left alone."""
-    from cloudfront_ssl.aws import route53, route53_changes
-    from cloudfront_ssl.rules.dns_records import alias_record_set, job_record
-    from cloudfront_ssl.steps import dns_job
+    from cloudfront_ssl.steps.site_removal import alias_records_pointing_at
 
     config = _config(params)
     if not config.route53_aliases or not distribution["names_removed"]:
         return []
-    client = route53.route53_client(dns_job.dns_conn_id(config))
-    zones = dns_job.zone_map(client, config)
-    candidates = []
-    for name in distribution["names_removed"]:
-        zone = zones.lookup(name)
-        if zone is None:
-            log.info("%s: %s; its records are left to its owner", name, zones.reason(name))
-            continue
-        for record_type in ("A", "AAAA"):
-            candidates.append(
-                job_record(zone, alias_record_set(name, record_type, distribution["domain_name"]))
-            )
-    removed = route53_changes.delete_job_records(
-        client,
-        candidates,
-        distribution_domains=[distribution["domain_name"]],
-        validation_in_use=(),
-        dry_run=False,
+    return alias_records_pointing_at(
+        config, distribution["names_removed"], distribution["domain_name"], dry_run=False
     )
-    for entry in removed:
-        log.info("Alias record %s %s: %s", entry["name"], entry["type"], entry["action"])
-    return [entry for entry in removed if entry["action"] != "gone"]
-
-
-def made_by_this_package(tags: dict[str, str]) -> bool:
-    """Whether a job of this package made a resource (its ``airflow:dag_id`` is one of the job DAGs)."""
-    return tags.get(TAG_DAG_ID) in JOB_DAG_IDS
 
 
 def delete_replaced_certificate(params: dict[str, Any], distribution: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,209 @@
+"""Removing one site: a distribution, its certificate, the Route 53 records that serve it.
+
+``ssl_cleanup_job`` with ``distribution_id`` (instead of a job's ``job_run_id``). The distribution's
+Route 53 alias records go first, while they still point at it; then it is disabled, waited for until
+CloudFront has deployed that, and deleted; then its certificate, when a job of this package made it
+and nothing else uses it; last the certificate's DNS validation records that no remaining certificate
+validates with (ACM renews with them). A distribution that no job of this package made is refused
+unless ``force``. A dry run lists all this and changes nothing; a second run finds nothing to do.
+
+The records are found by what they hold, not by which job wrote them: an alias record goes only while
+it points at this distribution, a validation record only while it holds the certificate's value.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from cloudfront_ssl.aws import acm, cloudfront
+from cloudfront_ssl.errors import JobInputError, aws_error_code
+from cloudfront_ssl.rules.config import CleanupConfig
+from cloudfront_ssl.rules.tags import JOB_DAG_IDS, TAG_DAG_ID
+
+log = logging.getLogger(__name__)
+
+
+def made_by_this_package(tags: dict[str, str]) -> bool:
+    """Whether a job of this package made a resource (its ``airflow:dag_id`` is one of the job DAGs)."""
+    return tags.get(TAG_DAG_ID) in JOB_DAG_IDS
+
+
+def alias_records_pointing_at(
+    config: Any, names: list[str], domain_name: str, *, dry_run: bool
+) -> list[dict[str, Any]]:
+    """Delete (or, in a dry run, list) the Route 53 alias records (A, AAAA) of ``names`` that point at
+    the distribution ``domain_name``. A record that points elsewhere is kept; a name in no hosted zone
+    of the Route 53 connection is left to its owner. Returns each record looked at, with ``action``."""
+    from cloudfront_ssl.aws import route53, route53_changes
+    from cloudfront_ssl.rules.dns_records import alias_record_set, job_record
+    from cloudfront_ssl.steps import dns_job
+
+    if not names:
+        return []
+    client = route53.route53_client(dns_job.dns_conn_id(config))
+    zones = dns_job.zone_map(client, config)
+    candidates = []
+    for name in names:
+        zone = zones.lookup(name)
+        if zone is None:
+            log.info("%s: %s; its records are left to its owner", name, zones.reason(name))
+            continue
+        for record_type in ("A", "AAAA"):
+            candidates.append(job_record(zone, alias_record_set(name, record_type, domain_name)))
+    done = route53_changes.delete_job_records(
+        client, candidates, distribution_domains=[domain_name], validation_in_use=(), dry_run=dry_run
+    )
+    for entry in done:
+        log.info("Alias record %s %s: %s", entry["name"], entry["type"], entry["action"])
+    return [entry for entry in done if entry["action"] != "gone"]
+
+
+def _validation_records(
+    config: CleanupConfig, certificate: dict[str, Any] | None, *, dry_run: bool
+) -> list[dict[str, Any]]:
+    """The certificate's validation records that Route 53 holds with its value and that no remaining
+    certificate validates with: deleted (or listed)."""
+    from cloudfront_ssl.aws import route53, route53_changes
+    from cloudfront_ssl.rules.dns_records import job_record, validation_record_set
+    from cloudfront_ssl.steps import dns_job
+
+    records = acm.validation_records(certificate) if certificate else []
+    if not records:
+        return []
+    client = route53.route53_client(dns_job.dns_conn_id(config))
+    zones = dns_job.zone_map(client, config)
+    candidates = []
+    for record in records:
+        zone = zones.lookup(record["name"])
+        if zone is not None:
+            candidates.append(job_record(zone, validation_record_set(record)))
+    if not candidates:
+        return []
+    in_use = dns_job.validation_records_in_use(
+        acm.acm_hook(config.aws_conn_id).conn, [entry["name"] for entry in candidates]
+    )
+    done = route53_changes.delete_job_records(
+        client, candidates, distribution_domains=[], validation_in_use=in_use, dry_run=dry_run
+    )
+    for entry in done:
+        log.info("Validation record %s: %s", entry["name"], entry["action"])
+    return done
+
+
+def remove_site(config: CleanupConfig, *, poll_seconds: float, timeout_seconds: float) -> dict[str, Any]:
+    """Remove (or, with ``dry_run``, list) the site ``config.distribution_id``; see the module.
+
+    Returns ``{"dry_run", "distributions": [{"id", "aliases", "action"}], "certificates": [{"arn",
+    "names", "action"}], "dns_records": [{"zone_id", "name", "type", "action"}]}`` as the job clean-up
+    does. Raises :class:`JobInputError` for a distribution the package did not make (without
+    ``force``); :class:`cloudfront_ssl.steps.cleanup.CleanupError` after doing all it could when
+    something could not be removed.
+    """
+    from cloudfront_ssl.steps.cleanup import CleanupError, disable_distribution, wait_until_deployed
+
+    assert config.distribution_id is not None  # the model requires it without job_run_id
+    distribution_id, dry_run = config.distribution_id, config.dry_run
+    result: dict[str, Any] = {"dry_run": dry_run, "distributions": [], "certificates": [], "dns_records": []}
+    cf = cloudfront.cloudfront_hook(config.aws_conn_id).conn
+    try:
+        distribution = cloudfront.read_distribution(cf, distribution_id)
+    except cloudfront.DistributionError:
+        log.info("Distribution %s does not exist (any more): nothing to remove", distribution_id)
+        return result
+    tags = cloudfront.distribution_tags(cf, distribution["ARN"])
+    if not made_by_this_package(tags):
+        if not config.force:
+            raise JobInputError(
+                f"distribution_id: distribution {distribution_id} was not made by a job of this package "
+                f"(no {TAG_DAG_ID} tag of {', '.join(JOB_DAG_IDS)}); set force to remove it anyway"
+            )
+        log.warning("force: removing distribution %s, which no job of this package made", distribution_id)
+    site_config = distribution["DistributionConfig"]
+    aliases = cloudfront.summary_aliases(site_config)
+    domain_name = distribution["DomainName"]
+    certificate_arn = cloudfront.distribution_certificate(site_config)
+    acm_client = acm.acm_hook(config.aws_conn_id).conn
+    certificate = None
+    if certificate_arn:
+        try:
+            certificate = acm_client.describe_certificate(CertificateArn=certificate_arn)["Certificate"]
+        except Exception as error:
+            if aws_error_code(error) != "ResourceNotFoundException":
+                raise
+    log.info(
+        "Site %s (%s): %s; certificate %s%s",
+        distribution_id,
+        domain_name,
+        ", ".join(aliases) or "no alias",
+        certificate_arn or "CloudFront's default",
+        " (dry run: nothing is removed)" if dry_run else "",
+    )
+
+    result["dns_records"] = alias_records_pointing_at(config, aliases, domain_name, dry_run=dry_run)
+    entry = {"id": distribution_id, "aliases": aliases, "action": "would delete" if dry_run else "disabled"}
+    result["distributions"].append(entry)
+    problems: list[str] = []
+    if not dry_run:
+        try:
+            if disable_distribution(cf, distribution_id):
+                log.info("Disabled distribution %s", distribution_id)
+            etag = wait_until_deployed(
+                cf, distribution_id, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds
+            )
+            cf.delete_distribution(Id=distribution_id, IfMatch=etag)
+            entry["action"] = "deleted"
+            log.info("Deleted distribution %s", distribution_id)
+        except CleanupError as error:
+            entry["action"] = f"failed: {error}"
+            problems.append(str(error))
+        except Exception as error:
+            if aws_error_code(error) != "NoSuchDistribution":
+                raise
+            entry["action"] = "deleted"
+
+    if certificate is not None and problems:
+        result["certificates"].append(
+            {
+                "arn": certificate["CertificateArn"],
+                "names": acm.certificate_names(certificate),
+                "action": "kept: its distribution is not deleted yet; run the clean-up again",
+            }
+        )
+    elif certificate is not None:
+        result["certificates"].append(
+            _remove_certificate(acm_client, cf, certificate, removed=distribution_id, dry_run=dry_run)
+        )
+    result["dns_records"] += _validation_records(config, certificate, dry_run=dry_run)
+    if problems:
+        raise CleanupError("; ".join(problems))
+    return result
+
+
+def _remove_certificate(
+    acm_client: Any, cf: Any, certificate: dict[str, Any], *, removed: str, dry_run: bool
+) -> dict[str, Any]:
+    """Delete the site's certificate if a job of this package made it and no distribution but the
+    removed one (``removed``, gone unless this is a dry run) uses it."""
+    arn = certificate["CertificateArn"]
+    entry: dict[str, Any] = {"arn": arn, "names": acm.certificate_names(certificate), "action": "deleted"}
+    if not made_by_this_package(acm.certificate_tags(acm_client, arn)):
+        entry["action"] = "kept: no job of this package made it"
+        return entry
+    users = [user for user in cloudfront.certificate_users(cf).get(arn, []) if user != removed]
+    if users:
+        entry["action"] = "kept: in use by distribution " + ", ".join(users)
+        return entry
+    if dry_run:
+        entry["action"] = "would delete (if nothing else uses it)"
+        return entry
+    try:
+        acm_client.delete_certificate(CertificateArn=arn)
+        log.info("Deleted certificate %s (%s)", arn, ", ".join(entry["names"]))
+    except Exception as error:
+        code = aws_error_code(error)
+        if code == "ResourceInUseException":
+            entry["action"] = "kept: in use"
+        elif code != "ResourceNotFoundException":
+            raise
+    return entry
