@@ -392,3 +392,49 @@ def test_precondition_failed_reads_the_distribution_again_and_keeps_the_other_ch
         )
         stub.assert_no_pending_responses()
     assert result["changed"] is True and result["certificate_arn"] == new
+
+
+def test_an_update_makes_one_update_distribution_and_few_other_calls(dag, aws, monkeypatch, capsys):
+    """Every AWS call of an update counted by the fault proxy (the job's connection goes through it)."""
+    import json
+
+    from devstack.fault_proxy import FaultProxy
+
+    dns = route53_client(aws.url)
+    create_zone(dns, "example.com")
+    distribution_id, _, _ = make_site(aws, ["shop.example.com", "old.example.com"])
+    with FaultProxy(aws.url) as proxy:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_COUNTED",
+            json.dumps(
+                {
+                    "conn_type": "aws",
+                    "login": "testing",
+                    "password": "testing",
+                    "extra": {"endpoint_url": proxy.url},
+                }
+            ),
+        )
+        started = time.monotonic()
+        result = run_dag(
+            dag,
+            conf(
+                aws,
+                distribution_id,
+                ["shop.example.com", "www.shop.example.com"],
+                aws_conn_id="counted",
+                route53_validation=True,
+                route53_aliases=True,
+            ),
+        )
+        elapsed = time.monotonic() - started
+        calls = proxy.operations()
+    assert result.state == "success", result.task_states
+    assert calls["UpdateDistribution"] == 1
+    assert calls["RequestCertificate"] == 1
+    assert calls["DeleteCertificate"] == 1
+    assert calls["CreateDistribution"] == calls["CreateDistributionWithTags"] == 0
+    with capsys.disabled():
+        print(
+            f"\nupdate on the emulator: {elapsed:.1f} s, {sum(calls.values())} AWS calls: {dict(sorted(calls.items()))}"
+        )
