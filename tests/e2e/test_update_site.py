@@ -438,3 +438,18 @@ def test_an_update_makes_one_update_distribution_and_few_other_calls(dag, aws, m
         print(
             f"\nupdate on the emulator: {elapsed:.1f} s, {sum(calls.values())} AWS calls: {dict(sorted(calls.items()))}"
         )
+
+
+def test_the_watcher_sees_an_alias_its_certificate_does_not_cover(aws):
+    """The watch above can fail: a change that serves a name without a covering certificate is seen."""
+    distribution_id, _, _ = make_site(aws, ["shop.example.com"])
+    with DistributionWatcher(aws, distribution_id, interval=0.05) as watcher:
+        time.sleep(0.3)
+        response = aws.cloudfront.get_distribution_config(Id=distribution_id)
+        config = response["DistributionConfig"]
+        config["Aliases"] = {"Quantity": 2, "Items": ["shop.example.com", "uncovered.example.com"]}
+        aws.cloudfront.update_distribution(
+            Id=distribution_id, IfMatch=response["ETag"], DistributionConfig=config
+        )
+        time.sleep(0.3)
+    assert any(entry.startswith("uncovered.example.com served with") for entry in watcher.uncovered)
