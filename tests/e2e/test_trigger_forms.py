@@ -54,6 +54,9 @@ IMPORT_SECTIONS = {
         "Private key (PEM)",
         "Private key secret id",
         "Certificate chain (PEM)",
+        "Bundle secret id",
+        "Certificate ARN to rotate",
+        "Allow an earlier expiry",
     ],
     "Distributions": ["Create a distribution", "Source distribution id", "Aliases (one per line)"],
     "Notifications and tags": ["Tags", "SNS topic ARN"],
@@ -531,3 +534,26 @@ def test_the_create_form_refuses_a_bad_name_before_a_run_exists(server, browser)
     time.sleep(2)
     assert set(_runs(server, CREATE)) == before
     assert dialog.find_elements(By.CSS_SELECTOR, "[data-testid=config-form]")
+
+
+UPDATE_SECTIONS = {
+    "Site": ["Distribution id", "Names (one per line)", "Aggregate under wildcards"],
+    "Certificate": ["Certificate ARN", "Delete the replaced certificate"],
+}
+
+
+def test_the_update_form_takes_the_names_one_per_line(server, browser):
+    """ssl_update_site's form: the site first, its names as a text box of one name per line."""
+    url, _ = server
+    driver = browser
+    driver.set_window_size(*FORM_WINDOW)
+    _sign_in(driver, url)
+    dialog = _open_trigger_form(driver, url, "ssl_update_site")
+    assert _section_titles(dialog)[:2] == list(UPDATE_SECTIONS)
+    for title, labels in UPDATE_SECTIONS.items():
+        assert _labels(_open_section(dialog, title)) == labels, title
+    _open_section(dialog, "Site")
+    assert _field(dialog, "distribution_id").tag_name == "input"
+    assert _field(dialog, "names").tag_name == "textarea"
+    assert "a name it serves today and that is not listed is removed" in _help(dialog, "names")
+    _screenshot(driver, "trigger-form-update.png")

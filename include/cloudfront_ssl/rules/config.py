@@ -728,7 +728,11 @@ class UpdateSiteConfig(AwsOptions):
         description="Every name the distribution serves after the job, one per line (or separated by "
         "commas): names it keeps, names it gains; a name it serves today and that is not listed is "
         "removed. Up to 10 names; wildcards like *.example.com cover one label.",
-        json_schema_extra=_form(SECTION_SITE, "Names (one per line)"),
+        # One JSON-schema type list beside pydantic's anyOf: the trigger form then shows a text box of
+        # one name per line, and the REST API still takes one string of names.
+        json_schema_extra=_form(
+            SECTION_SITE, "Names (one per line)", type=["array", "string"], items={"type": "string"}
+        ),
     )
     aggregate: bool = Field(
         False,
