@@ -115,7 +115,11 @@ def closing_steps(after: list[Any]) -> Any:
             states = [FAILED, UPSTREAM_FAILED]
             failed = ti.get_ti_count(dag_id=dag.dag_id, run_ids=[run_id], states=states)
             # Steps that create something in AWS: only when one of them ran is there anything to find.
-            creating = [task_id for task_id in dag.task_ids if task_id not in (CHECK, *CLOSING_STEPS)]
+            creating = [
+                task_id
+                for task_id in dag.task_ids
+                if task_id not in (CHECK, *CLOSING_STEPS)
+            ]
             created = ti.get_ti_count(
                 dag_id=dag.dag_id, run_ids=[run_id], task_ids=creating, states=[SUCCESS, FAILED]
             )
