@@ -110,3 +110,47 @@ def test_a_distribution_no_job_of_the_package_made_is_refused_unless_forced(airf
         "action": "kept: no job of this package made it",
     }
     assert certificate in {c["CertificateArn"] for c in aws.certificates()}
+
+
+def test_the_distribution_is_deleted_once_its_disabling_is_deployed_and_then_its_certificate(airflow_db, aws):
+    """CloudFront refuses to delete a distribution before its disabling is deployed; the certificate
+    it served goes only after the distribution."""
+    from moto.moto_api import state_manager
+
+    from cloudfront_ssl.rules.config import CleanupConfig
+    from cloudfront_ssl.steps import site_removal
+
+    distribution_id, _, certificate = make_site(aws, ["slow.example.com"])
+    config = CleanupConfig.model_validate({"distribution_id": distribution_id, "dry_run": False})
+    # Eight status reads before CloudFront (moto) reports "Deployed": more than the first phase makes.
+    state_manager.set_transition("cloudfront::distribution", {"progression": "manual", "times": 8})
+    try:
+        started = site_removal.start_site_removal(config)
+        assert started["deploying"] == [distribution_id]
+        # Straight on, before the disabling is deployed: nothing is deleted, the certificate is kept.
+        early = site_removal.finish_site_removal(
+            {
+                **started,
+                "result": {
+                    **started["result"],
+                    "distributions": [dict(started["result"]["distributions"][0])],
+                },
+            }
+        )
+    except Exception as error:
+        early = {"error": str(error)}
+    finally:
+        state_manager.unset_transition("cloudfront::distribution")
+    assert "still deploying" in early.get("error", "")
+    assert distribution_id in {d["Id"] for d in aws.distributions()}
+    assert certificate in {c["CertificateArn"] for c in aws.certificates()}
+
+    state_manager.set_transition("cloudfront::distribution", {"progression": "manual", "times": 8})
+    try:
+        result = site_removal.remove_site(config, poll_seconds=0.05, timeout_seconds=30)
+    finally:
+        state_manager.unset_transition("cloudfront::distribution")
+    assert [d["action"] for d in result["distributions"]] == ["deleted"]
+    assert [c["action"] for c in result["certificates"]] == ["deleted"]
+    assert distribution_id not in {d["Id"] for d in aws.distributions()}
+    assert certificate not in {c["CertificateArn"] for c in aws.certificates()}

@@ -91,26 +91,34 @@ def _validation_records(
     return done
 
 
-def remove_site(config: CleanupConfig, *, poll_seconds: float, timeout_seconds: float) -> dict[str, Any]:
-    """Remove (or, with ``dry_run``, list) the site ``config.distribution_id``; see the module.
+def start_site_removal(config: CleanupConfig) -> dict[str, Any]:
+    """The removal's first phase: refuse a distribution the package did not make (without ``force``),
+    delete its alias records and disable it (or, with ``dry_run``, list what would go).
 
-    Returns ``{"dry_run", "distributions": [{"id", "aliases", "action"}], "certificates": [{"arn",
-    "names", "action"}], "dns_records": [{"zone_id", "name", "type", "action"}]}`` as the job clean-up
-    does. Raises :class:`JobInputError` for a distribution the package did not make (without
-    ``force``); :class:`cloudfront_ssl.steps.cleanup.CleanupError` after doing all it could when
-    something could not be removed.
+    Returns plain JSON for the next phases: ``{"aws_conn_id", "dns_aws_conn_id", "dry_run",
+    "deploying": [the distribution id, while CloudFront deploys the disabling], "site": {"id",
+    "domain_name", "aliases", "certificate_arn"} or null when it is gone already, "result"}`` where
+    ``result`` is the clean-up's result so far (``distributions``, ``certificates``, ``dns_records``,
+    each entry with its ``action``).
     """
-    from cloudfront_ssl.steps.cleanup import CleanupError, disable_distribution, wait_until_deployed
+    from cloudfront_ssl.steps.cleanup import disable_distribution
 
     assert config.distribution_id is not None  # the model requires it without job_run_id
     distribution_id, dry_run = config.distribution_id, config.dry_run
-    result: dict[str, Any] = {"dry_run": dry_run, "distributions": [], "certificates": [], "dns_records": []}
+    started: dict[str, Any] = {
+        "aws_conn_id": config.aws_conn_id,
+        "dns_aws_conn_id": config.dns_aws_conn_id,
+        "dry_run": dry_run,
+        "deploying": [],
+        "site": None,
+        "result": {"dry_run": dry_run, "distributions": [], "certificates": [], "dns_records": []},
+    }
     cf = cloudfront.cloudfront_hook(config.aws_conn_id).conn
     try:
         distribution = cloudfront.read_distribution(cf, distribution_id)
     except cloudfront.DistributionError:
         log.info("Distribution %s does not exist (any more): nothing to remove", distribution_id)
-        return result
+        return started
     tags = cloudfront.distribution_tags(cf, distribution["ARN"])
     if not made_by_this_package(tags):
         if not config.force:
@@ -120,40 +128,76 @@ def remove_site(config: CleanupConfig, *, poll_seconds: float, timeout_seconds: 
             )
         log.warning("force: removing distribution %s, which no job of this package made", distribution_id)
     site_config = distribution["DistributionConfig"]
-    aliases = cloudfront.summary_aliases(site_config)
-    domain_name = distribution["DomainName"]
-    certificate_arn = cloudfront.distribution_certificate(site_config)
-    acm_client = acm.acm_hook(config.aws_conn_id).conn
-    certificate = None
-    if certificate_arn:
-        try:
-            certificate = acm_client.describe_certificate(CertificateArn=certificate_arn)["Certificate"]
-        except Exception as error:
-            if aws_error_code(error) != "ResourceNotFoundException":
-                raise
+    site = {
+        "id": distribution_id,
+        "domain_name": distribution["DomainName"],
+        "aliases": cloudfront.summary_aliases(site_config),
+        "certificate_arn": cloudfront.distribution_certificate(site_config),
+    }
+    started["site"] = site
     log.info(
         "Site %s (%s): %s; certificate %s%s",
         distribution_id,
-        domain_name,
-        ", ".join(aliases) or "no alias",
-        certificate_arn or "CloudFront's default",
+        site["domain_name"],
+        ", ".join(site["aliases"]) or "no alias",
+        site["certificate_arn"] or "CloudFront's default",
         " (dry run: nothing is removed)" if dry_run else "",
     )
+    result = started["result"]
+    # Alias records first, while they still point at the distribution.
+    result["dns_records"] = alias_records_pointing_at(
+        config, site["aliases"], site["domain_name"], dry_run=dry_run
+    )
+    result["distributions"].append(
+        {
+            "id": distribution_id,
+            "aliases": site["aliases"],
+            "action": "would delete" if dry_run else "disabled",
+        }
+    )
+    if not dry_run:
+        if disable_distribution(cf, distribution_id):
+            log.info("Disabled distribution %s", distribution_id)
+        started["deploying"] = [distribution_id]
+    return started
 
-    result["dns_records"] = alias_records_pointing_at(config, aliases, domain_name, dry_run=dry_run)
-    entry = {"id": distribution_id, "aliases": aliases, "action": "would delete" if dry_run else "disabled"}
-    result["distributions"].append(entry)
+
+def finish_site_removal(started: dict[str, Any]) -> dict[str, Any]:
+    """The removal's last phase, once CloudFront has deployed the disabling: delete the distribution,
+    then its certificate (if the package made it and nothing else uses it), then the certificate's
+    validation records that no remaining certificate uses. Returns the clean-up's result; raises
+    :class:`cloudfront_ssl.steps.cleanup.CleanupError` after doing all it could when the distribution
+    could not be deleted (its certificate is then kept: running the clean-up again finishes it)."""
+    from cloudfront_ssl.steps.cleanup import CleanupError
+
+    result: dict[str, Any] = started["result"]
+    site = started.get("site")
+    if not site:
+        return result
+    dry_run = bool(started["dry_run"])
+    config = CleanupConfig.model_validate(
+        {
+            "distribution_id": site["id"],
+            "aws_conn_id": started["aws_conn_id"],
+            "dns_aws_conn_id": started.get("dns_aws_conn_id"),
+            "dry_run": dry_run,
+            "force": True,  # checked in the first phase
+        }
+    )
+    cf = cloudfront.cloudfront_hook(config.aws_conn_id).conn
+    acm_client = acm.acm_hook(config.aws_conn_id).conn
     problems: list[str] = []
     if not dry_run:
+        entry = result["distributions"][0]
         try:
-            if disable_distribution(cf, distribution_id):
-                log.info("Disabled distribution %s", distribution_id)
-            etag = wait_until_deployed(
-                cf, distribution_id, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds
-            )
-            cf.delete_distribution(Id=distribution_id, IfMatch=etag)
+            response = cf.get_distribution(Id=site["id"])
+            if response["Distribution"].get("Status") != "Deployed":
+                raise CleanupError(
+                    f"distribution {site['id']} is still deploying its disabling; run the clean-up again later"
+                )
+            cf.delete_distribution(Id=site["id"], IfMatch=response["ETag"])
             entry["action"] = "deleted"
-            log.info("Deleted distribution %s", distribution_id)
+            log.info("Deleted distribution %s", site["id"])
         except CleanupError as error:
             entry["action"] = f"failed: {error}"
             problems.append(str(error))
@@ -161,7 +205,15 @@ def remove_site(config: CleanupConfig, *, poll_seconds: float, timeout_seconds: 
             if aws_error_code(error) != "NoSuchDistribution":
                 raise
             entry["action"] = "deleted"
-
+    certificate = None
+    if site.get("certificate_arn"):
+        try:
+            certificate = acm_client.describe_certificate(CertificateArn=site["certificate_arn"])[
+                "Certificate"
+            ]
+        except Exception as error:
+            if aws_error_code(error) != "ResourceNotFoundException":
+                raise
     if certificate is not None and problems:
         result["certificates"].append(
             {
@@ -172,12 +224,35 @@ def remove_site(config: CleanupConfig, *, poll_seconds: float, timeout_seconds: 
         )
     elif certificate is not None:
         result["certificates"].append(
-            _remove_certificate(acm_client, cf, certificate, removed=distribution_id, dry_run=dry_run)
+            _remove_certificate(acm_client, cf, certificate, removed=site["id"], dry_run=dry_run)
         )
-    result["dns_records"] += _validation_records(config, certificate, dry_run=dry_run)
+    result["dns_records"] += _validation_records(config, certificate, dry_run=dry_run or bool(problems))
     if problems:
         raise CleanupError("; ".join(problems))
     return result
+
+
+def remove_site(config: CleanupConfig, *, poll_seconds: float, timeout_seconds: float) -> dict[str, Any]:
+    """Remove (or, with ``dry_run``, list) the site ``config.distribution_id`` in one step: the first
+    phase, the wait until CloudFront has deployed the disabling (in this worker), the last phase.
+
+    Returns ``{"dry_run", "distributions": [{"id", "aliases", "action"}], "certificates": [{"arn",
+    "names", "action"}], "dns_records": [{"zone_id", "name", "type", "action"}]}`` as the job clean-up
+    does. Raises :class:`JobInputError` for a distribution the package did not make (without
+    ``force``).
+    """
+    from cloudfront_ssl.steps.cleanup import CleanupError, wait_until_deployed
+
+    started = start_site_removal(config)
+    for distribution_id in started["deploying"]:
+        cf = cloudfront.cloudfront_hook(config.aws_conn_id).conn
+        try:
+            wait_until_deployed(
+                cf, distribution_id, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds
+            )
+        except CleanupError as error:
+            log.warning("%s", error)  # the last phase names it and keeps the certificate
+    return finish_site_removal(started)
 
 
 def _remove_certificate(
