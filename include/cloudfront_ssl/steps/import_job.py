@@ -151,7 +151,6 @@ def _claim_aliases(claims: TaskClaims | None, aliases: list[str]) -> None:
     claims.publish(aliases)
     held = claims.held(aliases)
     if held:
-        claims.withdraw()
         refused = "; ".join(
             f"{name} is claimed by {holder}, which is still running" for name, holder in sorted(held.items())
         )
@@ -165,6 +164,20 @@ def check(params: dict[str, Any], dag_id: str, run_id: str, ti: Any = None) -> d
     facts and the distribution's aliases. With ``ti`` (the running task instance) the aliases are
     claimed so that no other running job works on them (:mod:`cloudfront_ssl.steps.claims`).
     """
+    claims = TaskClaims(ti, dag_id, run_id) if ti is not None else None
+    if claims is not None:
+        # First thing: other checks wait for this job's names instead of missing them.
+        claims.publish(None)
+    try:
+        return _checked(params, dag_id, run_id, claims)
+    except BaseException:
+        if claims is not None:
+            claims.withdraw()
+        raise
+
+
+def _checked(params: dict[str, Any], dag_id: str, run_id: str, claims: TaskClaims | None) -> dict[str, Any]:
+    """The import job's check, its claim already published as "names not known yet"."""
     config = _config(params)
     require_connection(config.aws_conn_id)
     private_key = read_private_key(config)
@@ -179,14 +192,10 @@ def check(params: dict[str, Any], dag_id: str, run_id: str, ti: Any = None) -> d
         aliases = _distribution_aliases(config, bundle)
         if len(aliases) > cloudfront.MAX_ALIASES:
             raise JobInputError(f"aliases: a distribution takes at most {cloudfront.MAX_ALIASES} aliases")
-        claims = TaskClaims(ti, dag_id, run_id) if ti is not None else None
         _claim_aliases(claims, aliases)
-        try:
-            _check_source_and_aliases(config, aliases, dag_id, run_id)
-        except JobInputError:
-            if claims is not None:
-                claims.withdraw()
-            raise
+        _check_source_and_aliases(config, aliases, dag_id, run_id)
+    elif claims is not None:
+        claims.publish([])  # no distribution: the job claims no name
     log.info(
         "Certificate %s for %s, key %s, valid until %s",
         bundle.subject,
