@@ -143,8 +143,7 @@ def conflicts(own: Claim, others: Iterable[Claim], wanted: Iterable[str]) -> dic
     winners = {
         other.holder: other.names or ()
         for other in sorted(others, key=lambda claim: claim.rank)
-        if (other.dag_id, other.run_id) != (own.dag_id, own.run_id)
-        and (other.held or other.rank < own.rank)
+        if (other.dag_id, other.run_id) != (own.dag_id, own.run_id) and (other.held or other.rank < own.rank)
     }
     return overlap(wanted, winners)
 
