@@ -109,7 +109,7 @@ def test_waits_until_the_disabled_distribution_is_deployed(airflow_db, aws):
     assert distribution not in _state(aws)[0] and certificate not in _state(aws)[1]
 
 
-def test_the_clean_up_defers_while_cloudfront_deploys_then_deletes(airflow_db, aws, capfd):
+def test_the_clean_up_defers_while_cloudfront_deploys_then_deletes(airflow_db, aws, capfd, caplog):
     """The wait for a disabled distribution holds no worker: the step defers (Airflow records it
     DEFERRED and hands botocore's distribution_deployed waiter to the triggerer), then the last step
     deletes the distribution and its certificate."""
@@ -127,7 +127,7 @@ def test_the_clean_up_defers_while_cloudfront_deploys_then_deletes(airflow_db, a
     finally:
         state_manager.unset_transition("cloudfront::distribution")
     output = capfd.readouterr()
-    logged = output.out + output.err
+    logged = output.out + output.err + caplog.text  # where the log lines go depends on the logging set-up
     assert result.state == "success", result.task_states
     # The worker gave the wait up: the execution API recorded the task deferred, and the triggerer
     # (in line under dag.test) polled CloudFront until it reported the distribution deployed.
