@@ -1,7 +1,7 @@
 """An AWS error that trying again cannot mend fails the wait at once, naming the action and the policy.
 
-ACM is moto in server mode behind :class:`tests.fault_proxy.FaultProxy`, which answers
-``ListCertificates`` with ACM's own AccessDeniedException (ACM speaks JSON, as the proxy does): the
+ACM is moto in server mode behind :class:`devstack.fault_proxy.FaultProxy`, which answers
+``ListCertificates`` with ACM's own AccessDeniedException (its ``denied`` fault, in ACM's JSON): the
 answer a connection whose IAM policy lacks ``acm:ListCertificates`` gets. Before, the wait counted it
 as a passing error and failed only after an hour of polls.
 """
@@ -14,22 +14,16 @@ import time
 
 import pytest
 
-from tests import fault_proxy
+from devstack.fault_proxy import FaultProxy
 from tests.dag_runs import load_dag, run_dag
 from tests.plugin_support import without_retries
 
 CONN_ID = "aws_without_list"
-DENIED = (
-    400,
-    "AccessDeniedException",
-    "User: arn:aws:iam::123456789012:user/jobs is not authorized to perform: acm:ListCertificates",
-)
 
 
 @pytest.fixture
 def proxy(aws, monkeypatch):
-    monkeypatch.setitem(fault_proxy.FAULTS, "access_denied", DENIED)
-    running = fault_proxy.FaultProxy(aws.url).start()
+    running = FaultProxy(aws.url).start()
     monkeypatch.setenv(
         f"AIRFLOW_CONN_{CONN_ID.upper()}",
         json.dumps(
@@ -46,7 +40,7 @@ def proxy(aws, monkeypatch):
 
 
 def test_access_denied_fails_the_wait_at_once_naming_the_action(airflow_db, aws, proxy):
-    proxy.fail_always("access_denied", operation="ListCertificates")
+    proxy.fail_always("denied", operation="ListCertificates")
     dag = load_dag("ssl_create_certificates")
     started = time.monotonic()
     with without_retries(dag):
@@ -81,7 +75,7 @@ def test_the_deferred_wait_ends_at_once_on_access_denied(aws, proxy):
     arn = aws.acm.request_certificate(DomainName="later.example.com", ValidationMethod="DNS")[
         "CertificateArn"
     ]
-    proxy.fail_always("access_denied", operation="ListCertificates")
+    proxy.fail_always("denied", operation="ListCertificates")
     trigger = CertificatesIssuedTrigger([arn], CONN_ID, 0.2, deadline=time.time() + 600)
 
     async def first_event():

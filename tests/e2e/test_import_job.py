@@ -330,7 +330,7 @@ PROXIED = "aws_import_proxied"
 def proxy(aws, monkeypatch):
     """A fault proxy in front of moto, and an Airflow connection through it (botocore's retries as
     the connection's defaults: the one layer that sends a call again)."""
-    from tests.fault_proxy import FaultProxy
+    from devstack.fault_proxy import FaultProxy
 
     running = FaultProxy(aws.url).start()
     monkeypatch.setenv(
