@@ -258,11 +258,11 @@ def test_a_check_reads_only_the_claims_of_jobs_that_can_still_hold_one(create_da
     for number in range(4):
         done = run_dag(create_dag, conf(aws, [f"history{number}.example.com"], create_distributions=False))
         assert done.state == "success"
-    read: list[int] = []
+    read: set[str] = set()
     real_read = claims.TaskSdkClaimStore.read
 
     def counted(self, key):
-        read.append(1)
+        read.add(key)  # a check that waits reads again: count the claims, not the reads
         return real_read(self, key)
 
     monkeypatch.setattr(claims.TaskSdkClaimStore, "read", counted)
