@@ -145,11 +145,14 @@ def test_the_distribution_is_deleted_once_its_disabling_is_deployed_and_then_its
     assert distribution_id in {d["Id"] for d in aws.distributions()}
     assert certificate in {c["CertificateArn"] for c in aws.certificates()}
 
+    # The clean-up DAG as shipped: the deferred wait lets CloudFront deploy the disabling first.
     state_manager.set_transition("cloudfront::distribution", {"progression": "manual", "times": 8})
     try:
-        result = site_removal.remove_site(config, poll_seconds=0.05, timeout_seconds=30)
+        removed = remove(distribution_id)
     finally:
         state_manager.unset_transition("cloudfront::distribution")
+    assert removed.state == "success", removed.task_states
+    result = removed.xcom("remove_job_resources")
     assert [d["action"] for d in result["distributions"]] == ["deleted"]
     assert [c["action"] for c in result["certificates"]] == ["deleted"]
     assert distribution_id not in {d["Id"] for d in aws.distributions()}

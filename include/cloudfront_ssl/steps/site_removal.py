@@ -1,8 +1,9 @@
 """Removing one site: a distribution, its certificate, the Route 53 records that serve it.
 
-``ssl_cleanup_job`` with ``distribution_id`` (instead of a job's ``job_run_id``). The distribution's
-Route 53 alias records go first, while they still point at it; then it is disabled, waited for until
-CloudFront has deployed that, and deleted; then its certificate, when a job of this package made it
+``ssl_cleanup_job`` with ``distribution_id`` (instead of a job's ``job_run_id``), in the clean-up's
+three steps: :func:`start_site_removal` deletes the distribution's Route 53 alias records, while they
+still point at it, and disables it; the clean-up's deferred wait (no worker held) lets CloudFront deploy
+that; :func:`finish_site_removal` deletes it; then its certificate, when a job of this package made it
 and nothing else uses it; last the certificate's DNS validation records that no remaining certificate
 validates with (ACM renews with them). A distribution that no job of this package made is refused
 unless ``force``. A dry run lists all this and changes nothing; a second run finds nothing to do.
@@ -230,29 +231,6 @@ def finish_site_removal(started: dict[str, Any]) -> dict[str, Any]:
     if problems:
         raise CleanupError("; ".join(problems))
     return result
-
-
-def remove_site(config: CleanupConfig, *, poll_seconds: float, timeout_seconds: float) -> dict[str, Any]:
-    """Remove (or, with ``dry_run``, list) the site ``config.distribution_id`` in one step: the first
-    phase, the wait until CloudFront has deployed the disabling (in this worker), the last phase.
-
-    Returns ``{"dry_run", "distributions": [{"id", "aliases", "action"}], "certificates": [{"arn",
-    "names", "action"}], "dns_records": [{"zone_id", "name", "type", "action"}]}`` as the job clean-up
-    does. Raises :class:`JobInputError` for a distribution the package did not make (without
-    ``force``).
-    """
-    from cloudfront_ssl.steps.cleanup import CleanupError, wait_until_deployed
-
-    started = start_site_removal(config)
-    for distribution_id in started["deploying"]:
-        cf = cloudfront.cloudfront_hook(config.aws_conn_id).conn
-        try:
-            wait_until_deployed(
-                cf, distribution_id, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds
-            )
-        except CleanupError as error:
-            log.warning("%s", error)  # the last phase names it and keeps the certificate
-    return finish_site_removal(started)
 
 
 def _remove_certificate(
