@@ -152,6 +152,8 @@ def test_the_distribution_is_deleted_once_its_disabling_is_deployed_and_then_its
     finally:
         state_manager.unset_transition("cloudfront::distribution")
     assert removed.state == "success", removed.task_states
+    assert removed.task_states["wait_for_distributions"] == ["success"]
+    assert removed.xcom("disable_distributions")["deploying"] == [distribution_id]
     result = removed.xcom("remove_job_resources")
     assert [d["action"] for d in result["distributions"]] == ["deleted"]
     assert [c["action"] for c in result["certificates"]] == ["deleted"]
