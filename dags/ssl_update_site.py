@@ -18,7 +18,9 @@ The job's steps, top to bottom:
                              aliases and certificate together, every other setting kept
 6. point_aliases             with route53_aliases: alias records for the names it gained
 7. remove_alias_records      with route53_aliases: the removed names' alias records that point at it
-8. delete_replaced_certificate   the certificate it had, once nothing uses it, if this package made it
+8. wait_for_distributions, delete_replaced_certificate
+                             deferred until CloudFront has deployed the change (no worker held),
+                             then the certificate it had, once nothing uses it, if this package made it
 9. notify_owners, summary    what it serves now; the job's result
 10. notify_failure, cleanup_on_failure   only when a step failed
 
@@ -33,10 +35,11 @@ from airflow.sdk import DAG, TriggerRule, task
 
 from cloudfront_ssl.rules.config import UpdateSiteConfig, dag_params
 from cloudfront_ssl.steps import update_site
+from cloudfront_ssl.steps.deployment_wait import WaitForDistributionsDeployedOperator
 from cloudfront_ssl.steps.dns_wait import WaitForDnsChangesOperator
 from cloudfront_ssl.steps.job_dag import closing_steps, job_default_args
 from cloudfront_ssl.steps.operators import WaitForCertificatesOperator
-from cloudfront_ssl.vocabulary import UPDATE_DAG_ID, WAIT_FOR_DNS, WAIT_FOR_ISSUANCE
+from cloudfront_ssl.vocabulary import UPDATE_DAG_ID, WAIT_FOR_DISTRIBUTIONS, WAIT_FOR_DNS, WAIT_FOR_ISSUANCE
 
 with DAG(
     dag_id=UPDATE_DAG_ID,
@@ -148,7 +151,9 @@ with DAG(
     wait_for_issuance >> distribution
     pointed = point_aliases(distribution)
     removed = remove_alias_records(distribution)
+    deployed = WaitForDistributionsDeployedOperator(task_id=WAIT_FOR_DISTRIBUTIONS, started=distribution)
     replaced = delete_replaced_certificate(distribution)
+    deployed >> replaced
     notified = notify_owners(distribution, pointed)
     notified >> summary(plan, certificates, distribution, replaced, validation, pointed, removed)
     closing_steps(after=[distribution, pointed, removed, replaced, notified])

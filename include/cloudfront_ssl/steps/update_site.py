@@ -433,6 +433,10 @@ def update_distribution(
     result.pop("etag", None)
     return {
         **result,
+        # For the deferred wait before the replaced certificate goes: ACM refuses to delete a
+        # certificate while CloudFront still deploys the change that stopped serving it.
+        "aws_conn_id": config.aws_conn_id,
+        "deploying": [config.distribution_id],
         "names_added": plan["names_added"],
         "names_removed": plan["names_removed"],
         "replaced_certificate_arn": plan["certificate_before"]
