@@ -1,4 +1,5 @@
-"""``make bench``: the wait at fleet scale, the create job and the DAG files' parse time, each next to its reference.
+"""``make bench``: the wait at fleet scale, the create job (its request phase, and the whole job with its
+distributions) and the DAG files' parse time, each next to its reference.
 
 Every figure is measured in this one run, side by side with what it is compared to; nothing here
 is an assertion. ACM calls are counted where they arrive: at a counting proxy in front of the
