@@ -25,4 +25,6 @@ RUN pip install --no-cache-dir --no-deps /opt/airflow/cloudfront-ssl
 # working copies over them (and puts include/ first on PYTHONPATH) so that edits show up live.
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
+# The emulator profile's seeding command and the one development-stack module it runs.
 COPY --chown=airflow:0 scripts/seed_emulator.py /opt/airflow/scripts/seed_emulator.py
+COPY --chown=airflow:0 devstack/__init__.py devstack/seed.py /opt/airflow/devstack/

@@ -14,12 +14,13 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproje
 
 venv: $(BIN)/.installed
 
-## Run the test suite: unit tests, DAG checks, end-to-end runs against moto, real api-servers and the
+## Run the test suite: ruff and mypy, then unit tests, DAG checks, end-to-end runs against moto, real api-servers and the
 ## browser in parallel (one pytest-xdist worker per CPU); then, alone on the machine, the jobs on the
 ## production engine (Celery, PostgreSQL, Redis: a worker and a triggerer killed) and a burst of jobs
 ## on standalone, which time real processes and so must not share the CPUs.
 test: venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	bash scripts/install-browser.sh
 	bash scripts/install-engine-services.sh
 	$(BIN)/pytest -n auto --dist loadfile
@@ -32,6 +33,7 @@ test-engine: venv
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## Watch both jobs run end to end on the AWS emulator (moto), driven through the Airflow REST API.
 demo: venv

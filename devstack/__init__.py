@@ -3,6 +3,9 @@
 Development tooling, not part of the shipped ``cloudfront_ssl`` package. Each module owns one thing:
 
 - :mod:`devstack.processes`: free ports, waits, and processes stopped together with their children;
+- :mod:`devstack.seed`: what the jobs need in an emulator (a source distribution, the owners' topic);
+- :mod:`devstack.fault_proxy`: the one proxy in front of the emulator that counts AWS calls and
+  injects faults, answering each service in its own protocol;
 - :mod:`devstack.emulator`: moto in server mode (``ThreadedMotoServer``) as AWS, seeded for the jobs,
   and what it holds read back (certificates, distributions, SNS messages);
 - :mod:`devstack.environment`: the environment block of every Airflow process (home, DAGs, plugins,

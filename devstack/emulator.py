@@ -16,7 +16,7 @@ import boto3
 import requests
 
 from devstack.processes import free_port
-from scripts.seed_emulator import TOPIC_NAME, seed, source_distribution_config
+from devstack.seed import TOPIC_NAME, seed, source_distribution_config
 
 ACCOUNT_ID = "123456789012"
 """moto's default account."""

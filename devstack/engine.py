@@ -139,7 +139,7 @@ def local_differences(
         **api_environment(api_url),
         # The compose stack signs users in with the FAB auth manager and airflow-init's user; the test
         # signs in as the simple auth manager's admin (no FAB provider, no user database to seed).
-        **auth_environment(password_file(home)),
+        **auth_environment(password_file(home), with_demo_users=True),
         # airflow-init writes airflow.cfg (with the generated JWT secret) into the mounted config/;
         # here the secret comes from the environment (above) and the file stays in the stack's home.
         "AIRFLOW_CONFIG": str(home / "airflow.cfg"),

@@ -97,27 +97,57 @@ def password_file(home: Path) -> Path:
     return home / "simple_auth_manager_passwords.json.generated"
 
 
+def _known(passwords: Path) -> dict[str, str]:
+    try:
+        known = json.loads(passwords.read_text() or "{}") if passwords.exists() else {}
+    except ValueError:
+        return {}
+    return known if isinstance(known, dict) else {}
+
+
+def _write(passwords: Path, known: dict[str, str]) -> None:
+    passwords.write_text(json.dumps(known) + "\n")
+    passwords.chmod(0o600)
+
+
 def admin_password(passwords: Path, password: str | None = None) -> str:
     """The admin's password in a simple-auth-manager password file, written first if missing.
 
     The auth manager only generates passwords for users missing from the file, so writing it before
-    Airflow starts gives the caller the password without reading Airflow's output.
+    Airflow starts gives the caller the password without reading Airflow's output. Other users'
+    passwords in the file are kept.
     """
-    if passwords.exists() and password is None:
-        known = json.loads(passwords.read_text() or "{}")
-        if known.get(ADMIN):
-            return known[ADMIN]
-    password = password or secrets.token_urlsafe(12)
-    passwords.write_text(json.dumps({ADMIN: password}) + "\n")
-    passwords.chmod(0o600)
-    return password
+    known = _known(passwords)
+    if password is None and known.get(ADMIN):
+        return known[ADMIN]
+    _write(passwords, {**known, ADMIN: password or secrets.token_urlsafe(12)})
+    return _known(passwords)[ADMIN]
 
 
-def auth_environment(passwords: Path) -> dict[str, str]:
-    """Airflow's simple auth manager with one admin whose password is in ``passwords``."""
+VIEWER = "viewer"
+USER = "user"
+DEMO_USERS = {VIEWER: ("viewer", "viewer"), USER: ("user", "user")}
+"""The development stack's other users, ``{name: (SimpleAuthManager role, password)}``, beside the
+admin: a viewer reads the page and its jobs but may not start one; a user also starts jobs. Their
+passwords are fixed and documented (README, ``make up``'s output): the stack listens on 127.0.0.1 and
+its AWS is the emulator."""
+
+
+def demo_users(passwords: Path) -> None:
+    """Write :data:`DEMO_USERS`' passwords into the password file (the admin's is left as it is)."""
+    _write(passwords, {**_known(passwords), **{name: password for name, (_, password) in DEMO_USERS.items()}})
+
+
+def auth_environment(passwords: Path, *, with_demo_users: bool = False) -> dict[str, str]:
+    """Airflow's simple auth manager with an admin whose password is in ``passwords``, and with
+    ``with_demo_users`` the viewer and the user of :data:`DEMO_USERS` (their passwords written there)."""
+    users = [f"{ADMIN}:admin"]
+    if with_demo_users:
+        demo_users(passwords)
+        users += [f"{name}:{role}" for name, (role, _) in DEMO_USERS.items()]
     return {
         "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(users),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
     }

@@ -30,9 +30,15 @@ class StackFailure(RuntimeError):
 
 
 def free_port(preferred: int | None = None) -> int:
-    """``preferred`` when nothing listens there on 127.0.0.1, else a free port the system picks."""
+    """``preferred`` when nothing listens there on 127.0.0.1, else a free port the system picks.
+
+    The probe binds as the servers do, with ``SO_REUSEADDR``: the connections of a stack just stopped
+    linger in TIME_WAIT for a minute, and without it they would make a free port look taken (a
+    restarted ``make up`` would then move from 8080 to a random port).
+    """
     for port in (preferred, 0) if preferred else (0,):
         with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:

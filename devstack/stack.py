@@ -157,7 +157,7 @@ def standalone(
         **clean_environment(),
         **airflow_environment(home, emulator_url, database_url),
         **api_environment(url),
-        **auth_environment(passwords),
+        **auth_environment(passwords, with_demo_users=True),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         # Task processes at once: Airflow's default of 32 on a laptop's few cores starves the API
         # server when a burst of jobs starts together (REST calls then wait over 30 s).

@@ -1,11 +1,11 @@
 """``make bench``: the wait at fleet scale, the create job (its request phase, and the whole job with its
-distributions) and the DAG files' parse time, each next to its reference.
+distributions), Route 53 for a large job and the DAG files' parse time, each next to its reference.
 
 Every figure is measured in this one run, side by side with what it is compared to; nothing here
 is an assertion. ACM calls are counted where they arrive: at a counting proxy in front of the
 emulator (moto in server mode, in a process of its own), never by the code under test.
 
-    python scripts/bench.py [--jobs 1000] [--certs 10] [--interval 10] [--skip wait,triggerer,create,distributions,parse]
+    python scripts/bench.py [--jobs 1000] [--certs 10] [--interval 10] [--skip wait,triggerer,create,distributions,route53,parse] [--route53-names 1000]
 """
 
 from __future__ import annotations
@@ -33,6 +33,16 @@ ACCOUNT_ID = "123456789012"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/cloudfront-ssl-bench"
 
 
+def load_dag(dag_id: str) -> Any:
+    """A fresh copy of a DAG of the project, parsed from its file ``dags/<dag_id>.py``."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags" / f"{dag_id}.py"))
+    if bag.import_errors:
+        raise SystemExit(f"{dag_id} does not import: {bag.import_errors}")
+    return bag.get_dag(dag_id)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -58,7 +68,7 @@ def serve_fleet(port: int, control_port: int) -> None:
     from moto.server import ThreadedMotoServer
 
     sys.path.insert(0, str(ROOT))
-    from tests.fault_proxy import FaultProxy
+    from devstack.fault_proxy import FaultProxy
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     settings.ACM_VALIDATION_WAIT = 10**9  # issued only when told to
@@ -275,7 +285,7 @@ def run_wait_scenario(args: argparse.Namespace) -> None:
         rounds = (steady_to - steady_from) / interval
         lists = [seconds for _, name, seconds in answered if name == "ListCertificates"]
         times = [at for at, _ in calls]
-        from tests.fault_proxy import peak_per_second
+        from devstack.fault_proxy import peak_per_second
 
         delays = sorted(at - issued_at for at in fired)
         return {
@@ -453,8 +463,7 @@ def run_create_bench(args: argparse.Namespace) -> None:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     sys.path.insert(0, str(ROOT))
-    from tests.dag_runs import load_dag
-    from tests.fault_proxy import FaultProxy
+    from devstack.fault_proxy import FaultProxy
 
     # The job and the loop both go through a counting proxy, so that their AWS calls can be compared.
     proxy = FaultProxy(url).start()
@@ -488,11 +497,11 @@ def run_create_bench(args: argparse.Namespace) -> None:
         return [f"a{i}-{tag}.example.com, www.a{i}-{tag}.example.com" for i in range(n)]
 
     def job(n: int, cap: float) -> float:
-        from cloudfront_ssl.aws import acm_rate
+        from cloudfront_ssl.aws import pacing
 
-        acm_rate.reset_limiter(cap)
+        pacing.reset_limiter("acm", cap)
         reset()
-        dag = load_dag("ssl_create_certificates")
+        dag = load_dag("ssl_create_certificates")  # a fresh copy: a run updates its DAG's params
         started = time.perf_counter()
         run = dag.test(
             run_conf={
@@ -816,6 +825,196 @@ def run_create_with_distributions_bench(args: argparse.Namespace) -> None:
     server.stop()
 
 
+# --- Route 53 reads for a 1,000-name job next to a plain boto3 loop -----------------------------------
+
+ROUTE53_ZONES = 3
+ROUTE53_FILLER_RECORDS = 400
+"""Records each bench zone holds before the job (the owner's own), so that a zone is more than one page."""
+
+
+def route53_bench(args: argparse.Namespace) -> None:
+    print(
+        f"\n== Route 53 for a {args.route53_names}-name job in {ROUTE53_ZONES} zones (check, then validation "
+        "records found and written) vs a plain boto3 loop ==",
+        flush=True,
+    )
+    done = subprocess.run(
+        [sys.executable, __file__, "_route53", "--names", str(args.route53_names)],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(ROOT)])),
+        },
+    )
+    if done.returncode != 0:
+        print(done.stderr[-4000:], file=sys.stderr)
+        print("Route 53 bench failed (see above)")
+        return
+    print("\n".join(line for line in done.stdout.strip().splitlines() if not line.startswith("20")))
+
+
+def run_route53_bench(args: argparse.Namespace) -> None:
+    """In a fresh process: moto behind the counting proxy; the package's DNS steps, then the loop."""
+    from types import SimpleNamespace
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    sys.path.insert(0, str(ROOT))
+    from devstack.fault_proxy import FaultProxy
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    upstream = f"http://127.0.0.1:{port}"
+    proxy = FaultProxy(upstream).start()
+    os.environ["AIRFLOW_CONN_AWS_BENCH"] = json.dumps(
+        {"conn_type": "aws", "login": "testing", "password": "testing", "extra": {"endpoint_url": proxy.url}}
+    )
+    seeder = boto3.client(
+        "route53",
+        endpoint_url=upstream,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    value = "_c9edd76ee4a0e2a74388032f3861cc50.ykybfrwcxw.acm-validations.aws."
+
+    def reset() -> tuple[list[str], list[str]]:
+        """Fresh zones, each holding the owner's records; return the zone names and the job's names."""
+        urllib.request.urlopen(urllib.request.Request(f"{upstream}/moto-api/reset", method="POST", data=b""))
+        zones = [f"zone{number}-bench.example" for number in range(ROUTE53_ZONES)]
+        for zone in zones:
+            zone_id = seeder.create_hosted_zone(Name=zone, CallerReference=uuid.uuid4().hex)["HostedZone"][
+                "Id"
+            ]
+            filler = [
+                {
+                    "Action": "UPSERT",
+                    "ResourceRecordSet": {
+                        "Name": f"owner{number}.{zone}",
+                        "Type": "A",
+                        "TTL": 300,
+                        "ResourceRecords": [{"Value": "192.0.2.1"}],
+                    },
+                }
+                for number in range(ROUTE53_FILLER_RECORDS)
+            ]
+            seeder.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": filler})
+        names = [f"site{number}.{zones[number % len(zones)]}" for number in range(args.names)]
+        proxy.clear()
+        return zones, names
+
+    def validation_name(name: str) -> str:
+        return f"_{uuid.uuid5(uuid.NAMESPACE_DNS, name).hex}.{name}."
+
+    def package() -> tuple[float, float]:
+        from cloudfront_ssl.steps import dns_job
+
+        _, names = reset()
+        config = SimpleNamespace(
+            aws_conn_id="aws_bench",
+            dns_aws_conn_id=None,
+            route53_validation=True,
+            route53_aliases=True,
+            route53_overwrite=False,
+            route53_zone_ids=None,
+        )
+        result: dict[str, Any] = {"errors": [], "notes": [], "conflicts": []}
+        started = time.perf_counter()
+        dns_job.check_dns(
+            config,
+            result,
+            names=names,
+            item_of_alias={name: number // 10 for number, name in enumerate(names)},
+            own_targets=[],
+            error=lambda field, message, item=None: {"field": field, "message": message, "item": item},
+        )
+        checked = time.perf_counter()
+        if result["errors"]:
+            raise SystemExit(f"the check refused the bench job: {result['errors'][:3]}")
+        certificates = [
+            {
+                "names": names[start : start + 10],
+                "validation_records": [
+                    {"name": validation_name(name), "type": "CNAME", "value": value}
+                    for name in names[start : start + 10]
+                ],
+            }
+            for start in range(0, len(names), 10)
+        ]
+        plan = dns_job.find_validation_records(config, certificates)
+        written = dns_job.write_validation_records(config, plan, "bench")
+        if len(written["records"]) != len(names):
+            raise SystemExit(f"the job wrote {len(written['records'])} validation records, not {len(names)}")
+        return checked - started, time.perf_counter() - checked
+
+    def plain_loop() -> tuple[float, float]:
+        """The same reads and writes, boto3 only, unpaced: one read per name, one change batch per zone."""
+        zones, names = reset()
+        client = boto3.client(
+            "route53",
+            endpoint_url=proxy.url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        started = time.perf_counter()
+        zone_ids = {
+            zone["Name"].rstrip("."): zone["Id"]
+            for page in client.get_paginator("list_hosted_zones").paginate()
+            for zone in page["HostedZones"]
+        }
+
+        def zone_of(name: str) -> str:
+            return next(zone for zone in zones if name.rstrip(".").endswith("." + zone))
+
+        for name in names:
+            client.list_resource_record_sets(
+                HostedZoneId=zone_ids[zone_of(name)], StartRecordName=name, MaxItems="1"
+            )
+        checked = time.perf_counter()
+        changes: dict[str, list[dict[str, Any]]] = {}
+        for name in names:
+            record_name = validation_name(name)
+            client.list_resource_record_sets(
+                HostedZoneId=zone_ids[zone_of(name)], StartRecordName=record_name, MaxItems="1"
+            )
+            changes.setdefault(zone_of(name), []).append(
+                {
+                    "Action": "UPSERT",
+                    "ResourceRecordSet": {
+                        "Name": record_name,
+                        "Type": "CNAME",
+                        "TTL": 300,
+                        "ResourceRecords": [{"Value": value}],
+                    },
+                }
+            )
+        for zone, batch in changes.items():
+            client.change_resource_record_sets(HostedZoneId=zone_ids[zone], ChangeBatch={"Changes": batch})
+        return checked - started, time.perf_counter() - checked
+
+    rows = []
+    for label, run in (("the package (paced)", package), ("plain boto3 loop", plain_loop)):
+        check_s, steps_s = run()
+        operations = proxy.operations()
+        rows.append((label, check_s, steps_s, sum(operations.values()), operations))
+    print(f"{'':<22}{'check s':>9}{'DNS steps s':>13}{'calls':>7}  calls by operation")
+    for label, check_s, steps_s, total, operations in rows:
+        counted = ", ".join(f"{op} {count}" for op, count in sorted(operations.items()))
+        print(f"{label:<22}{check_s:>9.1f}{steps_s:>13.1f}{total:>7}  {counted}")
+    print(
+        f"{args.names} names in {ROUTE53_ZONES} zones of {ROUTE53_FILLER_RECORDS} records each; the package is paced at"
+        " [ssl_certificates] route53_calls_per_second (Route 53 takes 5 requests a second per account)"
+    )
+    proxy.stop()
+    server.stop()
+
+
 # --- DAG parse time next to Airflow's example ---------------------------------------------------------
 
 
@@ -909,6 +1108,7 @@ def main() -> None:
     run.add_argument("--rounds", type=int, default=2)
     run.add_argument("--cap", type=float, default=5.0)
     run.add_argument("--triggerer-jobs", type=int, default=100)
+    run.add_argument("--route53-names", type=int, default=1000)
     run.add_argument("--skip", default="")
     run.add_argument(
         "--distribution-sizes", default="10,100", help="the two job sizes of the whole-job figure (items)"
@@ -934,6 +1134,8 @@ def main() -> None:
     distributions_cmd = sub.add_parser("_create_distributions")
     distributions_cmd.add_argument("--sizes", default="10,100")
     distributions_cmd.add_argument("--rounds", type=int, default=2)
+    route53_cmd = sub.add_parser("_route53")
+    route53_cmd.add_argument("--names", type=int, default=1000)
     sub.add_parser("_parse")
     triggerer_cmd = sub.add_parser("_triggerer")
     triggerer_cmd.add_argument("--jobs", type=int)
@@ -953,6 +1155,9 @@ def main() -> None:
         return
     if args.command == "_parse":
         run_parse_bench()
+        return
+    if args.command == "_route53":
+        run_route53_bench(args)
         return
     if args.command == "_triggerer":
         from scripts.bench_triggerer import run_triggerer_bench
@@ -999,6 +1204,8 @@ def main() -> None:
         create_bench(args)
     if "distributions" not in skip:
         create_with_distributions_bench(args)
+    if "route53" not in skip:
+        route53_bench(args)
     if "parse" not in skip:
         parse_bench()
     print(f"\n(bench took {time.monotonic() - started:.0f} s)")

@@ -216,7 +216,7 @@ def run_triggerer_bench(args: argparse.Namespace) -> None:
                         if state != "deferred" and run_id not in seen:
                             seen[run_id] = now
                     time.sleep(0.2)
-                from tests.fault_proxy import peak_per_second
+                from devstack.fault_proxy import peak_per_second
 
                 steady = [name for at, name in calls if at <= steady_to]
                 delays = sorted(at - issued_at for at in seen.values())

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 from devstack import pki  # noqa: E402
 from devstack.emulator import Emulator  # noqa: E402
 from devstack.engine import engine_stack  # noqa: E402
-from devstack.environment import ROOT, password_file  # noqa: E402
+from devstack.environment import DEMO_USERS, ROOT, USER, VIEWER, password_file  # noqa: E402
 from devstack.jobs import Job, explain_failure, follow  # noqa: E402
 from devstack.processes import StackFailure, tail  # noqa: E402
 from devstack.stack import AirflowStack, standalone  # noqa: E402
@@ -282,10 +282,14 @@ def run(settings: Settings, emulator: Emulator, stack: AirflowStack) -> int:
 
 def keep_running(settings: Settings, emulator: Emulator, stack: AirflowStack) -> None:
     """Keep the stack up for the UI until Ctrl-C (or until a component dies)."""
+    passwords = password_file(settings.home)
     print(
-        f"\nThe stack is running.\n"
-        f"  Airflow UI and REST API: {stack.url}  (user admin)\n"
-        f"  admin password:          in {password_file(settings.home)}\n"
+        f"\nThe stack is running. Start here:\n"
+        f"  SSL Certificates page:   {stack.url}/plugin/ssl-certificates  (New job: {stack.url}/ssl-certificates/new)\n"
+        f"  sign in as:              admin (password in {passwords}),\n"
+        f"                           viewer / {DEMO_USERS[VIEWER][1]} (reads, may not start jobs),"
+        f" user / {DEMO_USERS[USER][1]} (starts jobs)\n"
+        f"  Airflow UI and REST API: {stack.url}\n"
         f"  AWS emulator (moto):     {emulator.url}  (state: {emulator.url}/moto-api/)\n"
         f"  source distribution:     {emulator.source_distribution_id}\n"
         f"  SNS topic:               {emulator.topic_arn}\n"

@@ -14,13 +14,13 @@ import time
 
 
 def main(argv: list[str]) -> int:
-    from cloudfront_ssl.aws import acm_rate
+    from cloudfront_ssl.aws import pacing
     from cloudfront_ssl.aws.acm import acm_hook
     from cloudfront_ssl.steps.triggers import CertificatesIssuedTrigger
 
     split = argv.index("--")
     cap, conn_ids, arns = float(argv[0]), argv[1:split], argv[split + 1 :]
-    acm_rate.reset_limiter(cap)
+    pacing.reset_limiter("acm", cap)
 
     def describe_all() -> None:
         client = acm_hook(conn_ids[0]).conn

@@ -29,6 +29,8 @@ os.environ.update(airflow_environment(_HOME, MOTO_URL))
 # The emulator takes far more than ACM's 10 calls a second: a 100-certificate job would spend most of its
 # run waiting for the production default of 5. Tests of the cap itself set their own rate.
 os.environ["AIRFLOW__SSL_CERTIFICATES__ACM_CALLS_PER_SECOND"] = "100"
+# A name a page template uses but its data lacks fails the render, instead of showing as empty.
+os.environ["AIRFLOW__SSL_CERTIFICATES__STRICT_TEMPLATES"] = "True"
 
 
 @pytest.fixture(scope="session")

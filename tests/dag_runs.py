@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -69,9 +71,35 @@ class RunResult:
             return "\n".join(str(row.value) for row in rows)
 
 
+@contextmanager
+def without_trigger_checks() -> Iterator[None]:
+    """jsonschema without the checks the plugin teaches Airflow (``register_trigger_checks``).
+
+    ``dag.test()`` loads the plugins, and a plugin test may have loaded them before: either way the
+    checks would refuse a bad conf before the *check* step runs. These runs meet a conf as a worker
+    does when no API server checked it, whatever ran before in this process.
+    """
+    from jsonschema import FormatChecker
+
+    from cloudfront_ssl.rules import config
+
+    formats = (config.CERTIFICATE_LINES_FORMAT, config.FINITE_NUMBER_FORMAT)
+    saved = {name: FormatChecker.checkers.pop(name) for name in formats if name in FormatChecker.checkers}
+    register = config.register_trigger_checks
+    config.register_trigger_checks = lambda: None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        config.register_trigger_checks = register  # type: ignore[assignment]
+        for name in formats:
+            FormatChecker.checkers.pop(name, None)
+        FormatChecker.checkers.update(saved)
+
+
 def run_dag(dag: Any, conf: dict[str, Any]) -> RunResult:
     """Run a DAG once with ``conf`` through ``dag.test()`` and return its outcome."""
-    dag_run = dag.test(run_conf=conf)
+    with without_trigger_checks():
+        dag_run = dag.test(run_conf=conf)
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
 

@@ -14,7 +14,9 @@ follows Airflow's auth manager, as Airflow's own API does for DAG runs:
 Certificates come from ACM and CloudFront through :class:`cloudfront_ssl.views.catalog.CertificateCatalog`,
 distributions through :class:`ssl_certificates.distributions.DistributionDirectory` (both cached); jobs
 come from Airflow's database. Settings (Airflow config, section ``ssl_certificates``): ``aws_conn_id``
-(default ``aws_default``) and ``cache_seconds`` (default 60).
+(default ``aws_default``: the New job page's distributions), ``aws_conn_ids`` (comma-separated: the
+accounts whose certificates are listed; default the one ``aws_conn_id``) and ``cache_seconds``
+(default 60). A job view reads the job's resources through the job's own ``aws_conn_id``.
 """
 
 from __future__ import annotations
@@ -31,9 +33,14 @@ from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
+from cloudfront_ssl.rules.config import register_trigger_checks
 from cloudfront_ssl.vocabulary import CREATE_DAG_ID, JOB_DAG_IDS, RUN_STATES
 
 log = logging.getLogger(__name__)
+
+# Airflow validates a triggered run's conf (POST /api/v2/dags/{dag_id}/dagRuns, its trigger form, and
+# Start here) in this API server: with these checks its refusals name the line and the rule in words.
+register_trigger_checks()
 
 URL_PREFIX = "/ssl-certificates"
 ACM_STATUSES = [
@@ -87,7 +94,6 @@ def require_access(user: GetUserDep, session: SessionDep) -> JobAccess:
     """The app-wide dependency: a signed-in user (401 otherwise) who may read some job DAG (403)."""
     from airflow.models.dag import DagModel
 
-
     access = JobAccess(user, DagModel.get_dag_id_to_team_name_mapping(list(JOB_DAG_IDS), session=session))
     if not access.readable(JOB_DAG_IDS):
         raise HTTPException(
@@ -117,10 +123,27 @@ _catalogs = _caches
 """Kept under its former name: the tests clear it between emulator resets."""
 
 
-def _cached(kind: str, factory: Any) -> Any:
+def default_connection() -> str:
+    """``[ssl_certificates] aws_conn_id``: the connection of the New job page's distributions."""
     from airflow.configuration import conf
 
-    conn_id = conf.get("ssl_certificates", "aws_conn_id", fallback="aws_default")
+    return conf.get("ssl_certificates", "aws_conn_id", fallback="aws_default") or "aws_default"
+
+
+def listed_connections() -> list[str]:
+    """The connections whose certificates the page lists: ``[ssl_certificates] aws_conn_ids``
+    (comma-separated, each once, in order); without it, the one :func:`default_connection`."""
+    from airflow.configuration import conf
+
+    listed = conf.get("ssl_certificates", "aws_conn_ids", fallback="") or ""
+    conn_ids = [part.strip() for part in listed.split(",") if part.strip()]
+    return list(dict.fromkeys(conn_ids)) or [default_connection()]
+
+
+def _cached(kind: str, factory: Any, conn_id: str | None = None) -> Any:
+    from airflow.configuration import conf
+
+    conn_id = conn_id or default_connection()
     ttl = conf.getfloat("ssl_certificates", "cache_seconds", fallback=60.0)
     with _caches_lock:
         cache = _caches.get((kind, conn_id))
@@ -129,18 +152,20 @@ def _cached(kind: str, factory: Any) -> Any:
         return cache
 
 
-def certificate_catalog() -> Any:
-    """The process's cached :class:`~cloudfront_ssl.views.catalog.CertificateCatalog` for the configured connection."""
+def certificate_catalog(conn_id: str | None = None) -> Any:
+    """The process's cached :class:`~cloudfront_ssl.views.catalog.CertificateCatalog` of a connection
+    (default: the configured ``aws_conn_id``)."""
     from cloudfront_ssl.views.catalog import CertificateCatalog
 
-    return _cached("certificates", CertificateCatalog)
+    return _cached("certificates", CertificateCatalog, conn_id)
 
 
-def distribution_directory() -> Any:
-    """The process's cached :class:`~ssl_certificates.distributions.DistributionDirectory`."""
+def distribution_directory(conn_id: str | None = None) -> Any:
+    """The process's cached :class:`~ssl_certificates.distributions.DistributionDirectory` of a
+    connection (default: the configured ``aws_conn_id``)."""
     from ssl_certificates.distributions import DistributionDirectory
 
-    return _cached("distributions", DistributionDirectory)
+    return _cached("distributions", DistributionDirectory, conn_id)
 
 
 def page_root(request: Request) -> str:
@@ -200,41 +225,104 @@ def openapi() -> JSONResponse:
     return JSONResponse(app.openapi())
 
 
+DOCS_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "redoc.standalone.js": "text/javascript",
+    "favicon.png": "image/png",
+}
+"""Swagger UI's and ReDoc's files, served from the ``fastapi-offline`` package (no CDN: many
+deployments have no internet access)."""
+
+
 @app.get("/docs", include_in_schema=False)
 def swagger_ui() -> HTMLResponse:
-    """Swagger UI for this API (relative link to the schema: works under any base URL)."""
-    return get_swagger_ui_html(openapi_url="openapi.json", title="SSL Certificates API")
+    """Swagger UI for this API (relative links to the schema and the assets: works under any base URL)."""
+    return get_swagger_ui_html(
+        openapi_url="openapi.json",
+        title="SSL Certificates API",
+        swagger_js_url="docs/assets/swagger-ui-bundle.js",
+        swagger_css_url="docs/assets/swagger-ui.css",
+        swagger_favicon_url="docs/assets/favicon.png",
+    )
 
 
 @app.get("/redoc", include_in_schema=False)
 def redoc() -> HTMLResponse:
-    """ReDoc for this API."""
-    return get_redoc_html(openapi_url="openapi.json", title="SSL Certificates API")
+    """ReDoc for this API (no web fonts: they too would come from the internet)."""
+    return get_redoc_html(
+        openapi_url="openapi.json",
+        title="SSL Certificates API",
+        redoc_js_url="docs/assets/redoc.standalone.js",
+        redoc_favicon_url="docs/assets/favicon.png",
+        with_google_fonts=False,
+    )
+
+
+@app.get("/docs/assets/{name}", include_in_schema=False)
+def docs_asset(name: str) -> Response:
+    """One of Swagger UI's or ReDoc's files (:data:`DOCS_ASSETS`), from the installed package."""
+    from importlib.resources import files
+
+    if name not in DOCS_ASSETS:
+        raise HTTPException(status_code=404, detail=f"No asset {name}")
+    body = (files("fastapi_offline") / "static" / name).read_bytes()
+    return Response(body, media_type=DOCS_ASSETS[name], headers={"Cache-Control": "private, max-age=86400"})
 
 
 # --- data shared by the API and the pages ---------------------------------------------------------
 
 
-def _visible_certificates(access: JobAccess) -> list[dict[str, Any]]:
-    """The certificates the user may see, each with ``used_by``: the distributions that serve it,
-    with their CNAME targets."""
-    entries = _read_aws("ACM/CloudFront", lambda: certificate_catalog().certificates())
+def _account_certificates(conn_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One account's certificates, each with ``used_by`` (the distributions that serve it, with their
+    CNAME targets), and the account: ``{"conn_id", "id", "error"}``. A failure to read the account is
+    its ``error``, with no certificates."""
+    catalog = certificate_catalog(conn_id)
     try:
-        by_id = {entry["id"]: entry for entry in distribution_directory().distributions()}
+        entries = catalog.certificates()
+        account = {**catalog.account(), "error": None}
+    except Exception as error:
+        log.warning("Could not read the certificates of connection %s", conn_id, exc_info=True)
+        return [], {"conn_id": conn_id, "id": None, "error": f"{type(error).__name__}: {error}"}
+    try:
+        by_id = {entry["id"]: entry for entry in distribution_directory(conn_id).distributions()}
     except Exception:  # the certificates are still worth showing with bare ids
-        log.warning("Could not list the distributions", exc_info=True)
+        log.warning("Could not list the distributions of connection %s", conn_id, exc_info=True)
         by_id = {}
-    visible = []
     for entry in entries:
-        job = entry.get("job")
-        if job and not access.may_read(job["dag_id"]):
-            continue
         entry["used_by"] = [
             {"id": dist_id, "domain_name": (by_id.get(dist_id) or {}).get("domain_name")}
             for dist_id in entry.get("in_use_by") or []
         ]
-        visible.append(entry)
-    return visible
+    return entries, account
+
+
+def _visible_certificates(access: JobAccess) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The certificates of every listed account that the user may see, and the accounts (each with
+    its ``error`` when it could not be read). Raises :class:`AwsUnavailable` only when no account
+    could be read: one account's bad credentials do not hide the others."""
+    from cloudfront_ssl.views.catalog import sort_key
+
+    entries: list[dict[str, Any]] = []
+    accounts: list[dict[str, Any]] = []
+    for conn_id in listed_connections():
+        found, account = _account_certificates(conn_id)
+        entries += found
+        accounts.append(account)
+    if all(account["error"] for account in accounts):
+        detail = "; ".join(f"{account['conn_id']}: {account['error']}" for account in accounts)
+        raise AwsUnavailable(f"Could not read ACM/CloudFront ({detail})")
+    visible = [entry for entry in entries if not entry.get("job") or access.may_read(entry["job"]["dag_id"])]
+    return sorted(visible, key=sort_key), accounts
+
+
+def unread_accounts_note(accounts: list[dict[str, Any]]) -> str | None:
+    """A sentence naming the accounts that could not be read, for the page; None when all were read."""
+    failed = [account for account in accounts if account.get("error")]
+    if not failed:
+        return None
+    listed = "; ".join(f"connection {account['conn_id']}: {account['error']}" for account in failed)
+    return f"Could not read the certificates of {len(failed)} of {len(accounts)} accounts ({listed}); the other accounts' certificates are shown."
 
 
 def _job(session: Any, access: JobAccess, dag_id: str, run_id: str) -> dict[str, Any]:
@@ -248,23 +336,22 @@ def _job(session: Any, access: JobAccess, dag_id: str, run_id: str) -> dict[str,
     if job is None:
         raise HTTPException(status_code=404, detail=f"No job {run_id} of {dag_id}")
     try:
-        job["summary"] = with_current_status(job["summary"], _current_statuses(job["summary"]))
+        statuses = _current_statuses(job["summary"], job["aws_conn_id"])
+        job["summary"] = with_current_status(job["summary"], statuses)
     except Exception:  # the job's own record is still worth showing without AWS
         log.warning("Could not read the certificates' current status", exc_info=True)
     return job
 
 
-def _current_statuses(summary: dict[str, Any]) -> dict[str, str]:
-    """ACM's status now of the job's own certificates: one sweep, not the account's whole catalog."""
-    from airflow.configuration import conf
-
+def _current_statuses(summary: dict[str, Any], conn_id: str) -> dict[str, str]:
+    """ACM's status now of the job's own certificates, read through the connection the job ran with
+    (its certificates live in that account): one sweep, not the account's whole catalog."""
     from cloudfront_ssl.aws.acm import acm_hook
     from cloudfront_ssl.aws.acm_status import current_statuses
 
     arns = [certificate["arn"] for certificate in summary.get("certificates", []) if certificate.get("arn")]
     if not arns:
         return {}
-    conn_id = conf.get("ssl_certificates", "aws_conn_id", fallback="aws_default")
     return current_statuses(acm_hook(conn_id).conn, arns)
 
 
@@ -327,11 +414,14 @@ def api_certificates(
     status: Annotated[str | None, Query(description="An ACM status, e.g. ISSUED")] = None,
     q: Annotated[str | None, Query(description="Text found in any of the certificate's names")] = None,
 ) -> dict[str, Any]:
-    """The certificates in us-east-1 that match every given filter and that the user may see."""
+    """The certificates in us-east-1 of every listed account that match every given filter and that the
+    user may see, each with its ``account``; ``accounts`` lists the accounts read, each with its
+    ``error`` when it could not be read."""
     from cloudfront_ssl.views.catalog import filter_certificates
 
-    found = filter_certificates(_visible_certificates(access), cname=cname, status=status, q=q)
-    return {"certificates": found, "total_entries": len(found)}
+    entries, accounts = _visible_certificates(access)
+    found = filter_certificates(entries, cname=cname, status=status, q=q)
+    return {"certificates": found, "total_entries": len(found), "accounts": accounts}
 
 
 @app.get("/api/distributions")
@@ -420,7 +510,8 @@ def _trigger(request: Request, session: Any, user: Any, conf: dict[str, Any]) ->
     from airflow.models.dag import DagModel
     from sqlalchemy import select
 
-    run = trigger_dag_run(
+    # The route function returns the DagRun row (FastAPI turns it into DAGRunResponse for HTTP).
+    run: Any = trigger_dag_run(
         dag_id=CREATE_DAG_ID,
         body=TriggerDAGRunPostBody(logical_date=None, conf=conf),
         dag_bag=create_dag_bag(),
@@ -517,7 +608,9 @@ def certificates_page(
 
     error = None
     try:
-        entries = filter_certificates(_visible_certificates(access), cname=cname, status=status, q=q)
+        found, accounts = _visible_certificates(access)
+        entries = filter_certificates(found, cname=cname, status=status, q=q)
+        error = unread_accounts_note(accounts)
     except AwsUnavailable as problem:
         entries, error = [], str(problem)
     return HTMLResponse(

@@ -1,7 +1,8 @@
 """The SSL Certificates page in a real headless Chromium, signed in to a real Airflow API server.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``scripts/install-browser.sh``) and Selenium;
-skipped when they are missing. The screenshots go to ``test-output/``.
+skipped when they are missing. The browser reaches nothing but 127.0.0.1. The screenshots go to
+``test-output/``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +30,9 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
     "--disable-dev-shm-usage",
     "--window-size=1400,1000",
+    # No network but 127.0.0.1, as on a deployment without internet access: every page, the API docs
+    # included, must come from the API server itself.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
 
 selenium = pytest.importorskip("selenium", reason="selenium is not installed")
@@ -220,3 +225,210 @@ def test_sign_in_open_the_page_search_by_cname_and_open_the_job(airflow_db, aws,
         driver.switch_to.default_content()
         driver.save_screenshot(str(OUTPUT / "ssl-certificates-dark.png"))
         driver.execute_script("localStorage.setItem('theme', 'light')")
+
+
+def _token(url: str) -> dict[str, str]:
+    import requests
+
+    from tests.plugin_support import token
+
+    return {"Authorization": f"Bearer {token(requests, url)}"}
+
+
+def _job_ids(url: str, auth: dict[str, str]) -> set[str]:
+    import requests
+
+    answer = requests.get(f"{url}/ssl-certificates/api/jobs", headers=auth, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return {job["run_id"] for job in answer.json()["jobs"]}
+
+
+def _overflow(driver) -> dict[str, int]:
+    """How far the page, and each table's scroll box, is wider than the window (0: it fits)."""
+    return driver.execute_script(
+        """var found = {page: document.documentElement.scrollWidth - window.innerWidth};
+        document.querySelectorAll('.scroll').forEach(function (box, index) {
+          var table = box.querySelector('table');
+          found[table ? table.id : index] = box.scrollWidth - box.clientWidth; });
+        return found;"""
+    )
+
+
+def _in_view(driver, element) -> bool:
+    return driver.execute_script(
+        """var r = arguments[0].getBoundingClientRect();
+        return r.width > 0 && r.left >= 0 && r.top >= 0 && r.right <= window.innerWidth
+               && r.bottom <= window.innerHeight;""",
+        element,
+    )
+
+
+def test_a_newcomer_follows_a_job_to_its_end_reads_its_records_and_every_page_fits(airflow_db, aws, browser):
+    import threading
+    import time
+    from urllib.parse import quote
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from tests.dag_runs import run_dag_cli
+    from tests.route53_support import create_zone, route53_client
+
+    create_zone(route53_client(aws.url), "example.com")  # blog.example.org stays with its owner
+    conf = {
+        "certificates": ["shop.example.com, www.shop.example.com", "blog.example.org"],
+        "source_distribution_id": aws.source_distribution_id,
+        "notification_topic_arn": aws.topic_arn,
+        "poll_interval_seconds": 4,
+        "route53_validation": True,
+        "route53_aliases": True,
+    }
+    OUTPUT.mkdir(exist_ok=True)
+    driver = browser
+    driver.set_window_size(1440, 900)
+    with signed_in_airflow(airflow_db), api_server(airflow_db) as url:
+        _sign_in(driver, url)
+        auth = _token(url)
+        before = _job_ids(url, auth)
+        outcome: dict[str, Any] = {}
+        job_thread = threading.Thread(
+            target=lambda: outcome.update(job=run_dag_cli("ssl_create_certificates", conf)[0]), daemon=True
+        )
+        job_thread.start()
+        deadline = time.monotonic() + 120
+        while not (_job_ids(url, auth) - before):
+            assert time.monotonic() < deadline and job_thread.is_alive(), "the job never started"
+            time.sleep(0.3)
+        (run_id,) = _job_ids(url, auth) - before
+        job_path = f"jobs/ssl_create_certificates/{quote(run_id, safe='')}"
+
+        # 1. The job view follows the job, from whatever state it is in, to its end: no reload.
+        driver.get(f"{url}/ssl-certificates/{job_path}")
+        driver.execute_script("window.openedOnce = true")
+        states, orders, records_seen = [], [], []
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                state = driver.find_element(By.CSS_SELECTOR, "#job-state .badge").text
+                steps = [
+                    r.get_attribute("data-step")
+                    for r in driver.find_elements(By.CSS_SELECTOR, "#steps tr[data-step]")
+                ]
+                records_seen.append(
+                    len(driver.find_elements(By.CSS_SELECTOR, "#validation tbody tr:not(.empty)"))
+                )
+            except Exception:  # the live region was being redrawn
+                time.sleep(0.2)
+                continue
+            states.append(state)
+            if steps:
+                orders.append(steps)
+            if state in ("success", "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.4)
+        job_thread.join(timeout=120)
+        assert outcome["job"].state == "success"
+        assert states[-1] == "success", states
+        assert states[0] != "success", "the view opened after the job ended: it followed nothing"
+        assert driver.execute_script("return window.openedOnce === true"), "the page was reloaded"
+        assert "The job has ended" in driver.find_element(By.ID, "following").text
+        # The validation records showed while the job was still running, not only at its end.
+        assert any(count and state != "success" for count, state in zip(records_seen, states, strict=False))
+        # The steps are in the DAG's order (each after its upstream steps), not alphabetical.
+        dag = load_dag("ssl_create_certificates")
+        final = orders[-1]
+        position = {name.split("[")[0]: index for index, name in reversed(list(enumerate(final)))}
+        for task in dag.tasks:
+            for upstream in task.upstream_task_ids:
+                assert position[upstream] < position[task.task_id], (upstream, task.task_id, final)
+        assert final[0] == "check" and final[-1] == "cleanup_on_failure" and final != sorted(final)
+        # Skipped closing steps after a success are neutral, not alarming.
+        closing = driver.find_element(By.CSS_SELECTOR, "#steps tr[data-step=notify_failure] .badge")
+        assert "state-expected" in closing.get_attribute("class")
+
+        # Once ended, the view stops asking the API.
+        def api_calls():
+            return driver.execute_script(
+                "return performance.getEntriesByType('resource')"
+                ".filter(function (e) { return e.name.indexOf('/api/jobs/') >= 0; }).length"
+            )
+
+        calls = api_calls()
+        time.sleep(7)
+        assert api_calls() == calls
+
+        # 3. The records Route 53 holds read differently at a glance, in the window, apart from those to add.
+        held = driver.find_elements(By.CSS_SELECTOR, "#records tr[data-route53=held]")
+        to_add = driver.find_elements(By.CSS_SELECTOR, "#records tr[data-route53=to-add]")
+        assert held and to_add
+        assert all("blog.example.org" in row.text or "_" in row.text for row in to_add)
+        assert not any("blog.example.org" in row.text for row in held)
+        for row in held:
+            mark = row.find_element(By.CSS_SELECTOR, "td:first-child .badge")
+            # In the row's first column: in the window without scrolling sideways.
+            assert mark.text == "✓ in Route 53"
+            assert 0 <= mark.rect["x"] and mark.rect["x"] + mark.rect["width"] <= 1440
+        assert driver.find_element(By.ID, "records-count").text.startswith(f"{len(to_add)} to add")
+        alias_row = next(
+            r
+            for r in held
+            if r.find_element(By.CSS_SELECTOR, "td[data-label=Record] code").text == "shop.example.com"
+        )
+        assert "alias" in alias_row.find_element(By.CSS_SELECTOR, "td[data-label=Type]").text
+        driver.execute_script("document.getElementById('records').scrollIntoView()")
+        driver.save_screenshot(str(OUTPUT / "job-records-1440.png"))
+
+        # 5. Every page fits 1440 px: no sideways scrolling, the page's nor a table's.
+        for path in ("", "jobs", job_path, "new"):
+            driver.get(f"{url}/ssl-certificates/{path}")
+            _wait(driver, lambda d: d.find_element(By.TAG_NAME, "h1"))
+            overflow = _overflow(driver)
+            assert all(width <= 1 for width in overflow.values()), (path, overflow)
+
+        # 8. The API docs render with no network but 127.0.0.1 (Swagger UI comes from the package).
+        driver.get(f"{url}/ssl-certificates/docs")
+        _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".swagger-ui .opblock") or None)
+        assert any(
+            "/api/jobs" in e.text for e in driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")
+        )
+        driver.save_screenshot(str(OUTPUT / "api-docs-offline.png"))
+
+        # 4. "open in Airflow" works inside Airflow's frame (sandboxed, no top navigation).
+        driver.get(f"{url}/plugin/ssl-certificates")
+        frame = _wait(driver, lambda d: d.find_element(By.TAG_NAME, "iframe"), timeout=60)
+        driver.switch_to.frame(frame)
+        _wait(driver, lambda d: d.find_element(By.ID, "certificates"))
+        driver.find_element(By.ID, "all-jobs").click()
+        _wait(
+            driver, lambda d: d.find_element(By.CSS_SELECTOR, f"#jobs tr[data-run-id='{run_id}'] a")
+        ).click()
+        _wait(driver, lambda d: d.find_element(By.ID, "open-in-airflow")).click()
+        driver.switch_to.default_content()
+        _wait(driver, lambda d: "/dags/ssl_create_certificates/runs/" in d.current_url)
+        _wait(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, "iframe[title='SSL Certificates']"))
+        _wait(driver, lambda d: run_id in d.find_element(By.TAG_NAME, "body").text, timeout=60)
+        driver.save_screenshot(str(OUTPUT / "open-in-airflow.png"))
+
+        # 5. On a phone, rows stack: every certificate's status shows without scrolling sideways.
+        driver.set_window_size(390, 844)
+        driver.get(f"{url}/ssl-certificates/")
+        badges = _wait(
+            driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#certificates tr[data-arn] .badge") or None
+        )
+        assert _overflow(driver)["page"] <= 1
+        for badge in badges:
+            assert badge.rect["x"] + badge.rect["width"] <= driver.execute_script("return window.innerWidth")
+        driver.save_screenshot(str(OUTPUT / "certificates-390.png"))
+        driver.get(f"{url}/ssl-certificates/jobs")
+        failed_rows = driver.find_elements(By.CSS_SELECTOR, "#jobs tr[data-state=failed]")
+        assert all(row.rect["height"] < 300 for row in failed_rows)
+
+        # 6. On a phone, the plan's verdict and its problems stay next to Start while typing.
+        driver.get(f"{url}/ssl-certificates/new")
+        certificates = _wait(driver, lambda d: d.find_element(By.ID, "certificates"))
+        certificates.send_keys("shop.example.com", Keys.ENTER, "bad_name!.example.com")
+        _wait(driver, lambda d: "problem" in d.find_element(By.ID, "start-verdict").text)
+        verdict = driver.find_element(By.ID, "start-verdict")
+        assert _in_view(driver, driver.find_element(By.ID, "start")) and _in_view(driver, verdict)
+        assert "Line 2:" in verdict.text and "certificates[" not in verdict.text
+        driver.save_screenshot(str(OUTPUT / "new-job-390.png"))

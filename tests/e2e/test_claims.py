@@ -53,7 +53,7 @@ def test_a_name_claimed_by_a_running_job_is_refused_until_that_job_ends(create_d
     assert second.task_states["check"] == ["failed"]
     assert len(aws.certificates()) == certificates_before  # nothing created
     failure = aws.messages()[-1]
-    assert "certificates[1]: shop.example.com is claimed by job " + first.run_id in failure["message"]
+    assert "certificates[1] (line 2): shop.example.com is claimed by job " + first.run_id in failure["message"]
     # A refused job withdraws its claim: it holds nothing while it finishes failing.
     assert second.xcom("check", key="claimed_names") == []
 

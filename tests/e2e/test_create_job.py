@@ -150,13 +150,13 @@ def test_without_distributions_only_certificates_are_made(dag, aws):
     [
         # An IP address has the shape of a name (the trigger-time pattern lets it through): the check's
         # name rules refuse it.
-        (["a.example.com", "192.0.2.19"], {}, r"certificates\[1\]: '192.0.2.19'.*IP address"),
+        (["a.example.com", "192.0.2.19"], {}, r"certificates\[1\] \(line 2\): '192.0.2.19'.*IP address"),
         (
             ["a.example.com", "b.example.com, A.example.com"],
             {},
-            r"certificates\[1\]: a.example.com is already in",
+            r"certificates\[1\] \(line 2\): a.example.com is already in",
         ),
-        ([[f"n{i}.example.com" for i in range(11)]], {}, r"certificates\[0\]: holds 11 names"),
+        ([[f"n{i}.example.com" for i in range(11)]], {}, r"certificates\[0\] \(line 1\): holds 11 names"),
         (
             ["a.example.com"],
             {"source_distribution_id": "EDOESNOTEXIST"},
@@ -200,9 +200,9 @@ def test_every_refusal_is_reported_at_once(dag, aws):
     (failure,) = aws.messages()
     for expected in (
         r"tags: tag 't'",
-        r"certificates\[2\]: '192.0.2.1'",
-        r"certificates\[3\]:",
-        r"certificates\[4\]: a.example.com is already in",
+        r"certificates\[2\] \(line 3\): '192.0.2.1'",
+        r"certificates\[3\] \(line 4\):",
+        r"certificates\[4\] \(line 5\): a.example.com is already in",
     ):
         assert re.search(expected, failure["message"]), expected
     assert aws.certificates() == []
@@ -217,7 +217,7 @@ def test_an_alias_already_on_another_distribution_is_refused(dag, aws):
     assert [d["Id"] for d in aws.distributions()] == [neighbour]
     (failure,) = aws.messages()
     assert (
-        f"certificates[1]: www.taken.example.com is already an alias of distribution {neighbour}"
+        f"certificates[1] (line 2): www.taken.example.com is already an alias of distribution {neighbour}"
         in failure["message"]
     )
 

@@ -16,9 +16,10 @@ import pytest
 
 from cloudfront_ssl.rules.config import CreateJobConfig
 from cloudfront_ssl.steps import dns_job
-from scripts.seed_emulator import source_distribution_config
+from devstack.fault_proxy import FaultProxy
+from devstack.seed import source_distribution_config
 from tests.dag_runs import load_dag, run_dag
-from tests.route53_support import Route53Proxy, create_zone, put_record, records, route53_client
+from tests.route53_support import create_zone, put_record, records, route53_client
 
 DAG_ID = "ssl_create_certificates"
 PREFIX = "_d930b28be6c5927595552b219965053e."
@@ -189,7 +190,7 @@ def test_a_record_pointing_elsewhere_is_refused_then_replaced_with_overwrite(dag
     assert refused.state == "failed"
     assert refused.task_states["check"] == ["failed"]
     assert aws.certificates() == [] and aws.distributions() == []
-    assert "certificates[0]: www.example.com already has www.example.com CNAME old-site.example.net" in (
+    assert "certificates[0] (line 1): www.example.com already has www.example.com CNAME old-site.example.net" in (
         failure_reason(aws)
     )
 
@@ -230,8 +231,8 @@ def test_a_record_pointing_elsewhere_is_refused_then_replaced_with_overwrite(dag
 )
 def test_bad_route53_input_is_refused_before_anything_is_created(dag, aws, r53, monkeypatch, extra, expected):
     create_zone(r53, "example.com")
-    with Route53Proxy(aws.url) as proxy:
-        proxy.deny = True
+    with FaultProxy(aws.url) as proxy:
+        proxy.fail_always("denied")
         dns_connection(monkeypatch, "denied", proxy.url)
         result = run_dag(dag, conf(aws, ["www.example.com"], **extra))
     assert result.state == "failed"
@@ -242,14 +243,16 @@ def test_bad_route53_input_is_refused_before_anything_is_created(dag, aws, r53, 
 
 def test_the_dns_wait_defers_and_a_retried_step_writes_nothing_twice(dag, aws, r53, monkeypatch):
     com = create_zone(r53, "example.com")
-    with Route53Proxy(aws.url) as proxy:
+    with FaultProxy(aws.url) as proxy:
         connection = dns_connection(monkeypatch, "dns_proxy", proxy.url)
-        proxy.pending_polls = 2  # Route 53 reports the validation change PENDING twice
+        proxy.hold_pending(2)  # Route 53 reports the validation change PENDING twice
         job = conf(aws, ["example.com, *.example.com", "www.example.com"], dns_aws_conn_id=connection)
         result = run_dag(dag, job)
         assert result.state == "success", result.task_states
-        assert proxy.get_change_calls == 3  # once at first, then the deferred wait until INSYNC
-        assert proxy.change_batches == 3  # validation records (one zone), then one per distribution
+        assert proxy.count("GetChange") == 3  # once at first, then the deferred wait until INSYNC
+        assert (
+            proxy.count("ChangeResourceRecordSets") == 3
+        )  # validation records (one zone), then one per distribution
 
         # The write steps again with the inputs a retry gets: nothing is sent a second time.
         config = CreateJobConfig.model_validate(job)
@@ -260,7 +263,7 @@ def test_the_dns_wait_defers_and_a_retried_step_writes_nothing_twice(dag, aws, r
         for distribution in result.xcom("create_distributions"):
             pointed = dns_job.point_aliases(config, distribution, ipv6=True, run_id=result.run_id)
             assert pointed["changes"] == [] and pointed["records"]
-        assert proxy.change_batches == 3
+        assert proxy.count("ChangeResourceRecordSets") == 3
     assert len(records(r53, com)) == 2 + 3 * 2
 
 

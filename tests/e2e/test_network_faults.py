@@ -1,6 +1,6 @@
 """The create job through a fault-injecting proxy in front of moto: dropped connections and lost answers.
 
-The job's AWS connection points at :class:`tests.fault_proxy.FaultProxy`, which forwards to the
+The job's AWS connection points at :class:`devstack.fault_proxy.FaultProxy`, which forwards to the
 emulator and, when armed, closes the connection without an answer (``drop``: the request never
 arrived) or after the emulator has acted (``lose_answer``: it took effect, the caller never heard).
 """
@@ -11,11 +11,11 @@ import json
 
 import pytest
 
+from devstack.fault_proxy import FaultProxy
 from tests.dag_runs import load_dag, run_dag
-from tests.fault_proxy import FaultProxy
 
 CONN_ID = "aws_flaky"
-CREATE_DISTRIBUTION = "POST /2020-05-31/distribution"
+CREATE_DISTRIBUTION = "CreateDistributionWithTags"
 
 
 @pytest.fixture

@@ -96,7 +96,9 @@ def test_type_names_see_the_plan_fix_a_mistake_start_and_land_on_the_job_view(se
     driver.find_element(By.ID, "aggregate").click()
     plan = _wait_for_plan(driver, "problem")
     assert "Line 3:" in plan and "bad_name!.example.com" in plan
-    assert "source_distribution_id" in plan  # distributions are created, but no source is picked yet
+    # Distributions are created, but no source is picked yet: said in the form's words, once.
+    assert "Source distribution is required" in plan and "source_distribution_id:" not in plan
+    assert "certificates[" not in plan  # lines, counted from 1, not the conf's 0-based items
     assert not driver.find_element(By.ID, "start").is_enabled()
     OUTPUT.mkdir(exist_ok=True)
     driver.save_screenshot(str(OUTPUT / "new-job-plan-errors.png"))

@@ -132,6 +132,37 @@ def test_conflicts_with_existing_distributions_and_a_missing_source(client, auth
     assert aws.certificates() == []
 
 
+def test_a_refused_line_does_not_hide_an_alias_taken_on_another_line(client, auth, aws):
+    holder = aws.create_distribution(aliases=["taken.example.com"])
+    response = _plan(
+        client,
+        auth,
+        {
+            "certificates": [
+                "good.example.com",
+                "typo_.example.com",
+                "",
+                "taken.example.com, www.taken.example.com",
+            ],
+            "source_distribution_id": aws.source_distribution_id,
+        },
+    )
+    assert response.status_code == 422, response.text
+    plan = response.json()
+    by_line = {error["line"]: error["message"] for error in plan["errors"]}
+    assert set(by_line) == {2, 4}, plan["errors"]
+    assert by_line[2].startswith("certificates[1] (line 2): 'typo_.example.com' has '_' in the label"), (
+        by_line
+    )
+    assert by_line[4] == (
+        f"certificates[3] (line 4): taken.example.com is already an alias of distribution {holder}; "
+        "CloudFront allows an alias on one distribution only: remove the name from that distribution or "
+        "from this job"
+    )
+    assert [(c["line"], c["name"]) for c in plan["conflicts"]] == [(4, "taken.example.com")]
+    assert aws.certificates() == []
+
+
 def test_start_refuses_a_bad_conf_and_starts_a_good_one_without_its_blank_lines(client, auth, aws):
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session

@@ -285,30 +285,33 @@ def test_a_job_view_reads_its_own_certificates_not_the_account(client, auth, aws
     """
     import json
 
-    from tests.fault_proxy import FaultProxy
-
-    dag = load_dag("ssl_create_certificates")
-    conf = {
-        "certificates": ["own.example.com", "other.example.com"],
-        "create_distributions": False,
-        "notification_topic_arn": aws.topic_arn,
-        "poll_interval_seconds": 1,
-    }
-    run = run_dag(dag, conf)
-    assert run.state == "success"
-    for number in range(40):  # the rest of the account, which the job's view has no reason to read
-        _request(
-            aws, [f"unrelated{number}.example.org"], {"airflow:dag_id": "d", "airflow:run_id": f"r{number}"}
-        )
+    from devstack.fault_proxy import FaultProxy
 
     proxy = FaultProxy(aws.url).start()
     try:
+        # The job runs with its own connection, through the proxy: its view reads through the same.
         extra = {"endpoint_url": proxy.url, "region_name": "us-east-1"}
         monkeypatch.setenv(
             "AIRFLOW_CONN_AWS_COUNTED",
             json.dumps({"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra}),
         )
-        monkeypatch.setenv("AIRFLOW__SSL_CERTIFICATES__AWS_CONN_ID", "aws_counted")
+        dag = load_dag("ssl_create_certificates")
+        conf = {
+            "certificates": ["own.example.com", "other.example.com"],
+            "create_distributions": False,
+            "notification_topic_arn": aws.topic_arn,
+            "poll_interval_seconds": 1,
+            "aws_conn_id": "aws_counted",
+        }
+        run = run_dag(dag, conf)
+        assert run.state == "success"
+        for number in range(40):  # the rest of the account, which the job's view has no reason to read
+            _request(
+                aws,
+                [f"unrelated{number}.example.org"],
+                {"airflow:dag_id": "d", "airflow:run_id": f"r{number}"},
+            )
+        proxy.clear()
         job = client.get(f"{API}/jobs/ssl_create_certificates/{run.run_id}", headers=auth).json()
         assert [c["status"] for c in job["summary"]["certificates"]] == ["ISSUED", "ISSUED"]
         assert proxy.operations() == {"ListCertificates": 1}, proxy.operations()

@@ -2,7 +2,7 @@
 the INSYNC wait, permissions and a role in another account.
 
 moto's own leniencies (GetChange always INSYNC, no permissions) are replaced where a test needs the
-real behaviour by :class:`tests.route53_support.Route53Proxy`, a proxy in front of moto.
+real behaviour by :class:`devstack.fault_proxy.FaultProxy`, the proxy in front of moto.
 """
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ import json
 import boto3
 import pytest
 
-from cloudfront_ssl.aws import route53
+from cloudfront_ssl.aws import route53, route53_changes
+from cloudfront_ssl.rules.dns_records import Route53AccessError, Route53Error, alias_record_set
+from cloudfront_ssl.rules.hosted_zones import ZoneMap
 from cloudfront_ssl.steps.dns_wait import DnsChangesInsyncTrigger
-from tests.route53_support import Route53Proxy, create_zone, put_record, records, route53_client
+from devstack.fault_proxy import FaultProxy
+from tests.route53_support import create_zone, put_record, records, route53_client
 
 VALUE = "_c9edd76ee4a0e2a74388032f3861cc50.ykybfrwcxw.acm-validations.aws."
 
@@ -52,7 +55,7 @@ def test_zones_are_listed_across_pages_and_chosen_by_label_suffix(r53, client):
 
     zones = route53.read_zones(client)
     assert len(zones) == 110
-    found = route53.ZoneMap(zones).describe(
+    found = ZoneMap(zones).describe(
         ["www.example.com", "a.shop.example.com", "r53shop.com", "nowhere.io", "b.zz-last.example.org"]
     )
     assert [(entry["name"], entry["zone_id"]) for entry in found] == [
@@ -73,7 +76,7 @@ def test_validation_records_one_per_name_per_zone_and_a_retry_sends_nothing(aws,
         _certificate(["a.shop.example.com", "www.example.com"]),
         _certificate(["elsewhere.io"]),
     ]
-    with Route53Proxy(aws.url) as proxy:
+    with FaultProxy(aws.url) as proxy:
         monkeypatch.setenv(
             "AIRFLOW_CONN_DNS_PROXY",
             json.dumps(
@@ -86,16 +89,16 @@ def test_validation_records_one_per_name_per_zone_and_a_retry_sends_nothing(aws,
             ),
         )
         client = route53.route53_client("dns_proxy")
-        zones = route53.ZoneMap(route53.read_zones(client))
-        plan = route53.plan_validation_records(client, zones, certificates)
+        zones = ZoneMap(route53.read_zones(client))
+        plan = route53_changes.plan_validation_records(client, zones, certificates)
         names = {zone.id: zone.name for zone in route53.read_zones(client)}
-        sent = route53.write_records(client, plan["write"], comment="job", zone_names=names)
-        assert proxy.change_batches == 2  # one batch per zone
+        sent = route53_changes.write_records(client, plan["write"], comment="job", zone_names=names)
+        assert proxy.count("ChangeResourceRecordSets") == 2  # one batch per zone
         assert {change["zone_id"] for change in sent} == {com, shop}
 
         # The step again, as a retry after a failure would run it: everything is in place.
-        again = route53.write_records(client, plan["write"], comment="job", zone_names=names)
-        assert again == [] and proxy.change_batches == 2
+        again = route53_changes.write_records(client, plan["write"], comment="job", zone_names=names)
+        assert again == [] and proxy.count("ChangeResourceRecordSets") == 2
 
     assert sorted(entry["name"] for entry in plan["write"]) == [
         "_d930b28be6c5927595552b219965053e.a.shop.example.com",
@@ -117,7 +120,9 @@ def test_validation_records_one_per_name_per_zone_and_a_retry_sends_nothing(aws,
         {"name": "_d930b28be6c5927595552b219965053e.a.shop.example.com", "type": "CNAME", "values": [VALUE]}
     ]
     # Planned again, the records are in place and not the job's to write.
-    replanned = route53.plan_validation_records(route53.route53_client("aws_default"), zones, certificates)
+    replanned = route53_changes.plan_validation_records(
+        route53.route53_client("aws_default"), zones, certificates
+    )
     assert replanned["write"] == [] and len(replanned["in_place"]) == 3
 
 
@@ -126,10 +131,12 @@ def test_a_different_validation_record_is_not_replaced_without_overwrite(r53, cl
     put_record(
         r53, com, "_d930b28be6c5927595552b219965053e.example.com", "CNAME", "stale.acm-validations.aws."
     )
-    zones = route53.ZoneMap(route53.read_zones(client))
-    with pytest.raises(route53.Route53Error, match="stale.acm-validations.aws"):
-        route53.plan_validation_records(client, zones, [_certificate(["example.com"])])
-    plan = route53.plan_validation_records(client, zones, [_certificate(["example.com"])], overwrite=True)
+    zones = ZoneMap(route53.read_zones(client))
+    with pytest.raises(Route53Error, match="stale.acm-validations.aws"):
+        route53_changes.plan_validation_records(client, zones, [_certificate(["example.com"])])
+    plan = route53_changes.plan_validation_records(
+        client, zones, [_certificate(["example.com"])], overwrite=True
+    )
     assert plan["write"][0]["replaced"] == [
         "_d930b28be6c5927595552b219965053e.example.com CNAME stale.acm-validations.aws"
     ]
@@ -140,21 +147,21 @@ def test_alias_conflicts_are_found_and_overwrite_replaces_them(r53, client):
     put_record(r53, com, "www.example.com", "CNAME", "old-site.example.net")
     put_record(r53, com, "api.example.com", "A", "192.0.2.10")
     put_record(r53, com, "mail.example.com", "MX", "10 mx.example.net")  # not in the way of an alias
-    zones = route53.ZoneMap(route53.read_zones(client))
+    zones = ZoneMap(route53.read_zones(client))
 
-    conflicts = route53.alias_conflicts(
+    conflicts = route53_changes.alias_conflicts(
         client, zones, {0: ["www.example.com", "mail.example.com"], 1: ["api.example.com", "new.example.com"]}
     )
     assert [conflict["message"] for conflict in conflicts] == [
         f"certificates[0]: www.example.com already has www.example.com CNAME old-site.example.net in hosted zone {com}",
         f"certificates[1]: api.example.com already has api.example.com A 192.0.2.10 in hosted zone {com}",
     ]
-    with pytest.raises(route53.Route53Error, match="set route53_overwrite"):
-        route53.plan_alias_records(
+    with pytest.raises(Route53Error, match="set route53_overwrite"):
+        route53_changes.plan_alias_records(
             client, zones, ["www.example.com"], domain_name="d1.cloudfront.net", ipv6=False, overwrite=False
         )
 
-    plan = route53.plan_alias_records(
+    plan = route53_changes.plan_alias_records(
         client,
         zones,
         ["www.example.com", "api.example.com", "mail.example.com"],
@@ -162,7 +169,7 @@ def test_alias_conflicts_are_found_and_overwrite_replaces_them(r53, client):
         ipv6=True,
         overwrite=True,
     )
-    route53.write_records(client, plan["write"], comment="job", zone_names={com: "example.com"})
+    route53_changes.write_records(client, plan["write"], comment="job", zone_names={com: "example.com"})
     held = {(r["name"], r["type"]): r for r in records(r53, com)}
     assert ("www.example.com", "CNAME") not in held  # a CNAME cannot stay beside the alias records
     for name in ("www.example.com", "api.example.com", "mail.example.com"):
@@ -176,19 +183,19 @@ def test_alias_conflicts_are_found_and_overwrite_replaces_them(r53, client):
 
 def test_aaaa_only_when_the_distribution_has_ipv6_and_a_stale_aaaa_goes_with_overwrite(r53, client):
     com = create_zone(r53, "example.com")
-    zones = route53.ZoneMap(route53.read_zones(client))
-    plan = route53.plan_alias_records(
+    zones = ZoneMap(route53.read_zones(client))
+    plan = route53_changes.plan_alias_records(
         client, zones, ["v4.example.com"], domain_name="d1.cloudfront.net", ipv6=False, overwrite=False
     )
     assert [entry["type"] for entry in plan["write"]] == ["A"]
     put_record(r53, com, "old.example.com", "AAAA", "2001:db8::1")
-    plan = route53.plan_alias_records(
+    plan = route53_changes.plan_alias_records(
         client, zones, ["old.example.com"], domain_name="d1.cloudfront.net", ipv6=False, overwrite=True
     )
-    route53.write_records(client, plan["write"], comment="job", zone_names={com: "example.com"})
+    route53_changes.write_records(client, plan["write"], comment="job", zone_names={com: "example.com"})
     # The owner's AAAA would send IPv6 clients elsewhere: with overwrite it goes, and no AAAA is written.
     assert {(r["name"], r["type"]) for r in records(r53, com)} == {("old.example.com", "A")}
-    plan = route53.plan_alias_records(
+    plan = route53_changes.plan_alias_records(
         client, zones, ["v6.example.com"], domain_name="d1.cloudfront.net", ipv6=True, overwrite=False
     )
     assert [entry["type"] for entry in plan["write"]] == ["A", "AAAA"]
@@ -196,11 +203,11 @@ def test_aaaa_only_when_the_distribution_has_ipv6_and_a_stale_aaaa_goes_with_ove
 
 def test_clean_up_deletes_only_what_the_job_wrote_and_no_one_else_needs(r53, client):
     com = create_zone(r53, "example.com")
-    zones = route53.ZoneMap(route53.read_zones(client))
-    validation = route53.plan_validation_records(
+    zones = ZoneMap(route53.read_zones(client))
+    validation = route53_changes.plan_validation_records(
         client, zones, [_certificate(["a.example.com"]), _certificate(["b.example.com"])]
     )["write"]
-    aliases = route53.plan_alias_records(
+    aliases = route53_changes.plan_alias_records(
         client,
         zones,
         ["a.example.com", "b.example.com"],
@@ -208,7 +215,9 @@ def test_clean_up_deletes_only_what_the_job_wrote_and_no_one_else_needs(r53, cli
         ipv6=False,
         overwrite=False,
     )["write"]
-    route53.write_records(client, validation + aliases, comment="job", zone_names={com: "example.com"})
+    route53_changes.write_records(
+        client, validation + aliases, comment="job", zone_names={com: "example.com"}
+    )
     put_record(r53, com, "owner.example.com", "CNAME", "somewhere.example.net")
     # Since the job ran, the owner pointed b.example.com at another distribution.
     r53.change_resource_record_sets(
@@ -217,14 +226,14 @@ def test_clean_up_deletes_only_what_the_job_wrote_and_no_one_else_needs(r53, cli
             "Changes": [
                 {
                     "Action": "UPSERT",
-                    "ResourceRecordSet": route53.alias_record_set("b.example.com", "A", "d2.cloudfront.net"),
+                    "ResourceRecordSet": alias_record_set("b.example.com", "A", "d2.cloudfront.net"),
                 }
             ]
         },
     )
     in_use = ["_d930b28be6c5927595552b219965053e.b.example.com."]  # another job's certificate uses it
 
-    dry = route53.delete_job_records(
+    dry = route53_changes.delete_job_records(
         client,
         validation + aliases,
         distribution_domains=["d1.cloudfront.net"],
@@ -232,7 +241,7 @@ def test_clean_up_deletes_only_what_the_job_wrote_and_no_one_else_needs(r53, cli
         dry_run=True,
     )
     assert len(records(r53, com)) == 5
-    done = route53.delete_job_records(
+    done = route53_changes.delete_job_records(
         client,
         validation + aliases,
         distribution_domains=["d1.cloudfront.net"],
@@ -256,7 +265,7 @@ def test_clean_up_deletes_only_what_the_job_wrote_and_no_one_else_needs(r53, cli
         ("b.example.com", "A"),
         ("owner.example.com", "CNAME"),
     ]
-    again = route53.delete_job_records(
+    again = route53_changes.delete_job_records(
         client,
         validation + aliases,
         distribution_domains=["d1.cloudfront.net"],
@@ -268,7 +277,7 @@ def test_clean_up_deletes_only_what_the_job_wrote_and_no_one_else_needs(r53, cli
 
 def test_the_wait_trigger_polls_until_insync(aws, r53, monkeypatch):
     com = create_zone(r53, "example.com")
-    with Route53Proxy(aws.url) as proxy:
+    with FaultProxy(aws.url) as proxy:
         monkeypatch.setenv(
             "AIRFLOW_CONN_DNS_PROXY",
             json.dumps(
@@ -281,12 +290,12 @@ def test_the_wait_trigger_polls_until_insync(aws, r53, monkeypatch):
             ),
         )
         client = route53.route53_client("dns_proxy")
-        zones = route53.ZoneMap(route53.read_zones(client))
-        plan = route53.plan_validation_records(client, zones, [_certificate(["example.com"])])
-        (change,) = route53.write_records(
+        zones = ZoneMap(route53.read_zones(client))
+        plan = route53_changes.plan_validation_records(client, zones, [_certificate(["example.com"])])
+        (change,) = route53_changes.write_records(
             client, plan["write"], comment="job", zone_names={com: "example.com"}
         )
-        proxy.pending_polls = 2
+        proxy.hold_pending(2)
 
         trigger = DnsChangesInsyncTrigger(
             change_ids=[change["change_id"]], aws_conn_id="dns_proxy", waiter_delay=0
@@ -300,12 +309,12 @@ def test_the_wait_trigger_polls_until_insync(aws, r53, monkeypatch):
                 return event.payload
 
         assert asyncio.run(first_event()) == {"status": "success", "change_ids": [change["change_id"]]}
-        assert proxy.get_change_calls == 3  # PENDING twice, then INSYNC
+        assert proxy.count("GetChange") == 3  # PENDING twice, then INSYNC
 
 
 def test_a_connection_without_route53_permissions_is_named(aws, monkeypatch):
-    with Route53Proxy(aws.url) as proxy:
-        proxy.deny = True
+    with FaultProxy(aws.url) as proxy:
+        proxy.fail_always("denied")
         monkeypatch.setenv(
             "AIRFLOW_CONN_NO_DNS",
             json.dumps(
@@ -317,7 +326,7 @@ def test_a_connection_without_route53_permissions_is_named(aws, monkeypatch):
                 }
             ),
         )
-        with pytest.raises(route53.Route53AccessError, match=r"^dns_aws_conn_id: .*AccessDenied"):
+        with pytest.raises(Route53AccessError, match=r"^dns_aws_conn_id: .*AccessDenied"):
             route53.read_zones(route53.route53_client("no_dns"))
 
 
@@ -367,12 +376,14 @@ def test_a_role_in_the_dns_account_reaches_its_zones(aws, monkeypatch):
     # The job account's own connection sees no zone at all: the zone lives in the DNS account.
     assert route53.read_zones(route53.route53_client("aws_default")) == []
     client = route53.route53_client("dns_account")
-    zones = route53.ZoneMap(route53.read_zones(client))
+    zones = ZoneMap(route53.read_zones(client))
     assert zones.lookup("www.example.com").id == zone
-    plan = route53.plan_alias_records(
+    plan = route53_changes.plan_alias_records(
         client, zones, ["www.example.com"], domain_name="d1.cloudfront.net", ipv6=False, overwrite=False
     )
-    (change,) = route53.write_records(client, plan["write"], comment="job", zone_names={zone: "example.com"})
+    (change,) = route53_changes.write_records(
+        client, plan["write"], comment="job", zone_names={zone: "example.com"}
+    )
     # The deferred wait reaches the change through the same role, on an async client.
     trigger = DnsChangesInsyncTrigger(
         change_ids=[change["change_id"]], aws_conn_id="dns_account", waiter_delay=0
@@ -386,3 +397,72 @@ def test_a_role_in_the_dns_account_reaches_its_zones(aws, monkeypatch):
     assert records(dns_r53, zone) == [
         {"name": "www.example.com", "type": "A", "alias": "d1.cloudfront.net", "alias_zone": "Z2FDTNDATAQYW2"}
     ]
+
+
+def _fill(r53, zone: str, count: int) -> None:
+    """The owner's records: ``count`` A records, so that the zone is more than one page (300)."""
+    r53.change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "UPSERT",
+                    "ResourceRecordSet": {
+                        "Name": f"owner{number}.example.com",
+                        "Type": "A",
+                        "TTL": 300,
+                        "ResourceRecords": [{"Value": "192.0.2.1"}],
+                    },
+                }
+                for number in range(count)
+            ]
+        },
+    )
+
+
+def test_a_zone_is_read_name_by_name_for_a_few_names_and_page_by_page_for_many(aws, r53, monkeypatch):
+    com = create_zone(r53, "example.com")
+    _fill(r53, com, 400)  # 402 record sets with NS and SOA: two pages
+    put_record(r53, com, "taken7.example.com", "CNAME", "elsewhere.example.net")
+    with FaultProxy(aws.url) as proxy:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_DNS_PROXY",
+            json.dumps(
+                {
+                    "conn_type": "aws",
+                    "login": "testing",
+                    "password": "testing",
+                    "extra": {"endpoint_url": proxy.url},
+                }
+            ),
+        )
+        client = route53.route53_client("dns_proxy")
+        zones = ZoneMap(route53.read_zones(client))
+        # A small share of the zone: one lookup per name.
+        proxy.clear()
+        few = route53_changes.alias_conflicts(client, zones, {0: ["taken7.example.com", "free.example.com"]})
+        assert proxy.operations() == {"ListResourceRecordSets": 2}
+        # A large share: the zone's two pages, whatever the number of names.
+        proxy.clear()
+        names = [f"taken{number}.example.com" for number in range(60)]
+        many = route53_changes.alias_conflicts(client, zones, {0: names})
+        assert proxy.operations() == {"ListResourceRecordSets": 2}
+        assert (
+            [conflict["name"] for conflict in few]
+            == [conflict["name"] for conflict in many]
+            == ["taken7.example.com"]
+        )
+
+        # Without the zone's size at hand (a retried write, a clean-up), one GetHostedZone tells it.
+        plan = route53_changes.plan_alias_records(
+            client, zones, names[10:], domain_name="d1.cloudfront.net", ipv6=False, overwrite=False
+        )
+        proxy.clear()
+        route53_changes.write_records(client, plan["write"], comment="job", zone_names={com: "example.com"})
+        assert proxy.operations() == {
+            "GetHostedZone": 1,
+            "ListResourceRecordSets": 2,
+            "ChangeResourceRecordSets": 1,
+        }
+    held = {(r["name"], r["type"]) for r in records(r53, com)}
+    assert all((name, "A") in held for name in names[10:])

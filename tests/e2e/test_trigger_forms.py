@@ -8,6 +8,7 @@ Chromium (skipped when it is missing, as in ``test_browser.py``); screenshots go
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -191,6 +192,80 @@ def test_the_rest_api_refuses_a_conf_that_breaks_the_schema(server, dag_id, conf
     assert response.status_code == 400, response.text
     assert named in response.json()["detail"]
     assert _runs(server, dag_id) == before
+
+
+BAD_NAMES = {
+    # kind: (the name on line 2, words the refusal must hold)
+    "underscore": ("under_score.shop.example", "a label takes letters, digits and hyphens"),
+    "url": ("https://a.example.com/x", "is a URL: give the domain name alone (a.example.com)"),
+    "port": ("a.example.com:443", "has a port (:443): give the domain name alone (a.example.com)"),
+    "wildcard-on-a-top-level-domain": ("*.com", "a wildcard needs a name of at least two labels"),
+    "localhost": ("localhost", "has one label only: a name is labels joined by dots, at least two"),
+    "empty-label": ("a..example.com", "has an empty label (two dots in a row)"),
+    "label-too-long": ("a" * 64 + ".example.com", "has a label of 64 characters"),
+    "leading-hyphen": (
+        "-shop.example.com",
+        "starts with a hyphen: a label takes letters, digits and hyphens",
+    ),
+    "one-label": ("example", "has one label only"),
+    "double-wildcard": ("*.*.example.com", "a wildcard is allowed only once, as the whole first label"),
+    "space-inside": ("www. example.com", "has a space inside a name"),
+}
+REGULAR_EXPRESSION_MARKS = ("(?:", "[^", "\\s", "\\u3002", "Failed validating", "does not match")
+
+
+@pytest.mark.parametrize(("name", "words"), BAD_NAMES.values(), ids=BAD_NAMES.keys())
+def test_a_refused_name_is_explained_with_its_line_and_the_rule_in_words(server, name, words):
+    before = _runs(server, CREATE)
+
+    response = _trigger(server, CREATE, {**_VALID_CREATE, "certificates": ["good.example.com", name]})
+
+    assert response.status_code == 400, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith("Invalid input for param certificates: certificates[1] (line 2): "), detail
+    assert words in detail, detail
+    assert "line 1" not in detail
+    assert not [mark for mark in REGULAR_EXPRESSION_MARKS if mark in detail], detail
+    assert _runs(server, CREATE) == before
+
+
+def test_every_refused_line_is_in_one_answer(server):
+    response = _trigger(
+        server,
+        CREATE,
+        {
+            **_VALID_CREATE,
+            "certificates": ["a.example.com", "a_b.example.com", "", "x.example.com, a.example.com"],
+        },
+    )
+
+    assert response.status_code == 400, response.text
+    detail = response.json()["detail"]
+    assert "certificates[1] (line 2): 'a_b.example.com'" in detail
+    assert "certificates[3] (line 4): a.example.com is already in certificates[0] (line 1)" in detail
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("field", ["validation_timeout_hours", "poll_interval_seconds"])
+def test_a_number_that_is_not_finite_is_refused_at_trigger_time(server, field, number):
+    url, auth = server
+    before = _runs(server, CREATE)
+    # Raw JSON, as a script may send it: Python's json writes NaN and Infinity as these bare words.
+    body = json.dumps({"logical_date": None, "conf": {**_VALID_CREATE, field: float(number)}})
+    assert number in body
+
+    response = requests.post(
+        f"{url}/api/v2/dags/{CREATE}/dagRuns",
+        data=body,
+        headers={**auth, "Content-Type": "application/json"},
+        timeout=30,
+    )
+
+    assert response.status_code == 400, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith(f"Invalid input for param {field}: "), detail
+    assert "Failed validating" not in detail
+    assert _runs(server, CREATE) == before
 
 
 def test_the_rest_api_accepts_blank_lines_in_the_certificates(server):
@@ -447,10 +522,9 @@ def test_the_create_form_refuses_a_bad_name_before_a_run_exists(server, browser)
     _sign_in(driver, url)
     before, dialog = _trigger_from_form(driver, url, server, ["good.example.com", "bad_name!.example.com"])
     # The form shows the refusal naming the field; no run is created.
-    _wait(
-        driver,
-        lambda d: "certificates" in dialog.text and ("bad_name" in dialog.text or "pattern" in dialog.text),
-    )
+    _wait(driver, lambda d: "certificates[1] (line 2): 'bad_name!.example.com'" in dialog.text)
+    assert "a label takes letters, digits and hyphens" in dialog.text
+    assert not [mark for mark in REGULAR_EXPRESSION_MARKS if mark in dialog.text]
     _screenshot(driver, "trigger-form-bad-name.png")
     time.sleep(2)
     assert set(_runs(server, CREATE)) == before

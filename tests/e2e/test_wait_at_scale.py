@@ -1,6 +1,6 @@
 """The wait for issuance at fleet scale: shared sweeps, passing errors, restarts and the rate cap.
 
-ACM is moto in server mode behind :class:`tests.fault_proxy.FaultProxy`, which counts every call
+ACM is moto in server mode behind :class:`devstack.fault_proxy.FaultProxy`, which counts every call
 and injects throttling, 5xx answers and dropped connections for real.
 """
 
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from cloudfront_ssl.aws import acm_rate
+from cloudfront_ssl.aws import pacing
 from cloudfront_ssl.aws.acm_status import status_view
 from cloudfront_ssl.steps.operators import AcmUnreachableError, WaitForCertificatesOperator
 from cloudfront_ssl.steps.triggers import CertificatesIssuedTrigger
-from tests.fault_proxy import FaultProxy, peak_per_second
+from devstack.fault_proxy import FaultProxy, peak_per_second
 
 CONN_ID = "aws_proxied"
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,9 +62,9 @@ def conn(proxy, monkeypatch):
 @pytest.fixture
 def rate_cap():
     """Set the process's ACM rate cap for one test (a high one by default), and restore it afterwards."""
-    acm_rate.reset_limiter(1000)
-    yield acm_rate.reset_limiter
-    acm_rate.reset_limiter()
+    pacing.reset_limiter("acm", 1000)
+    yield
+    pacing.reset_limiter("acm")
 
 
 def request(aws, count: int, prefix: str) -> list[str]:

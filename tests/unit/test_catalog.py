@@ -106,6 +106,8 @@ class FakeAws:
 
 
 class Hook:
+    account_id = "123456789012"
+
     def __init__(self, conn):
         self.conn = conn
 

@@ -14,7 +14,7 @@ from cloudfront_ssl.views.page import (
     relative_root,
 )
 
-JOB = {"dag_id": "ssl_create_certificates", "run_id": "manual__2026-01-01T00:00:00+00:00"}
+JOB = {"dag_id": "ssl_create_certificates", "run_id": "manual__2026-01-01T00:00:00+00:00", "state": "running"}
 
 
 class _Elements(HTMLParser):
@@ -115,7 +115,7 @@ def test_every_link_stays_under_the_base_url_it_was_served_from():
     """Resolved against the page's own URL under a base_url with a path, no link leaves that path."""
     base = "http://example.org/airflow/"
     pages = {
-        "ssl-certificates/": certificates_page([{"arn": "a", "names": ["x.example.com"], "job": JOB}]),
+        "ssl-certificates/": certificates_page([{"arn": "a", "names": ["x.example.com"], "status": "ISSUED", "job": JOB}]),
         "ssl-certificates/jobs": jobs_page([{**JOB, "state": "success"}]),
         "ssl-certificates/jobs/ssl_create_certificates/r": job_page({**JOB, "steps": []}),
         "ssl-certificates/nothing/here": message_page("Sign in required", "sign in", 401, root="../"),
@@ -266,16 +266,99 @@ def test_the_job_view_marks_the_records_route53_holds_and_leaves_the_rest_to_add
                         "domain_name": "d1.cloudfront.net",
                     }
                 ],
+                "dns_records": [
+                    {"zone_id": "ZONE1", "name": "example.com", "type": t, "alias_target": {"dns_name": "d1"}}
+                    for t in ("A", "AAAA")
+                ],
             },
         }
     )
-    rows = html.split('<table id="records">')[1].split("</table>")[0].split("<tr data-kind=")[1:]
-    marks = {row.split("<code>")[1].split("</code>")[0]: "in Route 53 (ZONE1)" in row for row in rows}
+    table = html.split('<table id="records"')[1].split("</table>")[0]
+    rows = table.split("<tr data-kind=")[1:]
+
+    def name(row: str) -> str:
+        return row.split('<code class="dns">')[1].split("</code>")[0]
+
+    marks = {name(row): row.split('data-route53="')[1].split('"')[0] for row in rows}
     assert marks == {
-        "_a.example.com.": True,
-        "_c.www.other.org.": False,
-        "example.com": True,
-        "www.other.org": False,
+        "_a.example.com.": "held",
+        "_c.www.other.org.": "to-add",
+        "example.com": "held",
+        "www.other.org": "to-add",
     }
+    # The rows to add come first; those Route 53 holds follow apart, marked at the row's start.
+    assert [name(row) for row in rows] == ["_c.www.other.org.", "www.other.org", "_a.example.com.", "example.com"]
+    assert all("✓ in Route 53" in row.split("</td>")[0] for row in rows if 'data-route53="held"' in row)
+    assert "<strong>2 to add</strong>, 2 already in Route 53" in html
+    # A name the job pointed with alias records is held as A/AAAA aliases, not as a CNAME.
+    held_alias = next(row for row in rows if name(row) == "example.com")
+    assert "<td data-label=\"Type\">A and AAAA alias</td>" in held_alias
+    to_add = next(row for row in rows if name(row) == "www.other.org")
+    assert "<td data-label=\"Type\">CNAME</td>" in to_add
     assert "; in Route 53 (hosted zone ZONE1), nothing to add: _a.example.com." in html
     assert "\n_c.www.other.org.\t300\tIN\tCNAME\t_d.acm-validations.aws." in html
+
+
+def test_errors_read_as_the_page_words_them_lines_from_one_and_no_class_names():
+    from cloudfront_ssl.views.page import readable_error
+
+    assert (
+        readable_error("step 'check' failed: JobInputError: certificates[0]: bad_name! is not a name")
+        == "step 'check' failed: line 1: bad_name! is not a name"
+    )
+    assert readable_error("certificates[4] (line 5): taken") == "line 5: taken"
+    assert readable_error(None) == ""
+
+
+def test_closing_steps_skipped_after_a_success_look_expected_not_alarming():
+    from cloudfront_ssl.views.page import step_state_class
+
+    assert step_state_class("notify_failure", "skipped", "success") == "expected"
+    assert step_state_class("cleanup_on_failure", "skipped", "running") == "expected"
+    assert step_state_class("cleanup_on_failure", "skipped", "failed") == "skipped"
+    assert step_state_class("create_distribution[a.example.com]", "skipped", "success") == "skipped"
+    assert step_state_class("check", None, "queued") == "none"
+    html = job_page(
+        {**JOB, "state": "success", "steps": [{"name": "notify_failure", "state": "skipped"}], "summary": {}}
+    )
+    assert 'class="badge state-expected"' in html
+
+
+def test_steps_follow_the_dag_order_defined_first_goes_first_among_ready_steps():
+    from cloudfront_ssl.views.progress import topological_order
+
+    upstream = {
+        "check": set(),
+        "summary": {"wait", "create"},
+        "request": {"check"},
+        "arns": {"request"},
+        "find": {"request"},
+        "wait": {"arns", "find"},
+        "create": {"wait"},
+        "cleanup": {"summary"},
+    }
+    assert topological_order(upstream) == ["check", "request", "arns", "find", "wait", "create", "summary", "cleanup"]
+
+
+def test_a_waiting_job_says_how_often_acm_is_checked_and_when_it_gives_up():
+    html = job_page(
+        {
+            **JOB,
+            "state": "running",
+            "steps": [{"name": "wait_for_issuance", "state": "deferred"}],
+            "summary": {},
+            "waiting": {
+                "step": "wait_for_issuance",
+                "since": "2026-01-01T00:00:05+00:00",
+                "poll_interval_seconds": 300.0,
+                "gives_up_at": "2026-01-04T00:00:00+00:00",
+                "certificates": 2,
+            },
+        }
+    )
+    assert "for ACM to issue 2 certificate(s)" in html
+    assert 'Checked every 300 s: <span id="next-check" data-interval="300.0">next check within 300 s</span>' in html
+    assert "Gives up at 2026-01-04 00:00:00 UTC" in html
+    assert 'data-final="false"' in html and "Following the job" in html
+    ended = job_page({**JOB, "state": "success", "steps": [], "summary": {}})
+    assert 'data-final="true"' in ended and "The job has ended" in ended

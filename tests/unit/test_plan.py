@@ -54,7 +54,7 @@ def test_every_error_at_once_each_naming_field_item_and_line() -> None:
     assert ("certificates", 3, 4) in found
     assert {"source_distribution_id", "tags", "surprise"} <= {e["field"] for e in result["errors"]}
     messages = " ".join(e["message"] for e in result["errors"])
-    assert "certificates[3]: a.example.com is already in certificates[0]" in messages
+    assert "certificates[3] (line 4): a.example.com is already in certificates[0] (line 1)" in messages
     assert "surprise: is not a setting" in messages
 
 
@@ -88,3 +88,42 @@ def test_names_claimed_by_a_running_job_are_conflicts() -> None:
 def test_a_missing_source_is_said_beside_the_other_refusals() -> None:
     result = plan_create_job({"certificates": ["a.example.com"], "tags": {"a#": "b"}}, read_aws=False)
     assert {e["field"] for e in result["errors"]} == {"tags", "source_distribution_id"}
+
+
+def test_a_claimed_name_is_reported_beside_a_refused_line() -> None:
+    result = plan_create_job(
+        {
+            "certificates": ["a.example.com", "a_b.example.com", "", "held.example.com"],
+            "source_distribution_id": SOURCE,
+            "poll_interval_seconds": 0,
+        },
+        read_aws=False,
+        claims=Held({"job r1 of ssl_create_certificates": ["held.example.com"]}),
+    )
+    assert not result["valid"]
+    messages = [e["message"] for e in result["errors"]]
+    assert any(m.startswith("certificates[1] (line 2): 'a_b.example.com'") for m in messages), messages
+    assert any(
+        m.startswith("certificates[3] (line 4): held.example.com is claimed by job r1") for m in messages
+    )
+    assert any(m.startswith("poll_interval_seconds") for m in messages)
+    assert [(c["line"], c["name"]) for c in result["conflicts"]] == [(4, "held.example.com")]
+    # An invalid plan lists no certificates or distributions to make: only what refuses it.
+    assert result["certificates"] == [] and result["distributions"] == []
+
+
+def test_a_number_that_is_not_finite_is_refused_in_words() -> None:
+    result = plan_create_job(
+        {
+            "certificates": ["a.example.com"],
+            "source_distribution_id": SOURCE,
+            "validation_timeout_hours": float("nan"),
+        },
+        read_aws=False,
+    )
+    (refusal,) = result["errors"]
+    assert refusal["field"] == "validation_timeout_hours"
+    assert (
+        refusal["message"]
+        == "validation_timeout_hours: nan is not a number this job can use: give a finite number"
+    )

@@ -1,4 +1,4 @@
-"""Route 53 rules the job enforces itself: zone choice, change checks, batch limits, pacing.
+"""Route 53 rules the job enforces itself: zone choice, change checks, batch limits, how a zone is read.
 
 The emulator accepts an apex CNAME, a CNAME beside another record, a record outside its zone and a
 duplicate change in one batch; AWS refuses them all, so the job refuses them before sending.
@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import pytest
 
-from cloudfront_ssl.aws.route53 import (
-    HostedZone,
-    RateLimiter,
+from cloudfront_ssl.aws.route53_records import whole_zone_is_cheaper
+from cloudfront_ssl.rules.dns_records import (
     Route53Error,
-    ZoneMap,
     alias_record_set,
     change_batches,
     check_changes,
-    normalize,
     validation_record_set,
 )
+from cloudfront_ssl.rules.hosted_zones import HostedZone, ZoneMap, normalize
 
 ZONES = [
     HostedZone("ZCOM", "example.com"),
@@ -137,21 +135,25 @@ def test_a_replacement_stays_in_one_batch():
     assert batches[-1] == replacement  # 998 + 3 would pass the limit: the pair moves whole
 
 
-def test_rate_limiter_spaces_calls_at_five_a_second():
-    now = [100.0]
-    slept = []
+def test_a_zone_is_read_whole_only_when_its_pages_are_fewer_than_the_names_wanted():
+    # 1,000 record sets are 4 pages of 300: 5 names cost more one by one, 4 names do not.
+    assert whole_zone_is_cheaper(5, 1000)
+    assert not whole_zone_is_cheaper(4, 1000)
+    assert whole_zone_is_cheaper(2, 2)  # a zone of its NS and SOA is one page
+    assert not whole_zone_is_cheaper(1, 2)
+    assert not whole_zone_is_cheaper(500, None)  # size unknown: name by name
 
-    def sleep(seconds: float) -> None:
-        slept.append(round(seconds, 6))
-        now[0] += seconds
 
-    limiter = RateLimiter(5, clock=lambda: now[0], sleep=sleep)
-    for _ in range(6):
-        limiter()
-    assert slept == [0.2, 0.2, 0.2, 0.2, 0.2]
-    now[0] += 5  # idle for a while: the next call goes at once
-    limiter()
-    assert len(slept) == 5
+def test_route53_and_acm_are_paced_at_the_rates_aws_publishes_by_default():
+    from cloudfront_ssl.aws.pacing import PACED_SERVICES
+
+    assert {service: pace.default for service, pace in PACED_SERVICES.items() if service != "sns"} == {
+        "acm": 5.0,
+        "cloudfront": 5.0,
+        "route53": 5.0,
+    }
+    assert PACED_SERVICES["route53"].send_event == "before-send.route-53"
+    assert PACED_SERVICES["acm"].setting == "acm_calls_per_second"
 
 
 def test_the_route53_conf_keys_in_the_config_model():

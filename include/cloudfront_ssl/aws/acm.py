@@ -51,17 +51,16 @@ def acm_hook(aws_conn_id: str | None, *, botocore_retries: bool = True) -> AwsBa
     LimitExceededException as if it were throttling, which only delays the inevitable, so
     :func:`request_certificate` handles throttling itself.
 
-    Every client the hook makes waits for the process-wide ACM rate cap (:mod:`cloudfront_ssl.aws.acm_rate`).
+    Every client the hook makes waits for the process's ACM pace (:mod:`cloudfront_ssl.aws.pacing`).
     """
-    from cloudfront_ssl.aws.acm_rate import PacedAcmHook
+    from cloudfront_ssl.aws.pacing import AcmHook
 
     if botocore_retries:
-        return PacedAcmHook(aws_conn_id=aws_conn_id, client_type="acm", region_name=ACM_REGION)
+        return AcmHook(aws_conn_id=aws_conn_id, region_name=ACM_REGION)
     from botocore.config import Config
 
-    return PacedAcmHook(
+    return AcmHook(
         aws_conn_id=aws_conn_id,
-        client_type="acm",
         region_name=ACM_REGION,
         config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
     )

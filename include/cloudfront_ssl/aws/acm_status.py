@@ -11,7 +11,7 @@ for each certificate whose status turned to one from which it will never be issu
   whatever the number of jobs waiting. Module-level state is shared by every trigger of a
   triggerer process because they all run in one asyncio event loop.
 
-Every call goes through the process-wide rate cap of :mod:`cloudfront_ssl.aws.acm_rate`.
+Every call goes through the process-wide ACM pace of :mod:`cloudfront_ssl.aws.pacing`.
 """
 
 from __future__ import annotations

@@ -22,10 +22,11 @@ class DistributionError(FinalError):
 
 
 def cloudfront_hook(aws_conn_id: str | None) -> AwsBaseHook:
-    """The provider's hook for CloudFront (a global service, addressed through us-east-1)."""
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+    """The provider's hook for CloudFront (a global service, addressed through us-east-1), paced by
+    :mod:`cloudfront_ssl.aws.pacing`."""
+    from cloudfront_ssl.aws.pacing import CloudFrontHook
 
-    return AwsBaseHook(aws_conn_id=aws_conn_id, client_type="cloudfront", region_name="us-east-1")
+    return CloudFrontHook(aws_conn_id=aws_conn_id)
 
 
 def get_source_config(client: Any, distribution_id: str) -> dict[str, Any]:

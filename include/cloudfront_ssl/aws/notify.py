@@ -39,8 +39,7 @@ def topic_problem(aws_conn_id: str | None, topic_arn: str | None) -> str | None:
     """
     if not topic_arn:
         return None
-    from airflow.providers.amazon.aws.hooks.sns import SnsHook
-
+    from cloudfront_ssl.aws.pacing import SnsHook
     from cloudfront_ssl.errors import aws_error_code
 
     client = SnsHook(aws_conn_id=aws_conn_id, region_name=topic_region(topic_arn)).conn
@@ -64,7 +63,7 @@ def topic_problem(aws_conn_id: str | None, topic_arn: str | None) -> str | None:
 
 
 def publish(aws_conn_id: str | None, topic_arn: str | None, subject: str, message: str) -> str | None:
-    """Publish one message to the job's topic with the provider's SnsHook; return its message id.
+    """Publish one message to the job's topic with the provider's SnsHook (paced); return its message id.
 
     With no topic, log that the job runs without messages and send nothing.
     """
@@ -75,7 +74,7 @@ def publish(aws_conn_id: str | None, topic_arn: str | None, subject: str, messag
             subject,
         )
         return None
-    from airflow.providers.amazon.aws.hooks.sns import SnsHook
+    from cloudfront_ssl.aws.pacing import SnsHook
 
     hook = SnsHook(aws_conn_id=aws_conn_id, region_name=topic_region(topic_arn))
     response = hook.publish_to_target(

@@ -8,13 +8,21 @@ messages that name the field and the item.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, TypeVar
 
+from airflow.sdk.exceptions import ParamValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cloudfront_ssl.rules.messages import quote_input
-from cloudfront_ssl.rules.names import is_blank_item
+from cloudfront_ssl.rules.names import (
+    InvalidNameError,
+    duplicate_name_errors,
+    is_blank_item,
+    item_where,
+    normalize_item,
+)
 from cloudfront_ssl.rules.tags import JOB_DAG_IDS, JOB_TAG_COUNT, MAX_TAGS, TAG_PREFIX, is_reserved_key
 
 _TOPIC_ARN_PATTERN = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?"
@@ -57,6 +65,77 @@ _NAME = rf"(?:\*{_DOT})?(?:{_LABEL}{_DOT})+{_LABEL}{_DOT}?"
 CERTIFICATE_LINE_PATTERN = rf"^[\s,]*(?:{_NAME}(?:[\s,]+{_NAME})*[\s,]*)?$"
 _FILLED = r"[^\s,]"
 """A line that holds anything but separators: it counts as a certificate."""
+# Airflow validates a run's params with jsonschema, and its HTTP 400 answer is jsonschema's error as
+# text: for a failed `pattern`, the regular expression itself, which tells a person nothing. So the
+# name rules and the finite-number rule are also jsonschema *formats*: the API server learns them when
+# it loads the plugin (register_trigger_checks), and a refusal then raises with the line and the rule
+# in words, which Airflow answers as "Invalid input for param FIELD: <our words>". Where no plugin
+# taught them (a worker, a bare API server), a format is ignored: the pattern and the check step refuse.
+CERTIFICATE_LINES_FORMAT = "cloudfront-ssl-certificate-lines"
+FINITE_NUMBER_FORMAT = "cloudfront-ssl-finite-number"
+
+
+class TriggerRefusal(ParamValidationError):
+    """A conf refused at trigger time, in words: Airflow's HTTP 400 answer shows this text.
+
+    Airflow's own params error, so that wherever Airflow validates params (the API server, ``dag.test``,
+    a worker) it is handled as a refused param.
+    """
+
+
+def certificate_lines_problems(items: Any) -> list[str]:
+    """Every refusal of the name rules among a ``certificates`` list, each naming its item and line:
+    invalid names and names given twice. Values of the wrong type are left to the schema's types."""
+    if not isinstance(items, list):
+        return []
+    problems: list[str] = []
+    normalized: dict[int, list[str]] = {}
+    for index, item in enumerate(items):
+        if is_blank_item(item) or not isinstance(item, str | list):
+            continue
+        try:
+            normalized[index] = normalize_item(item, item_where(index))
+        except InvalidNameError as refusal:
+            problems.append(str(refusal))
+    problems += [message for _, message in duplicate_name_errors(normalized)]
+    return problems
+
+
+def _check_certificate_lines(items: Any) -> bool:
+    problems = certificate_lines_problems(items)
+    if problems:
+        raise TriggerRefusal("; ".join(problems))
+    return True
+
+
+def non_finite_problem(value: Any) -> str | None:
+    """Why a number is refused although JSON Schema's comparisons let it pass (NaN, Infinity), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value} is not a number this job can use: give a finite number"
+    return None
+
+
+def _check_finite(value: Any) -> bool:
+    problem = non_finite_problem(value)
+    if problem:
+        raise TriggerRefusal(problem)
+    return True
+
+
+def register_trigger_checks() -> None:
+    """Teach jsonschema, which Airflow's trigger-time validation uses, this package's two formats.
+
+    Called by the plugin when the API server loads it. Airflow makes a new ``FormatChecker()`` for
+    every validation, which takes the class's registry: so the checks are registered there. They raise
+    :class:`TriggerRefusal` rather than answer False, so that Airflow's answer is the refusal's words
+    and not jsonschema's dump of the schema.
+    """
+    from jsonschema import FormatChecker
+
+    FormatChecker.checkers[CERTIFICATE_LINES_FORMAT] = (_check_certificate_lines, ())
+    FormatChecker.checkers[FINITE_NUMBER_FORMAT] = (_check_finite, ())
+
+
 MAX_LINE_LENGTH = 3000
 """Ten names of at most 253 characters with their separators fit; a longer line is refused at once."""
 MAX_CERTIFICATES = 100
@@ -213,6 +292,7 @@ class CreateJobConfig(JobOptions):
                 },
                 minContains=1,
                 maxContains=MAX_CERTIFICATES,
+                format=CERTIFICATE_LINES_FORMAT,
                 items={
                     "anyOf": [
                         {"type": "string", "maxLength": MAX_LINE_LENGTH, "pattern": CERTIFICATE_LINE_PATTERN},
@@ -554,6 +634,9 @@ def dag_params(model: type[BaseModel], order: list[str]) -> dict[str, Any]:
         # Param arguments of their own rather than schema keys.
         for key in ("title", "section", "description", "default"):
             field_schema.pop(key, None)
+        types = field_schema.get("type") or []
+        if {"number", "integer"} & ({types} if isinstance(types, str) else set(types)):
+            field_schema["format"] = FINITE_NUMBER_FORMAT  # JSON Schema's comparisons let NaN pass
         extras = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         form = {
             "description": info.description,
@@ -561,10 +644,10 @@ def dag_params(model: type[BaseModel], order: list[str]) -> dict[str, Any]:
             "section": extras.get("section"),
         }
         if info.is_required():
-            params[name] = Param(**form, **field_schema)
+            params[name] = Param(**form, **field_schema)  # type: ignore[arg-type]  # JSON-schema keywords
         else:
             default = info.default_factory() if info.default_factory else info.default  # type: ignore[call-arg]
-            params[name] = Param(default, **form, **field_schema)
+            params[name] = Param(default, **form, **field_schema)  # type: ignore[arg-type]
     return params
 
 

@@ -20,7 +20,6 @@ MAX_SUBJECT_LENGTH = 64
 MAX_NAME_LENGTH = 253
 MAX_LABEL_LENGTH = 63
 
-_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 _SEPARATORS = re.compile(r"[\s,]+")
 _LABEL_SEPARATORS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 """IDNA's other full stops (RFC 3490, 3.1): the ideographic, fullwidth and halfwidth ideographic ones."""
@@ -48,45 +47,95 @@ def split_names(item: str | Sequence[str]) -> list[str]:
     return names
 
 
+LABEL_RULE = "a label takes letters, digits and hyphens (a hyphen not first or last), 1 to 63 of them"
+"""The name rule in words, as every refusal of a label says it."""
+NAME_RULE = "a name is labels joined by dots, at least two (like example.com), optionally after '*.'"
+
+
+def _not_a_bare_name(name: str, shown: str) -> str | None:
+    """Why ``name`` is something else than a domain name (a URL, an e-mail address, a port), or None."""
+    from urllib.parse import urlsplit
+
+    if "://" in name:
+        host = urlsplit(name).hostname or ""
+        hint = f" ({host})" if host else ""
+        return f"{shown} is a URL: give the domain name alone{hint}"
+    if "@" in name:
+        return f"{shown} is an e-mail address: give the domain name alone ({name.rsplit('@', 1)[1]})"
+    host, colon, port = name.rpartition(":")
+    if colon and port.isdigit() and host:
+        return f"{shown} has a port (:{port}): give the domain name alone ({host})"
+    if "/" in name:
+        return f"{shown} holds a path ('/'): give the domain name alone ({name.split('/', 1)[0]})"
+    return None
+
+
+def _label_problem(label: str) -> str | None:
+    """What is wrong with one ASCII label, in words, or None."""
+    if len(label) > MAX_LABEL_LENGTH:
+        return f"has a label of {len(label)} characters ({label[:20]}...): {LABEL_RULE}"
+    bad = sorted({ch for ch in label if not (ch.isascii() and (ch.isalnum() or ch == "-"))})
+    if bad:
+        quoted = ["a space" if ch == " " else repr(ch) for ch in bad]
+        shown = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+        return f"has {shown} in the label {label!r}: {LABEL_RULE}"
+    if label.startswith("-") or label.endswith("-"):
+        where = "starts" if label.startswith("-") else "ends"
+        return f"has the label {label!r}, which {where} with a hyphen: {LABEL_RULE}"
+    return None
+
+
 def normalize_name(name: str) -> str:
     """Trim, lower-case, drop one trailing dot and convert an internationalised name to punycode.
 
-    Raises :class:`InvalidNameError` with the reason when the result is not a valid certificate name:
-    labels of 1..63 letters, digits and inner hyphens, at most 253 characters, at least two labels
-    after an optional leading ``*.`` (wildcard), and no other ``*``.
+    Raises :class:`InvalidNameError` with the reason in words when the result is not a valid
+    certificate name: labels of 1..63 letters, digits and inner hyphens, at most 253 characters, at
+    least two labels after an optional leading ``*.`` (wildcard), and no other ``*``. A URL, an e-mail
+    address or a name with a port is named as such, with the name it holds.
     """
     shown = quote_input(name)
     name = name.strip().lower().translate(_LABEL_SEPARATORS)
     if name.endswith("."):
         name = name[:-1]
     if not name:
-        raise InvalidNameError(f"{shown} is empty")
+        raise InvalidNameError(f"{shown} is empty: {NAME_RULE}")
+    other = _not_a_bare_name(name, shown)
+    if other:
+        raise InvalidNameError(other)
     wildcard = name.startswith("*.")
     base = name[2:] if wildcard else name
     if "*" in base:
-        raise InvalidNameError(f"{shown}: a wildcard is allowed only as the whole first label ('*.')")
+        raise InvalidNameError(
+            f"{shown}: a wildcard is allowed only once, as the whole first label ('*.example.com')"
+        )
     labels = base.split(".")
     if any(label == "" for label in labels):
-        raise InvalidNameError(f"{shown} has an empty label")
+        where = "a dot at the start" if base.startswith(".") else "two dots in a row"
+        if base.endswith("."):
+            where = "two dots at the end"
+        raise InvalidNameError(f"{shown} has an empty label ({where}): {NAME_RULE}")
     if not base.isascii():
         try:
             labels = [idna.encode(label, uts46=True).decode("ascii") for label in labels]
         except idna.IDNAError as error:
             raise InvalidNameError(f"{shown} is not a valid internationalised name: {error}") from None
     if len(labels) < 2:
-        raise InvalidNameError(f"{shown} needs at least two labels (like example.com)")
-    for label in labels:
-        if len(label) > MAX_LABEL_LENGTH:
-            raise InvalidNameError(f"{shown} has a label longer than {MAX_LABEL_LENGTH} characters")
-        if not _LABEL.match(label):
+        if wildcard:
             raise InvalidNameError(
-                f"{shown}: label {label!r} may hold only letters, digits and inner hyphens"
+                f"{shown}: a wildcard needs a name of at least two labels after '*.' (like *.example.com)"
             )
+        raise InvalidNameError(f"{shown} has one label only: {NAME_RULE}")
+    for label in labels:
+        problem = _label_problem(label)
+        if problem:
+            raise InvalidNameError(f"{shown} {problem}")
     if labels[-1].isdigit():
         raise InvalidNameError(f"{shown}: the last label is all digits; an IP address is not a domain name")
     result = ("*." if wildcard else "") + ".".join(labels)
     if len(result) > MAX_NAME_LENGTH:
-        raise InvalidNameError(f"{shown} is longer than {MAX_NAME_LENGTH} characters")
+        raise InvalidNameError(
+            f"{shown} is {len(result)} characters long: a name takes at most {MAX_NAME_LENGTH}"
+        )
     return result
 
 
@@ -136,7 +185,8 @@ def normalize_item(item: str | Sequence[str], where: str) -> list[str]:
         try:
             name = normalize_name(raw)
         except InvalidNameError as error:
-            raise InvalidNameError(f"{where}: {error}") from None
+            split = _split_by_a_space(item, raw)
+            raise InvalidNameError(f"{where}: {split or error}") from None
         if name not in names:
             names.append(name)
     if not names:
@@ -149,6 +199,38 @@ def normalize_item(item: str | Sequence[str], where: str) -> list[str]:
         return order_for_subject(names)
     except InvalidNameError as error:
         raise InvalidNameError(f"{where}: {error}") from None
+
+
+def item_where(index: int, field: str = "certificates") -> str:
+    """How a message names a ``certificates`` item: its index and its line as people count lines,
+    e.g. ``certificates[1] (line 2)``."""
+    return f"{field}[{index}] (line {index + 1})"
+
+
+_TOKEN = re.compile(r"[^\s,]+")
+
+
+def _split_by_a_space(item: str | Sequence[str], raw: str) -> str | None:
+    """When the refused name ``raw`` is half of a name cut by a space (``www. example.com``), say so."""
+    parts = [item] if isinstance(item, str) else [part for part in item if isinstance(part, str)]
+    for part in parts:
+        tokens = list(_TOKEN.finditer(part))
+        for first, second in zip(tokens, tokens[1:], strict=False):
+            if raw not in (first.group(), second.group()):
+                continue
+            if part[first.end() : second.start()].strip():
+                continue  # a comma between them: two names meant
+            joined = first.group() + second.group()
+            try:
+                normalize_name(joined)
+            except InvalidNameError:
+                continue
+            return (
+                f"{quote_input(part[first.start() : second.end()])} has a space inside a name: names are "
+                f"separated by commas or spaces, so it reads as {quote_input(first.group())} and "
+                f"{quote_input(second.group())}; remove the space ({joined})"
+            )
+    return None
 
 
 @dataclass(frozen=True)
@@ -218,7 +300,7 @@ def duplicate_name_errors(normalized: dict[int, list[str]]) -> list[tuple[int, s
                 errors.append(
                     (
                         index,
-                        f"certificates[{index}]: {name} is already in certificates[{first_seen[name]}]; "
+                        f"{item_where(index)}: {name} is already in {item_where(first_seen[name])}; "
                         "a name may appear in one certificate of a job only",
                     )
                 )

@@ -17,7 +17,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from cloudfront_ssl.aws import route53
+from cloudfront_ssl.aws import route53, route53_changes
+from cloudfront_ssl.rules.dns_records import Route53AccessError
+from cloudfront_ssl.rules.hosted_zones import ZoneMap, normalize
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +44,9 @@ def uses_route53(config: Any) -> bool:
     return bool(config.route53_validation or config.route53_aliases)
 
 
-def zone_map(client: Any, config: Any) -> route53.ZoneMap:
+def zone_map(client: Any, config: Any) -> ZoneMap:
     """The hosted zones the job may write to, listed once for the step."""
-    return route53.ZoneMap(route53.read_zones(client, dns_field(config)), config.route53_zone_ids)
+    return ZoneMap(route53.read_zones(client, dns_field(config)), config.route53_zone_ids)
 
 
 def own_distribution_domains(config: Any, aliases: list[str], dag_id: str, run_id: str) -> list[str]:
@@ -105,7 +107,7 @@ def check_dns(
             for message in route53.check_zone_ids(client, config.route53_zone_ids):
                 errors.append(error("route53_zone_ids", message))
         zones = zone_map(client, config)
-    except route53.Route53AccessError as refusal:
+    except Route53AccessError as refusal:
         errors.append(error(field, str(refusal)))
         return
 
@@ -128,7 +130,7 @@ def check_dns(
     aliases_by_item: dict[int, list[str]] = {}
     for alias, item in item_of_alias.items():
         aliases_by_item.setdefault(item, []).append(alias)
-    for conflict in route53.alias_conflicts(client, zones, aliases_by_item, own_targets=own_targets):
+    for conflict in route53_changes.alias_conflicts(client, zones, aliases_by_item, own_targets=own_targets):
         held_by = "Route 53 record " + "; ".join(conflict["records"])
         if config.route53_overwrite:
             result["notes"].append(
@@ -160,7 +162,7 @@ def find_validation_records(config: Any, certificates: list[dict[str, Any]]) -> 
 
     This is the record of what was missing before the job: a retried write step claims exactly
     these records, whether its earlier try or this one sent them. Returns
-    :func:`route53.plan_validation_records`'s plan plus ``zones`` (id -> name), or an empty plan
+    :func:`route53_changes.plan_validation_records`'s plan plus ``zones`` (id -> name), or an empty plan
     when ``route53_validation`` is off.
     """
     empty: dict[str, Any] = {"write": [], "in_place": [], "not_automated": [], "zones": {}}
@@ -170,7 +172,7 @@ def find_validation_records(config: Any, certificates: list[dict[str, Any]]) -> 
     zones = zone_map(client, config)
     # A validation record of another value at the name is not the job's to replace (ACM's record
     # names are fixed for a domain): refuse and say which.
-    plan = route53.plan_validation_records(client, zones, certificates, overwrite=False)
+    plan = route53_changes.plan_validation_records(client, zones, certificates, overwrite=False)
     plan["zones"] = {
         entry["zone_id"]: zones.describe([entry["name"]])[0]["zone_name"] for entry in plan["write"]
     }
@@ -198,7 +200,7 @@ def write_validation_records(config: Any, dns_plan: dict[str, Any], run_id: str)
     }
     if records:
         client = route53.route53_client(dns_conn_id(config))
-        result["changes"] = route53.write_records(
+        result["changes"] = route53_changes.write_records(
             client,
             records,
             comment=f"certificate validation, job {run_id}"[:256],
@@ -235,7 +237,7 @@ def point_aliases(config: Any, distribution: dict[str, Any], *, ipv6: bool, run_
         return result
     client = route53.route53_client(dns_conn_id(config))
     zones = zone_map(client, config)
-    plan = route53.plan_alias_records(
+    plan = route53_changes.plan_alias_records(
         client,
         zones,
         distribution["aliases"],
@@ -249,7 +251,7 @@ def point_aliases(config: Any, distribution: dict[str, Any], *, ipv6: bool, run_
         entry["zone_id"]: zones.describe([entry["name"]])[0]["zone_name"] for entry in plan["write"]
     }
     if plan["write"]:
-        result["changes"] = route53.write_records(
+        result["changes"] = route53_changes.write_records(
             client, plan["write"], comment=f"CloudFront aliases, job {run_id}"[:256], zone_names=zone_names
         )
     for entry in plan["write"]:
@@ -300,19 +302,19 @@ def validation_records_in_use(acm_client: Any, record_names: list[str]) -> set[s
     """
     from cloudfront_ssl.aws import acm
 
-    wanted = {route53.normalize(name) for name in record_names}
+    wanted = {normalize(name) for name in record_names}
     domains = {name.split(".", 1)[1] for name in wanted if "." in name}
     in_use: set[str] = set()
     for summary in acm.list_certificates(acm_client):
         names = [summary.get("DomainName", "")] + list(summary.get("SubjectAlternativeNameSummaries") or [])
-        bases = {route53.normalize(name).removeprefix("*.") for name in names}
+        bases = {normalize(name).removeprefix("*.") for name in names}
         if not bases & domains and not summary.get("HasAdditionalSubjectAlternativeNames"):
             continue
         certificate = acm_client.describe_certificate(CertificateArn=summary["CertificateArn"])["Certificate"]
         for option in certificate.get("DomainValidationOptions") or []:
             record = option.get("ResourceRecord") or {}
-            if record.get("Name") and route53.normalize(record["Name"]) in wanted:
-                in_use.add(route53.normalize(record["Name"]))
+            if record.get("Name") and normalize(record["Name"]) in wanted:
+                in_use.add(normalize(record["Name"]))
     return in_use
 
 
@@ -325,7 +327,7 @@ def remove_dns_records(
     dry_run: bool,
 ) -> list[dict[str, Any]]:
     """Delete the job's alias records (``aliases=True``) or its validation records, as
-    :func:`route53.delete_job_records` allows; return each record with its ``action``.
+    :func:`route53_changes.delete_job_records` allows; return each record with its ``action``.
 
     Alias records go first in a clean-up, while they still point at the job's distributions;
     validation records last, once the job's certificates are gone, and only those no remaining
@@ -337,7 +339,7 @@ def remove_dns_records(
         if not records:
             continue
         client = route53.route53_client(result.get("dns_aws_conn_id"))
-        done += route53.delete_job_records(
+        done += route53_changes.delete_job_records(
             client,
             records,
             distribution_domains=distribution_domains,

@@ -16,7 +16,8 @@ from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
 from airflow.sdk import BaseOperator
 from airflow.triggers.base import TriggerEvent
 
-from cloudfront_ssl.aws.route53 import Route53Hook, change_status, route53_client
+from cloudfront_ssl.aws.pacing import Route53Hook
+from cloudfront_ssl.aws.route53 import change_status, route53_client
 from cloudfront_ssl.errors import FinalError
 
 WAITER = "resource_record_sets_changed"

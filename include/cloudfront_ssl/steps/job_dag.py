@@ -155,8 +155,8 @@ def closing_steps(after: list[Any]) -> Any:
             )
         return result
 
-    notified = notify_failure()
+    notified = notify_failure()  # type: ignore[call-arg,misc]  # Airflow passes the context arguments
     after >> notified
-    step = cleanup_on_failure()
+    step = cleanup_on_failure()  # type: ignore[call-arg,misc]
     notified >> step
     return step

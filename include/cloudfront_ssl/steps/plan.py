@@ -19,11 +19,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cloudfront_ssl.rules.config import CreateJobConfig
+from cloudfront_ssl.rules.config import CreateJobConfig, non_finite_problem
 from cloudfront_ssl.rules.names import (
     InvalidNameError,
     duplicate_name_errors,
     is_blank_item,
+    item_where,
     normalize_item,
     plan_certificates,
 )
@@ -37,10 +38,17 @@ SOURCE_NEEDED = "source_distribution_id is required when create_distributions is
 
 
 def error(field: str, message: str, item: int | None = None) -> Error:
-    """One refusal: the field, the ``certificates`` item (and its line) when there is one, the message."""
-    if item is not None and not message.startswith(f"{field}[{item}]"):
-        message = f"{field}[{item}]: {message}"
-    elif item is None and not message.startswith(field):
+    """One refusal: the field, the ``certificates`` item (and its line) when there is one, the message.
+
+    A message about an item names it as ``certificates[2] (line 3):``, the line as people count them.
+    """
+    if item is not None:
+        where = item_where(item, field)
+        if message.startswith(f"{field}[{item}]:"):
+            message = where + message[len(f"{field}[{item}]") :]
+        elif not message.startswith(where):
+            message = f"{where}: {message}"
+    elif not message.startswith(field):
         message = f"{field}: {message}"
     return {"field": field, "item": item, "line": None if item is None else item + 1, "message": message}
 
@@ -55,6 +63,8 @@ def config_errors(problem: ValidationError) -> list[Error]:
         message = detail["msg"].removeprefix("Value error, ")
         if detail["type"] == "extra_forbidden":
             message = "is not a setting of this job (check the spelling)"
+        elif detail["type"] == "finite_number":
+            message = non_finite_problem(detail["input"]) or message
         path = field + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location[1:])
         entry = error(field or "conf", f"{path}: {message}" if path else message, item)
         if entry not in errors:
@@ -142,29 +152,37 @@ def plan_create_job(
     errors += name_errors
     if not normalized and not any(entry["field"] == "certificates" for entry in errors):
         errors.append(error("certificates", "give at least one certificate (every line is blank)"))
-    if errors or config is None:
+    # The items that are valid so far: what AWS and the other jobs are asked about, so that one answer
+    # holds every refusal (a typo on line 2 does not hide that line 4's name is taken elsewhere).
+    refused_items = {entry["item"] for entry in name_errors}
+    valid = {index: names for index, names in normalized.items() if index not in refused_items}
+    checked = config if config is not None and not errors else _config_of_valid_items(params, valid, errors)
+    if checked is None or not valid:
         return result
 
     plan = plan_certificates(
-        config.certificates, aggregate=config.aggregate, create_distributions=config.create_distributions
+        [item if index in valid else "" for index, item in enumerate(items)],
+        aggregate=checked.aggregate,
+        create_distributions=checked.create_distributions,
     )
-    result["notes"] = list(plan.notes)
-    result["certificates"] = [
-        {"item": request.item, "line": request.item + 1, "names": list(request.names)}
-        for request in plan.certificates
-    ]
-    result["covered"] = [{**entry, "line": entry["item"] + 1} for entry in plan.covered]
-    result["distributions"] = [
-        {
-            "item": group.item,
-            "line": group.item + 1,
-            "aliases": list(group.aliases),
-            "certificate_item": group.certificate_item,
-        }
-        for group in plan.groups
-    ]
+    if not errors:
+        result["notes"] = list(plan.notes)
+        result["certificates"] = [
+            {"item": request.item, "line": request.item + 1, "names": list(request.names)}
+            for request in plan.certificates
+        ]
+        result["covered"] = [{**entry, "line": entry["item"] + 1} for entry in plan.covered]
+        result["distributions"] = [
+            {
+                "item": group.item,
+                "line": group.item + 1,
+                "aliases": list(group.aliases),
+                "certificate_item": group.certificate_item,
+            }
+            for group in plan.groups
+        ]
     item_of_alias = {alias: group.item for group in plan.groups for alias in group.aliases}
-    claimed_names = item_of_alias or {name: index for index, names in normalized.items() for name in names}
+    claimed_names = item_of_alias or {name: index for index, names in valid.items() for name in names}
 
     if claims is not None:
         for name, holder in sorted(claims.held(claimed_names).items()):
@@ -175,11 +193,52 @@ def plan_create_job(
             )
             errors.append(error("certificates", message, index))
 
-    if read_aws:
-        _check_aws(config, item_of_alias, dag_id, run_id, result, require_connection)
-        _check_route53(config, normalized, item_of_alias, dag_id, run_id, result, require_connection)
+    refused_fields = {entry["field"] for entry in errors}
+    if read_aws and "aws_conn_id" not in refused_fields:
+        _check_aws(checked, item_of_alias, dag_id, run_id, result, require_connection, refused_fields)
+        _check_route53(checked, valid, item_of_alias, dag_id, run_id, result, require_connection)
+    errors.sort(key=lambda entry: (entry["item"] is not None, entry["item"] or 0))
     result["valid"] = not errors
     return result
+
+
+_ROUTE53_FIELDS = (
+    "route53_validation",
+    "route53_aliases",
+    "route53_overwrite",
+    "route53_zone_ids",
+    "dns_aws_conn_id",
+)
+
+
+def _config_of_valid_items(
+    params: dict[str, Any], valid: dict[int, list[str]], errors: list[Error]
+) -> CreateJobConfig | None:
+    """The conf as far as it is valid, to check the account for the valid items when others are refused.
+
+    The refused items become blank lines (the others keep their index); a refused setting takes its
+    default, except that a refused Route 53 setting turns the Route 53 checks off and a refused or
+    missing ``create_distributions`` or ``source_distribution_id`` leaves the source unchecked. None
+    when even that is not a valid conf.
+    """
+    refused = {entry["field"] for entry in errors}
+    fields = {
+        key: value
+        for key, value in params.items()
+        if key in CreateJobConfig.model_fields and key not in refused and key != "certificates"
+    }
+    items = params.get("certificates") or []
+    fields["certificates"] = [item if index in valid else "" for index, item in enumerate(items)]
+    if refused & set(_ROUTE53_FIELDS):
+        for key in _ROUTE53_FIELDS:
+            fields.pop(key, None)
+    distributions = fields.get("create_distributions", "create_distributions" not in refused)
+    try:
+        # Without distributions the model does not need the source; they are put back below.
+        config = CreateJobConfig.model_validate({**fields, "create_distributions": False})
+    except ValidationError:
+        return None
+    return config.model_copy(update={"create_distributions": distributions is True})
 
 
 def _check_route53(
@@ -225,8 +284,12 @@ def _check_aws(
     run_id: str | None,
     result: dict[str, Any],
     require_connection: Callable[[str], None] | None,
+    refused_fields: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> None:
-    """The checks only AWS can answer; their refusals go into ``result["errors"]``."""
+    """The checks only AWS can answer; their refusals go into ``result["errors"]``.
+
+    A setting in ``refused_fields`` is already refused: it is not checked again in AWS.
+    """
     from cloudfront_ssl.aws import cloudfront, notify
     from cloudfront_ssl.errors import FinalError
 
@@ -243,17 +306,19 @@ def _check_aws(
         )
     except Exception as failure:  # the Variable store or SNS unreachable: say so, do not guess
         problem = f"could not be checked: {type(failure).__name__}: {failure}"
-    if problem:
+    if problem and "notification_topic_arn" not in refused_fields:
         errors.append(error("notification_topic_arn", problem))
 
     if not config.create_distributions:
         return
-    assert config.source_distribution_id  # the model requires it with create_distributions
     client = cloudfront.cloudfront_hook(config.aws_conn_id).conn
-    try:
-        cloudfront.get_source_config(client, config.source_distribution_id)
-    except cloudfront.DistributionError as refusal:
-        errors.append(error("source_distribution_id", str(refusal).removeprefix("source_distribution_id: ")))
+    if config.source_distribution_id and "source_distribution_id" not in refused_fields:
+        try:
+            cloudfront.get_source_config(client, config.source_distribution_id)
+        except cloudfront.DistributionError as refusal:
+            errors.append(
+                error("source_distribution_id", str(refusal).removeprefix("source_distribution_id: "))
+            )
     for alias, distribution_id in cloudfront.alias_conflicts(client, set(item_of_alias), dag_id, run_id):
         item = item_of_alias[alias]
         message = (
@@ -270,4 +335,3 @@ def _check_aws(
             }
         )
         errors.append(error("certificates", message, item))
-    errors.sort(key=lambda entry: (entry["item"] is not None, entry["item"] or 0))

@@ -1,4 +1,4 @@
-"""The certificates of the account and what uses them, as the page and the API show them.
+"""The certificates of an account and what uses them, as the page and the API show them.
 
 One entry per ACM certificate in us-east-1 (all key types, paginated), built from ListCertificates'
 summaries, CloudFront's distribution list (which certificate each distribution serves) and the job
@@ -21,9 +21,17 @@ from cloudfront_ssl.rules.tags import job_of
 
 
 def certificate_entry(
-    summary: dict[str, Any], names: list[str], tags: dict[str, str], in_use_by: list[str]
+    summary: dict[str, Any],
+    names: list[str],
+    tags: dict[str, str],
+    in_use_by: list[str],
+    account: dict[str, str | None] | None = None,
 ) -> dict[str, Any]:
-    """One certificate as the page and the API show it, from its ListCertificates summary."""
+    """One certificate as the page and the API show it, from its ListCertificates summary.
+
+    ``account`` is the account it lives in: ``{"conn_id", "id"}`` (the Airflow connection it was read
+    through and the 12-digit account number).
+    """
     return {
         "arn": summary["CertificateArn"],
         "names": names,
@@ -33,6 +41,7 @@ def certificate_entry(
         "renewal_eligibility": summary.get("RenewalEligibility"),
         "in_use_by": sorted(in_use_by),
         "job": job_of(tags),
+        "account": account,
     }
 
 
@@ -100,12 +109,23 @@ class CertificateCatalog:
         self._loaded_at = 0.0
         self._details: dict[str, tuple[float, dict[str, str], list[str] | None]] = {}
         """ARN -> (when its tags were read, its job tags, its names once described)."""
+        self._account: tuple[float, str] | None = None
+        """(when it was read, the connection's 12-digit account number)."""
+
+    def account(self) -> dict[str, str | None]:
+        """``{"conn_id", "id"}``: the connection and its account number (STS GetCallerIdentity, read
+        once per ``tag_ttl_seconds``). Raises when the connection's credentials do not work."""
+        now = self.clock()
+        if self._account is None or now - self._account[0] > self.tag_ttl_seconds:
+            self._account = (now, acm.acm_hook(self.aws_conn_id).account_id)
+        return {"conn_id": self.aws_conn_id, "id": self._account[1]}
 
     def clear(self) -> None:
         """Forget every cached listing and tag."""
         with self._lock:
             self._entries = None
             self._details.clear()
+            self._account = None
 
     def certificates(self) -> list[dict[str, Any]]:
         """Every certificate entry (:func:`certificate_entry`), from the cache when it is fresh."""
@@ -139,6 +159,7 @@ class CertificateCatalog:
             self._details[arn] = (read_at, found, names)
 
     def _load(self, now: float) -> list[dict[str, Any]]:
+        account = self.account()
         acm_client = acm.acm_hook(self.aws_conn_id).conn
         users = cloudfront.certificate_users(cloudfront.cloudfront_hook(self.aws_conn_id).conn)
         summaries = list(acm.list_certificates(acm_client))
@@ -153,9 +174,15 @@ class CertificateCatalog:
                     acm_client.describe_certificate(CertificateArn=arn)["Certificate"]
                 )
                 self._details[arn] = (read_at, tags, names)
-            entries.append(certificate_entry(summary, names, tags, users.get(arn, [])))
+            entries.append(certificate_entry(summary, names, tags, users.get(arn, []), account))
         # Deleted certificates must not stay in memory forever.
         for arn in set(self._details) - {summary["CertificateArn"] for summary in summaries}:
             del self._details[arn]
-        entries.sort(key=lambda entry: (entry["names"][0].lstrip("*."), entry["names"][0], entry["arn"]))
+        entries.sort(key=sort_key)
         return entries
+
+
+def sort_key(entry: dict[str, Any]) -> tuple[str, str, str]:
+    """The order of the certificates table: by the first name without its wildcard, then by ARN (which
+    holds the account, so that the accounts' certificates of one name stay together)."""
+    return (entry["names"][0].lstrip("*."), entry["names"][0], entry["arn"])

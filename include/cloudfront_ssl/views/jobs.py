@@ -3,7 +3,8 @@
 A job is a DAG run of ``ssl_create_certificates`` or ``ssl_import_certificate``; its ``run_id`` is the
 job id. Its result is the XCom of its last task, ``summary``; a job that did not get that far is
 summarised from the XComs of the steps that did finish. Of a run's conf, which for an import job may
-hold a private key, only the names are read (:data:`CONF_NAME_KEYS`), never any other key.
+hold a private key, only the names (:data:`CONF_NAME_KEYS`) and the AWS connection
+(:data:`CONF_CONNECTION_KEY`) are read, never any other key.
 """
 
 from __future__ import annotations
@@ -40,6 +41,18 @@ FIRST_NAMES = 3
 """How many of a job's names the jobs list shows."""
 CONF_NAME_KEYS = {CREATE_DAG_ID: "certificates", IMPORT_DAG_ID: "certificate_name"}
 """The one conf key per job DAG that the jobs list reads: the names the user asked for."""
+CONF_CONNECTION_KEY = "aws_conn_id"
+"""The conf key of the connection a job ran with: its resources are read through it."""
+
+
+def conf_connection(conf: Any) -> str:
+    """The Airflow AWS connection a job ran with: its conf's ``aws_conn_id``, or the DAGs' default."""
+    from cloudfront_ssl.rules.config import ConnectionOptions
+
+    value = conf.get(CONF_CONNECTION_KEY) if isinstance(conf, dict) else None
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return str(ConnectionOptions.model_fields[CONF_CONNECTION_KEY].default)
 
 
 def _state(value: Any) -> str | None:
@@ -390,7 +403,7 @@ def _error_from_log(ti: Any) -> str | None:
     try:
         from airflow.utils.log.log_reader import TaskLogReader
 
-        messages, _ = TaskLogReader().read_log_chunks(ti, ti.try_number, {})
+        messages, _ = TaskLogReader().read_log_chunks(ti, ti.try_number, {"end_of_log": False})
         found = None
         for message in messages:
             data = message.model_dump() if hasattr(message, "model_dump") else dict(message)
@@ -410,10 +423,15 @@ def _error_from_log(ti: Any) -> str | None:
 def job_detail(
     session: Session, dag_id: str, run_id: str, *, read_logs: bool = True
 ) -> dict[str, Any] | None:
-    """One job: ``state``, ``steps`` (name, state, start, end), ``summary`` and ``error``; None if unknown."""
+    """One job: ``state``, ``steps`` (name, state, start, end; in the DAG's order), ``summary``,
+    ``error``, ``waiting`` (what a deferred step waits for, :func:`~cloudfront_ssl.views.progress.waiting`)
+    and ``aws_conn_id`` (the connection it ran with, through which its resources are read); None if
+    unknown."""
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
     from sqlalchemy import select
+
+    from cloudfront_ssl.views.progress import step_order, waiting
 
     if dag_id not in JOB_DAG_IDS:
         return None
@@ -423,10 +441,18 @@ def job_detail(
     instances = session.scalars(
         select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
     ).all()
-    # Steps in the order they ran; steps that never started (skipped, upstream failed) come last.
+    # Steps in the DAG's order (a mapped step's instances by index); when the DAG cannot be read, in
+    # the order they ran, the steps that never started (skipped, upstream failed) last.
+    order = step_order(session, run)
     instances = sorted(
         instances,
-        key=lambda ti: (ti.start_date is None, ti.start_date or run.run_after, ti.task_id, ti.map_index),
+        key=lambda ti: (
+            order.get(ti.task_id, len(order)),
+            ti.start_date is None,
+            ti.start_date or run.run_after,
+            ti.task_id,
+            ti.map_index,
+        ),
     )
     steps = []
     failed = []
@@ -447,12 +473,14 @@ def job_detail(
         "dag_id": dag_id,
         "run_id": run_id,
         "state": _state(run.state),
+        "aws_conn_id": conf_connection(run.conf),
         "start": iso(run.start_date),
         "end": iso(run.end_date),
         "steps": steps,
         "summary": summary,
         "error": error,
         "notes": problems,
+        "waiting": waiting(instances),
     }
 
 

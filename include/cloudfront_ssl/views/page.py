@@ -10,13 +10,23 @@ a private key (the API's data is built from job summaries only).
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
+from jinja2 import ChainableUndefined, Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from cloudfront_ssl.aws.acm import FAILED_STATUSES
+from cloudfront_ssl.rules.messages import record_key
+from cloudfront_ssl.vocabulary import CLOSING_STEPS, FAILED, SKIPPED, SUCCESS
+
+FINAL_RUN_STATES = (SUCCESS, FAILED)
+"""A job in one of these states has ended: its view stops following it."""
+ERROR_CLASSES = re.compile(r"\b(?:[A-Z][A-Za-z]*(?:Error|Exception)): ")
+"""A Python class name in front of an error (``JobInputError: ``): the reader wants the message."""
+ITEM_INDEX = re.compile(r"certificates\[(\d+)\](?: \(line \d+\))?")
+"""``certificates[2]``, 0-based, as the conf's errors name an item; the page says ``line 3``."""
 
 
 def segment(value: str) -> str:
@@ -40,6 +50,23 @@ def status_class(status: str | None) -> str:
     return "other"
 
 
+def readable_error(text: str | None) -> str:
+    """An error as the page shows it: no Python class names, and certificates by their line (1-based,
+    as the form's textarea counts them) rather than by their 0-based item."""
+    if not text:
+        return ""
+    text = ERROR_CLASSES.sub("", text)
+    return ITEM_INDEX.sub(lambda match: f"line {int(match.group(1)) + 1}", text)
+
+
+def step_state_class(step: str, state: str | None, job_state: str | None) -> str:
+    """The badge class of a step: ``expected`` (neutral grey) for a closing step (``notify_failure``,
+    ``cleanup_on_failure``) skipped after a success, which is what should happen; else its state."""
+    if state == SKIPPED and step in CLOSING_STEPS and job_state != FAILED:
+        return "expected"
+    return state or "none"
+
+
 def relative_root(route_path: str) -> str:
     """The relative link from a page at ``route_path`` (inside the plugin, e.g. ``/jobs/d/r``) to the
     plugin's root: ``./`` for ``/`` and ``/jobs``, ``../../`` for ``/jobs/d/r``.
@@ -50,18 +77,30 @@ def relative_root(route_path: str) -> str:
     return "../" * depth or "./"
 
 
+def strict_templates() -> bool:
+    """Whether a name a template uses but its data lacks is an error (the tests turn this on).
+
+    In production an optional key of the API data that is absent renders as empty, so a page still
+    shows; under test (``[ssl_certificates] strict_templates``) a misspelt name fails the render.
+    """
+    from airflow.configuration import conf
+
+    return conf.getboolean("ssl_certificates", "strict_templates", fallback=False)
+
+
 @cache
 def environment() -> Environment:
     """The Jinja2 environment of the pages (templates packaged with ``cloudfront_ssl``)."""
     env = Environment(
         loader=PackageLoader("cloudfront_ssl.views", "templates"),
         autoescape=select_autoescape(["html"]),
-        undefined=ChainableUndefined,  # optional keys of the API data render as empty
+        undefined=StrictUndefined if strict_templates() else ChainableUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
     env.filters["segment"] = segment
-    env.globals.update(job_path=job_href, status_class=status_class)
+    env.filters["readable_error"] = readable_error
+    env.globals.update(job_path=job_href, status_class=status_class, step_state_class=step_state_class)
     return env
 
 
@@ -72,6 +111,14 @@ def render(template: str, *, root: str = "./", **context: Any) -> str:
 
 FORM_FIELDS = ("certificates", "aggregate", "create_distributions", "source_distribution_id", "tags")
 """Create-job conf keys that the New job page lays out itself; every other key is an option."""
+FORM_LABELS = {
+    "certificates": "Certificates",
+    "aggregate": "Aggregate under wildcards",
+    "create_distributions": "Create distributions",
+    "source_distribution_id": "Source distribution",
+    "tags": "Tags",
+}
+"""How the New job page names the fields it lays out itself, in the plan's problems."""
 OPTION_KINDS = {"boolean": "boolean", "integer": "integer", "number": "number", "string": "string"}
 
 
@@ -166,24 +213,53 @@ def new_job_page(*, may_start: bool, root: str = "./") -> str:
     sections: dict[str, list[dict[str, Any]]] = {}
     for option in options:
         sections.setdefault(option["section"], []).append(option)
+    labels = {**FORM_LABELS, **{option["name"]: option["title"] for option in options}}
     return render(
-        "new_job.html", root=root, title="New certificate job", sections=sections, may_start=may_start
+        "new_job.html",
+        root=root,
+        title="New certificate job",
+        sections=sections,
+        may_start=may_start,
+        field_labels=labels,
     )
 
 
+def held_as(records: list[dict[str, Any]], written: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The DNS records with ``held_as``: the record types Route 53 holds for a row in Route 53.
+
+    A name the job pointed at its distribution is held as alias records (``A``, and ``AAAA`` with
+    IPv6), not as the CNAME a DNS administrator would add by hand; the page says so.
+    """
+    aliases: dict[str, list[str]] = {}
+    for record in written or []:
+        if isinstance(record, dict) and record.get("alias_target") and record.get("name"):
+            aliases.setdefault(record_key(str(record["name"])), []).append(str(record.get("type") or "A"))
+    rows = []
+    for record in records:
+        types = aliases.get(record_key(record["name"])) if record.get("route53_zone") else None
+        held = f"{' and '.join(sorted(set(types)))} alias" if types else record["type"]
+        rows.append({**record, "held_as": held if record.get("route53_zone") else ""})
+    return rows
+
+
 def job_page(job: dict[str, Any], *, root: str = "../../") -> str:
-    """One job: its steps with their states, the DNS records to add (with copy buttons and exports),
-    the distributions and their CNAME targets, the error."""
+    """One job, followed as it runs: its steps in the DAG's order, the DNS records to add first and
+    those Route 53 holds already apart (with copy buttons and exports), the certificates, the
+    distributions and their CNAME targets, the error. The page's script asks the API for the job
+    until it has ended (``final``)."""
     from cloudfront_ssl.rules.messages import dns_records, zone_file_lines
 
     summary = job.get("summary") or {}
     records = dns_records(summary.get("certificates"), summary.get("distributions"), job.get("route53_zones"))
+    rows = held_as(records, summary.get("dns_records"))
     return render(
         "job.html",
         root=root,
         title=f"Job {job['run_id']}",
         job=job,
-        records=records,
+        final=job.get("state") in FINAL_RUN_STATES,
+        to_add=[row for row in rows if not row["route53_zone"]],
+        in_route53=[row for row in rows if row["route53_zone"]],
         zone_lines=zone_file_lines(records) if records else "",
     )
 

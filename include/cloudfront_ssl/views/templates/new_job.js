@@ -127,15 +127,26 @@
   }
 
   // --- the plan ---------------------------------------------------------------------------------------
-  // "Line 3: <message>" for a line of the certificates, "<field>: <message>" otherwise, without
-  // repeating what the message already starts with.
+  // "Line 3: <message>" for a line of the certificates, "<field's label>: <message>" otherwise: the
+  // form's words, not the conf's keys, and lines counted from 1 as the textarea counts them.
+  var labels = {};
+  try { labels = JSON.parse(document.getElementById("field-labels").textContent); } catch (error) { labels = {}; }
+  function readable(text) {
+    return String(text || "")
+      .replace(/certificates\[(\d+)\](?: \(line \d+\))?/g, function (match, item) { return "line " + (Number(item) + 1); })
+      .replace(/\b[A-Z][A-Za-z]*(?:Error|Exception): /g, "");
+  }
   function describeError(item) {
     var message = item.message || "";
     if (item.line !== null && item.line !== undefined) {
-      return "Line " + item.line + ": " + message.replace(/^certificates\[\d+\]: /, "");
+      return "Line " + item.line + ": " + readable(message.replace(/^certificates\[\d+\](?: \(line \d+\))?: /, ""));
     }
-    if (item.field && message.indexOf(item.field + ":") !== 0) return item.field + ": " + message;
-    return message;
+    var field = item.field || "";
+    var label = labels[field] || field;
+    if (field && message.indexOf(field + ":") === 0) message = message.slice(field.length + 1).trim();
+    else if (field && message.indexOf(field + " ") === 0) return label + readable(message.slice(field.length));
+    message = readable(message);
+    return label ? label + ": " + message : message;
   }
   function list(title, items, text, id, className) {
     if (!items.length) return;
@@ -148,12 +159,14 @@
     planBody.textContent = "";
     var errors = (plan && plan.errors || []).concat(localProblems || []);
     var valid = plan && plan.valid && !(localProblems || []).length;
-    var verdict = element("p", valid ? "Ready to start." :
-      (errors.length === 1 ? "1 problem to fix before the job can start." : errors.length + " problems to fix before the job can start."),
-      valid ? "ok" : "error");
+    var text = valid ? (mayStart ? "Ready to start." :
+        "The plan is valid, but you may not start it: that needs the permission to trigger ssl_create_certificates.") :
+      (errors.length === 1 ? "1 problem to fix before the job can start." : errors.length + " problems to fix before the job can start.");
+    var verdict = element("p", text, valid ? (mayStart ? "ok" : "note") : "error");
     verdict.id = "plan-verdict";
     planBody.appendChild(verdict);
     list("Problems", errors, describeError, "plan-errors", "plan-errors");
+    showVerdict(text, valid ? (mayStart ? "ok" : "note") : "error", errors);
     if (plan) {
       list("Certificates to request", plan.certificates || [], function (c) {
         return "Line " + c.line + ": " + c.names.join(", ");
@@ -177,18 +190,39 @@
     }
     start.disabled = !(valid && mayStart);
   }
+  // The verdict and its problems again beside Start, which stays at the bottom of the window: on a
+  // phone the plan itself is far below the form.
+  var startVerdict = document.getElementById("start-verdict");
+  function showVerdict(text, className, errors) {
+    startVerdict.textContent = "";
+    var line = element("p", text, "verdict " + className);
+    if (errors && errors.length) {
+      var link = element("a", " See the plan");
+      link.href = "#plan";
+      line.appendChild(link);
+    }
+    startVerdict.appendChild(line);
+    if (errors && errors.length) {
+      var ul = element("ul", null, "plan-errors");
+      ul.id = "start-errors";
+      errors.forEach(function (item) { ul.appendChild(element("li", describeError(item))); });
+      startVerdict.appendChild(ul);
+    }
+  }
   function requestPlan() {
     var built = buildConf();
     if (!built.conf.certificates.join("").trim()) {
       planned = null;
       planBody.textContent = "";
       planBody.appendChild(element("p", "Type the certificates' names to see what the job will do.", "muted"));
+      showVerdict("Type the certificates' names to see what the job will do.", "muted", []);
       start.disabled = true;
       return;
     }
     var mine = ++sequence;
     var asked = JSON.stringify(built.conf);
     planBody.setAttribute("aria-busy", "true");
+    startVerdict.setAttribute("aria-busy", "true");
     fetch("api/plan", {
       method: "POST", credentials: "same-origin",
       headers: {"Content-Type": "application/json", Accept: "application/json"},
@@ -198,6 +232,7 @@
     }).then(function (answer) {
       if (mine !== sequence) return;
       planBody.removeAttribute("aria-busy");
+      startVerdict.removeAttribute("aria-busy");
       if (answer.status === 200 || answer.status === 422) {
         planned = answer.body;
         plannedFor = built.problems.length ? null : asked;
@@ -209,6 +244,7 @@
     }).catch(function (error) {
       if (mine !== sequence) return;
       planBody.removeAttribute("aria-busy");
+      startVerdict.removeAttribute("aria-busy");
       renderPlan(null, [{message: "the plan could not be made: " + error.message}]);
     });
   }

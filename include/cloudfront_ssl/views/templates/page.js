@@ -69,4 +69,33 @@
       setTimeout(function () { button.classList.remove("copied"); }, 1500);
     }, function () { button.title = "Could not copy: select the text instead"; });
   });
+  // Links into Airflow's own UI ("open in Airflow"). Inside Airflow's frame the page is sandboxed
+  // without top navigation, so a target=_top link would do nothing: the frame asks Airflow's UI (same
+  // origin) to show the route instead, as its own links do (history entry, then popstate for its
+  // router). On its own, or when the frame cannot reach Airflow's window, the link works as a link.
+  function framed() {
+    try { return window.parent !== window && window.parent.location.origin === window.location.origin; }
+    catch (error) { return false; }
+  }
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a[data-airflow-route]");
+    if (!link || !framed() || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    var target = new URL(link.href, window.location.href);
+    var airflow = window.parent;
+    try {
+      var state = airflow.history.state || {};
+      airflow.history.pushState({usr: null, key: Math.random().toString(36).slice(2, 10),
+                                 idx: (typeof state.idx === "number" ? state.idx : 0) + 1},
+                                "", target.pathname + target.search + target.hash);
+      airflow.dispatchEvent(new airflow.PopStateEvent("popstate", {state: airflow.history.state}));
+      event.preventDefault();
+    } catch (error) { /* the link's own navigation */ }
+  });
+  // Other links that leave the page (sign in) open in the frame itself when framed: the sandbox
+  // refuses target=_top.
+  if (framed()) {
+    document.querySelectorAll("a[target=_top]:not([data-airflow-route])").forEach(function (link) {
+      link.target = "_self";
+    });
+  }
 })();
