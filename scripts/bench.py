@@ -617,13 +617,17 @@ def create_with_distributions_bench(args: argparse.Namespace) -> None:
     print("\n".join(line for line in done.stdout.strip().splitlines() if not line.startswith("20")))
 
 
+PACED = ("acm", "cloudfront", "route53", "sns")
+"""The services the package paces (``cloudfront_ssl.aws.pacing``), each turned off for this figure."""
+
+
 def run_create_with_distributions_bench(args: argparse.Namespace) -> None:
     """In a fresh process: an Airflow home on SQLite, one moto server, the whole job and the loop.
 
     The job runs with ``dag.test()`` (every task in this process, as ``airflow dags test`` runs them),
-    certificates turn ISSUED at once (validation wait 0), and the ACM rate cap is off for the job: the
-    emulator is not throttled, and a job paced at ACM's real rate next to an unpaced loop would only
-    measure the pacing. The loop makes the same AWS calls for the same resources without Airflow:
+    certificates turn ISSUED at once (validation wait 0), and the package's rate caps are off for the
+    job: the emulator is not throttled, and a job paced at AWS's real rates next to an unpaced loop
+    would only measure the pacing. The loop makes the same AWS calls for the same resources without Airflow:
     RequestCertificate with tags, DescribeCertificate until the records are there, one SNS message,
     GetDistributionConfig of the source, CreateDistributionWithTags for each item, one last message.
     """
@@ -639,8 +643,8 @@ def run_create_with_distributions_bench(args: argparse.Namespace) -> None:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP": r"(airflow|cloudfront_ssl)\..*",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
-            # The cap off, as the tests raise it: the emulator takes any rate (see the docstring).
-            "AIRFLOW__SSL_CERTIFICATES__ACM_CALLS_PER_SECOND": "0",
+            # The caps off, as the tests raise them: the emulator takes any rate (see the docstring).
+            **{f"AIRFLOW__SSL_CERTIFICATES__{service.upper()}_CALLS_PER_SECOND": "0" for service in PACED},
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",
@@ -662,9 +666,9 @@ def run_create_with_distributions_bench(args: argparse.Namespace) -> None:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     sys.path.insert(0, str(ROOT))
-    from scripts.seed_emulator import seed
+    from devstack.fault_proxy import FaultProxy
+    from devstack.seed import seed
     from tests.dag_runs import load_dag
-    from tests.fault_proxy import FaultProxy
 
     # Job and loop go through the same counting proxy: their AWS calls are compared below.
     proxy = FaultProxy(moto_url).start()
@@ -676,9 +680,10 @@ def run_create_with_distributions_bench(args: argparse.Namespace) -> None:
             "extra": {"endpoint_url": proxy.url, "region_name": "us-east-1"},
         }
     )
-    from cloudfront_ssl.aws import acm_rate
+    from cloudfront_ssl.aws import pacing
 
-    acm_rate.reset_limiter(0)
+    for service in PACED:
+        pacing.reset_limiter(service, 0)
     session = boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     )
@@ -800,7 +805,9 @@ def run_create_with_distributions_bench(args: argparse.Namespace) -> None:
     span = large - small
     job_marginal, loop_marginal = (job_large - job_small) / span, (loop_large - loop_small) / span
     print(
-        "ACM rate cap: off for the job ([ssl_certificates] acm_calls_per_second = 0); the loop is unpaced;"
+        "Rate caps off for the job ([ssl_certificates] "
+        + ", ".join(f"{service}_calls_per_second" for service in PACED)
+        + " = 0: the emulator is not throttled); the loop is unpaced;"
         f" best of {args.rounds} interleaved round(s)"
     )
     print(

@@ -33,9 +33,10 @@ from cloudfront_ssl.vocabulary import FAILED, SUCCESS
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_CREATES = 4
-"""CreateDistribution calls in flight at once in one step. CloudFront publishes no rate for its
-control API, and a create takes seconds on AWS: four at a time keep a 100-item job to minutes without
-a burst; a throttled call is retried by botocore (the connection's retry settings)."""
+"""CreateDistribution calls in flight at once in one step. A create takes seconds on AWS: four at a
+time keep a 100-item job to minutes. Their rate stays under ``[ssl_certificates]
+cloudfront_calls_per_second`` all the same: the threads share the client, and so the process's
+CloudFront limiter (:mod:`cloudfront_ssl.aws.pacing`); a throttled call is retried by botocore."""
 
 SUMMARY_KEYS = ("id", "arn", "domain_name", "aliases", "certificate_arn")
 """A distribution's fields in the job's summary."""
