@@ -71,10 +71,9 @@ def claim_variables() -> dict[str, dict]:
 def finish_stray_runs() -> None:
     """Earlier tests of the session may leave a run marked running: a check would wait for its claim."""
     from airflow.models.dagrun import DagRun
+    from airflow.models.variable import Variable
     from airflow.utils.session import create_session
     from airflow.utils.state import DagRunState
-
-    from airflow.models.variable import Variable
 
     from cloudfront_ssl.steps.claims import CLAIM_PREFIX
 
