@@ -63,11 +63,17 @@ def browser():
 
 
 def _wait(driver, condition, timeout: float = 30):
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        TimeoutException,
+    )
     from selenium.webdriver.support.ui import WebDriverWait
 
+    # A live page (the job view) may redraw an element between finding and using it: look again.
+    ignored = (NoSuchElementException, StaleElementReferenceException)
     try:
-        return WebDriverWait(driver, timeout).until(condition)
+        return WebDriverWait(driver, timeout, ignored_exceptions=ignored).until(condition)
     except TimeoutException:
         # What the browser showed when it gave up, for whoever reads the failure.
         OUTPUT.mkdir(exist_ok=True)
@@ -400,9 +406,9 @@ def test_a_newcomer_follows_a_job_to_its_end_reads_its_records_and_every_page_fi
         _wait(driver, lambda d: d.find_element(By.ID, "certificates"))
         driver.find_element(By.ID, "all-jobs").click()
         _wait(
-            driver, lambda d: d.find_element(By.CSS_SELECTOR, f"#jobs tr[data-run-id='{run_id}'] a")
-        ).click()
-        _wait(driver, lambda d: d.find_element(By.ID, "open-in-airflow")).click()
+            driver, lambda d: d.find_element(By.CSS_SELECTOR, f"#jobs tr[data-run-id='{run_id}'] a").click() or True
+        )
+        _wait(driver, lambda d: d.find_element(By.ID, "open-in-airflow").click() or True)
         driver.switch_to.default_content()
         _wait(driver, lambda d: "/dags/ssl_create_certificates/runs/" in d.current_url)
         _wait(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, "iframe[title='SSL Certificates']"))
