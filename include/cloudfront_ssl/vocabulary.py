@@ -26,6 +26,10 @@ DISTRIBUTIONS_TO_CREATE = "distributions_to_create"
 CREATE_DISTRIBUTION = "create_distribution"
 POINT_ALIASES = "point_aliases"
 NOTIFY_CNAME_TARGETS = "notify_cname_targets"
+CREATE_TENANTS = "create_tenants"
+POINT_TENANT_NAMES = "point_tenant_names"
+NOTIFY_ROUTING_ENDPOINTS = "notify_routing_endpoints"
+WAIT_FOR_MANAGED_CERTIFICATES = "wait_for_managed_certificates"
 IMPORT_CERTIFICATE = "import_certificate"
 NOTIFY_OWNERS = "notify_owners"
 SUMMARY = "summary"
@@ -41,8 +45,10 @@ CLOSING_STEPS = (NOTIFY_FAILURE, CLEANUP_ON_FAILURE)
 CERTIFICATE_STEPS = (REQUEST_CERTIFICATES, IMPORT_CERTIFICATE)
 """Steps whose XCom lists a job's certificates, read when the job has no summary yet."""
 DISTRIBUTION_STEPS = (CREATE_DISTRIBUTION,)
+TENANT_STEPS = (CREATE_TENANTS,)
+"""Steps whose XCom lists a job's distribution tenants."""
 """Steps whose XCom holds a job's distributions (a mapped task: one per distribution)."""
-DNS_STEPS = (WRITE_VALIDATION_RECORDS, POINT_ALIASES)
+DNS_STEPS = (WRITE_VALIDATION_RECORDS, POINT_ALIASES, POINT_TENANT_NAMES)
 """Steps whose XCom lists the Route 53 records a job wrote (``records``) or found in place."""
 
 # Airflow's states, as their plain names.
