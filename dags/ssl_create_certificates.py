@@ -114,7 +114,12 @@ with DAG(
 
     @task(multiple_outputs=False)
     def create_tenants(
-        plan: dict[str, Any], certificates: list[dict[str, Any]], params: dict[str, Any], dag: Any, run_id: str, ti: Any
+        plan: dict[str, Any],
+        certificates: list[dict[str, Any]],
+        params: dict[str, Any],
+        dag: Any,
+        run_id: str,
+        ti: Any,
     ) -> list[dict[str, Any]]:
         """With hosting: tenant, one tenant per item on the multi-tenant distribution (idempotent)."""
         from airflow.sdk.exceptions import AirflowSkipException
@@ -128,7 +133,9 @@ with DAG(
         )
 
     @task(multiple_outputs=False)
-    def point_tenant_names(tenants: list[dict[str, Any]], params: dict[str, Any], run_id: str) -> dict[str, Any]:
+    def point_tenant_names(
+        tenants: list[dict[str, Any]], params: dict[str, Any], run_id: str
+    ) -> dict[str, Any]:
         """With route53_aliases: CNAME records from the tenants' names to their routing endpoint."""
         from cloudfront_ssl.steps import tenant_job
 

@@ -55,9 +55,7 @@ class MiniStack:
     def start(cls, port: int | None = None, log: Path | None = None) -> MiniStack:
         """Start ministack (CloudFront only) on a free port unless given; wait until it answers."""
         port = port or free_port()
-        env = {
-            key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "AIRFLOW"))
-        }
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "AIRFLOW"))}
         env.update(
             {
                 "GATEWAY_PORT": str(port),

@@ -45,8 +45,12 @@ class TenantWorld:
         found = []
         for page in self.cloudfront.get_paginator("list_distribution_tenants").paginate():
             for summary in page.get("DistributionTenantList") or []:
-                tenant = self.cloudfront.get_distribution_tenant(Identifier=summary["Id"])["DistributionTenant"]
-                tags = self.cloudfront.list_tags_for_resource(Resource=tenant["Arn"])["Tags"].get("Items") or []
+                tenant = self.cloudfront.get_distribution_tenant(Identifier=summary["Id"])[
+                    "DistributionTenant"
+                ]
+                tags = (
+                    self.cloudfront.list_tags_for_resource(Resource=tenant["Arn"])["Tags"].get("Items") or []
+                )
                 tenant["Tags"] = {tag["Key"]: tag["Value"] for tag in tags}
                 found.append(tenant)
         return found

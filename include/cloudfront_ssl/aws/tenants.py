@@ -93,6 +93,22 @@ def list_tenants(client: Any, distribution_id: str | None = None) -> Iterator[di
         yield from page.get("DistributionTenantList") or []
 
 
+def tenants_if_served(client: Any) -> list[dict[str, Any]]:
+    """Every tenant of the account; none where the CloudFront endpoint knows no SaaS Manager at all.
+
+    AWS always answers ``ListDistributionTenants``; an endpoint without it (an emulator such as moto,
+    a partition without SaaS Manager) answers a bare HTTP 404, which means the account has no tenant.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        return list(list_tenants(client))
+    except ClientError as error:
+        if aws_error_code(error) == "404":
+            return []
+        raise
+
+
 def tenant_domains(tenant: dict[str, Any]) -> list[str]:
     """A tenant's domains, lower-cased."""
     return [entry["Domain"].lower() for entry in tenant.get("Domains") or []]
@@ -201,7 +217,9 @@ def find_job_tenant(client: Any, name: str, dag_id: str, run_id: str) -> dict[st
             continue
         if is_job_resource(tenant_tags(client, tenant["Arn"]), dag_id, run_id):
             return dict(tenant)
-        raise TenantError(f"a tenant named {name} exists already ({tenant['Id']}) and this job did not make it")
+        raise TenantError(
+            f"a tenant named {name} exists already ({tenant['Id']}) and this job did not make it"
+        )
     return None
 
 
@@ -242,7 +260,9 @@ def create_tenant(
     except ClientError as error:
         code = aws_error_code(error)
         if code in ("CNAMEAlreadyExists", "InvalidAssociation", "EntityLimitExceeded", "InvalidArgument"):
-            raise TenantError(f"CloudFront refused tenant {request['Name']}: {code}: {aws_error_message(error)}") from None
+            raise TenantError(
+                f"CloudFront refused tenant {request['Name']}: {code}: {aws_error_message(error)}"
+            ) from None
         raise
 
 
@@ -281,7 +301,9 @@ def create_tenant_for_job(
     return tenant_result(client, tenant, managed=not group.get("certificate_arn"))
 
 
-def tenant_result(client: Any, tenant: dict[str, Any], *, managed: bool, endpoints: dict[str, str] | None = None) -> dict[str, Any]:
+def tenant_result(
+    client: Any, tenant: dict[str, Any], *, managed: bool, endpoints: dict[str, str] | None = None
+) -> dict[str, Any]:
     """A tenant as the job's summary lists it: ``id``, ``arn``, ``name``, ``domains``,
     ``routing_endpoint``, ``certificate_arn``, ``managed``, ``connection_group_id``.
 
@@ -308,7 +330,7 @@ def job_tenants(client: Any, dag_id: str, run_id: str) -> list[dict[str, Any]]:
     """Every tenant of one job, found through the tenant listing and each tenant's tags."""
     return [
         dict(tenant)
-        for tenant in list_tenants(client)
+        for tenant in tenants_if_served(client)
         if is_job_resource(tenant_tags(client, tenant["Arn"]), dag_id, run_id)
     ]
 
@@ -316,7 +338,7 @@ def job_tenants(client: Any, dag_id: str, run_id: str) -> list[dict[str, Any]]:
 def certificate_tenants(client: Any) -> dict[str, list[str]]:
     """``{certificate ARN: [tenant ids]}`` for every tenant that serves an ACM certificate of the account."""
     users: dict[str, list[str]] = {}
-    for tenant in list_tenants(client):
+    for tenant in tenants_if_served(client):
         arn = tenant_certificate(tenant)
         if arn:
             users.setdefault(arn, []).append(tenant["Id"])
@@ -335,7 +357,9 @@ def disable_tenant(client: Any, tenant_id: str) -> str:
     return str(updated["ETag"])
 
 
-def delete_tenant(client: Any, tenant_id: str, *, poll_seconds: float = 5, timeout_seconds: float = 1800) -> None:
+def delete_tenant(
+    client: Any, tenant_id: str, *, poll_seconds: float = 5, timeout_seconds: float = 1800
+) -> None:
     """Disable one tenant, wait until CloudFront has deployed that, then delete it.
 
     A tenant already gone is not an error.
@@ -351,7 +375,9 @@ def delete_tenant(client: Any, tenant_id: str, *, poll_seconds: float = 5, timeo
             if current["DistributionTenant"].get("Status", "Deployed") == "Deployed":
                 break
             if time.monotonic() > deadline:
-                raise TenantError(f"tenant {tenant_id} was disabled but not deployed within {timeout_seconds:.0f} s")
+                raise TenantError(
+                    f"tenant {tenant_id} was disabled but not deployed within {timeout_seconds:.0f} s"
+                )
             time.sleep(poll_seconds)
         client.delete_distribution_tenant(Id=tenant_id, IfMatch=etag)
     except Exception as error:

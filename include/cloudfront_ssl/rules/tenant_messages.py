@@ -25,12 +25,7 @@ def routing_message(
         lines.append("This job pointed these names at their routing endpoint with Route 53 CNAME records:")
         lines += [f"  {entry['name']}  CNAME  {entry['value']}" for entry in written]
         lines.append("")
-    left = [
-        (tenant, name)
-        for tenant in tenants
-        for name in tenant["domains"]
-        if name not in written_names
-    ]
+    left = [(tenant, name) for tenant in tenants for name in tenant["domains"] if name not in written_names]
     if left:
         lines.append("Point each name below at its routing endpoint with a CNAME record:")
         lines.append("")

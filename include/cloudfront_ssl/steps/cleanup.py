@@ -113,17 +113,26 @@ def remove_job_resources(
 
     cf = cloudfront.cloudfront_hook(aws_conn_id).conn
     acm_client = acm.acm_hook(aws_conn_id).conn
+    from cloudfront_ssl.aws import tenants
+
     distributions = cloudfront.job_distributions(cf, dag_id, run_id)
+    job_tenants = tenants.job_tenants(cf, dag_id, run_id)
     certificates = acm.job_certificates(acm_client, dag_id, run_id)
     log.info(
-        "Job %s of %s: %d distribution(s), %d certificate(s)%s",
+        "Job %s of %s: %d distribution(s), %d tenant(s), %d certificate(s)%s",
         run_id,
         dag_id,
         len(distributions),
+        len(job_tenants),
         len(certificates),
         " (dry run: nothing is removed)" if dry_run else "",
     )
     result: dict[str, Any] = {"dry_run": dry_run, "distributions": [], "certificates": [], "dns_records": []}
+    if job_tenants:
+        result["tenants"] = [
+            {"id": tenant["Id"], "name": tenant["Name"], "domains": tenants.tenant_domains(tenant), "action": "would delete"}
+            for tenant in job_tenants
+        ]
     dns_results = list(dns_results or [])
     # The targets the job's alias records were written to: its own distributions' domain names.
     targets = [
@@ -153,6 +162,14 @@ def remove_job_resources(
         return result
 
     problems: list[str] = []
+    for entry in result.get("tenants") or []:
+        try:
+            tenants.delete_tenant(cf, entry["id"], poll_seconds=poll_seconds, timeout_seconds=timeout_seconds)
+            entry["action"] = "deleted"
+            log.info("Deleted tenant %s (%s)", entry["id"], entry["name"])
+        except Exception as error:
+            entry["action"] = f"failed: {aws_error_code(error) or type(error).__name__}"
+            problems.append(f"tenant {entry['id']}: {error}")
     # Disable them all first: CloudFront then deploys the changes in parallel.
     for distribution in distributions:
         try:
@@ -195,8 +212,10 @@ def remove_job_resources(
             entry["action"] = f"failed: {aws_error_code(error) or type(error).__name__}"
             problems.append(f"distribution {distribution['id']}: {error}")
 
-    # A certificate stays while a distribution (the job's undeleted ones included) still serves it.
+    # A certificate stays while a distribution or a tenant (the job's undeleted ones included) serves it.
     users = cloudfront.certificate_users(cf)
+    for arn, tenant_ids in tenants.certificate_tenants(cf).items():
+        users.setdefault(arn, []).extend(f"tenant {tenant_id}" for tenant_id in tenant_ids)
     for certificate in certificates:
         entry = {"arn": certificate["arn"], "names": certificate["names"], "action": "deleted"}
         result["certificates"].append(entry)

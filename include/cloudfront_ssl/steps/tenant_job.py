@@ -140,7 +140,9 @@ def tenants_to_create(plan: dict[str, Any], certificates: list[dict[str, Any]]) 
         {
             "item": tenant["item"],
             "names": tenant["names"],
-            "certificate_arn": None if tenant["certificate_item"] is None else arn_by_item[tenant["certificate_item"]],
+            "certificate_arn": None
+            if tenant["certificate_item"] is None
+            else arn_by_item[tenant["certificate_item"]],
         }
         for tenant in plan.get("tenants") or []
     ]
@@ -225,7 +227,10 @@ def point_tenant_names(params: dict[str, Any], created: list[dict[str, Any]], ru
             zone_names[zone.id] = zone.name
     if result["records"]:
         result["changes"] = route53_changes.write_records(
-            client, result["records"], comment=f"CloudFront tenants, job {run_id}"[:256], zone_names=zone_names
+            client,
+            result["records"],
+            comment=f"CloudFront tenants, job {run_id}"[:256],
+            zone_names=zone_names,
         )
     for entry in result["records"]:
         entry.pop("replaced", None)
@@ -243,15 +248,21 @@ def notify_routing_endpoints(
 
     config = parse_config(CreateJobConfig, params)
     subject, body = routing_message(
-        run_id, created, pointed if config.route53_aliases else None, managed=config.certificate_source == "managed"
+        run_id,
+        created,
+        pointed if config.route53_aliases else None,
+        managed=config.certificate_source == "managed",
     )
     log.info("%s\n%s", subject, body)
     notify.publish(config.aws_conn_id, notify.resolve_topic(config.notification_topic_arn), subject, body)
 
 
-def with_managed_certificates(created: list[dict[str, Any]], issued: dict[str, str] | None) -> list[dict[str, Any]]:
+def with_managed_certificates(
+    created: list[dict[str, Any]], issued: dict[str, str] | None
+) -> list[dict[str, Any]]:
     """The tenants with the ARN of each managed certificate the wait saw issued."""
     issued = issued or {}
     return [
-        {**tenant, "certificate_arn": tenant["certificate_arn"] or issued.get(tenant["id"])} for tenant in created
+        {**tenant, "certificate_arn": tenant["certificate_arn"] or issued.get(tenant["id"])}
+        for tenant in created
     ]

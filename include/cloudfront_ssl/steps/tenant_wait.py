@@ -117,7 +117,9 @@ class ManagedCertificatesTrigger(BaseTrigger):
                     if check["status"] == MANAGED_ISSUED:
                         issued[tenant_id] = check["certificate_arn"] or ""
                         pending.remove(tenant_id)
-                        self.log.info("Tenant %s: managed certificate %s issued", tenant_id, check["certificate_arn"])
+                        self.log.info(
+                            "Tenant %s: managed certificate %s issued", tenant_id, check["certificate_arn"]
+                        )
                         continue
                     if check["status"] in MANAGED_FAILED:
                         return {
@@ -136,21 +138,31 @@ class ManagedCertificatesTrigger(BaseTrigger):
                             )
             except errors as error:
                 if aws_error_code(error) in FINAL_CODES:
-                    return {"status": "failed", "tenant_id": pending[0] if pending else "", "reason": describe_error(error)}
+                    return {
+                        "status": "failed",
+                        "tenant_id": pending[0] if pending else "",
+                        "reason": describe_error(error),
+                    }
                 if time.monotonic() - last_success >= float(self.error_grace_seconds):
                     return {
                         "status": "error",
                         "message": f"CloudFront could not be read: {describe_error(error)}",
                         "pending": pending,
                     }
-                self.log.warning("CloudFront could not be read (%s); trying again at the next poll", describe_error(error))
+                self.log.warning(
+                    "CloudFront could not be read (%s); trying again at the next poll", describe_error(error)
+                )
             else:
                 last_success = time.monotonic()
             self.log.info("%d of %d managed certificates issued", len(issued), len(self.tenant_ids))
             if not pending:
                 return {"status": "issued", "certificates": issued}
             if time.time() >= self.deadline:
-                return {"status": "timeout", "pending": pending, "dns": {t: last_dns.get(t, []) for t in pending}}
+                return {
+                    "status": "timeout",
+                    "pending": pending,
+                    "dns": {t: last_dns.get(t, []) for t in pending},
+                }
             await asyncio.sleep(min(float(self.poll_interval_seconds), max(self.deadline - time.time(), 0)))
 
 
@@ -207,7 +219,9 @@ class WaitForManagedCertificatesOperator(BaseOperator):
         interval = poll_interval(float(self.poll_interval_seconds))
         deadline = time.time() + float(self.validation_timeout_hours) * 3600
         self.log.info(
-            "Waiting for the managed certificates of %d tenant(s), checking every %s s", len(managed), interval
+            "Waiting for the managed certificates of %d tenant(s), checking every %s s",
+            len(managed),
+            interval,
         )
         self.defer(
             trigger=ManagedCertificatesTrigger(
@@ -235,7 +249,8 @@ class WaitForManagedCertificatesOperator(BaseOperator):
         if status == "timeout":
             dns = event.get("dns") or {}
             said = "; ".join(
-                f"{entry['domain']} {entry['status']}" + (f" ({entry['reason']})" if entry.get("reason") else "")
+                f"{entry['domain']} {entry['status']}"
+                + (f" ({entry['reason']})" if entry.get("reason") else "")
                 for tenant in event["pending"]
                 for entry in dns.get(tenant, [])
             )
