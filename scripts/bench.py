@@ -585,6 +585,23 @@ def run_create_bench(args: argparse.Namespace) -> None:
     server.stop()
 
 
+def tenant_bench(args: argparse.Namespace) -> None:
+    """A 100-tenant job's marginal cost per tenant next to a plain boto3 loop (ministack for CloudFront)."""
+    print("\n== The tenant job (managed certificates, ministack) vs a plain CreateDistributionTenant loop ==", flush=True)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_tenants.py"), str(args.cap)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    if done.returncode != 0:
+        print(done.stderr[-4000:], file=sys.stderr)
+        print("tenant bench failed (see above)")
+        return
+    print("\n".join(line for line in done.stdout.strip().splitlines() if not line.startswith("20")))
+
+
 # --- Route 53 reads for a 1,000-name job next to a plain boto3 loop -----------------------------------
 
 ROUTE53_ZONES = 3
@@ -947,6 +964,8 @@ def main() -> None:
             print("real triggerer bench failed (see above)")
     if "create" not in skip:
         create_bench(args)
+    if "tenants" not in skip:
+        tenant_bench(args)
     if "route53" not in skip:
         route53_bench(args)
     if "parse" not in skip:

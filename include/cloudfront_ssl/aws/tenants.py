@@ -277,15 +277,19 @@ def create_tenant_for_job(
     run_id: str,
     user_tags: dict[str, str],
     first_try: bool,
+    client: Any = None,
+    endpoints: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Create the tenant of one item (or find the one an earlier try made); return the summary entry.
 
     :param group: ``{"item", "names", "certificate_arn"}``; ``certificate_arn`` None asks for a
         managed certificate.
+    :param client: a CloudFront client to reuse across the job's tenants (made from the connection
+        when None); ``endpoints`` caches routing endpoints by connection group across them too.
     """
     from cloudfront_ssl.aws.cloudfront import cloudfront_hook
 
-    client = cloudfront_hook(aws_conn_id).conn
+    client = client or cloudfront_hook(aws_conn_id).conn
     name = tenant_name(group["names"])
     tenant = None if first_try else find_job_tenant(client, name, dag_id, run_id)
     if tenant is None:
@@ -298,7 +302,7 @@ def create_tenant_for_job(
             parameters=parameters,
             tags=job_tags(dag_id, run_id, user_tags),
         )
-    return tenant_result(client, tenant, managed=not group.get("certificate_arn"))
+    return tenant_result(client, tenant, managed=not group.get("certificate_arn"), endpoints=endpoints)
 
 
 def tenant_result(

@@ -160,6 +160,10 @@ def create_tenants(
     """Create the job's tenants (finding those an earlier try made); return the summary's ``tenants``."""
     config = parse_config(CreateJobConfig, params)
     assert config.multi_tenant_distribution_id  # the model requires it with hosting: tenant
+    from cloudfront_ssl.aws.cloudfront import cloudfront_hook
+
+    client = cloudfront_hook(config.aws_conn_id).conn
+    endpoints: dict[str, str] = {}
     created = []
     for group in tenants_to_create(plan, certificates):
         tenant = tenants.create_tenant_for_job(
@@ -172,6 +176,8 @@ def create_tenants(
             run_id=run_id,
             user_tags=config.tags,
             first_try=first_try,
+            client=client,
+            endpoints=endpoints,
         )
         log.info(
             "Tenant %s (%s) serves %s; its names point at %s",
