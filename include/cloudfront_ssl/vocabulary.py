@@ -36,6 +36,8 @@ SUMMARY = "summary"
 NOTIFY_FAILURE = "notify_failure"
 CLEANUP_ON_FAILURE = "cleanup_on_failure"
 REMOVE_JOB_RESOURCES = "remove_job_resources"
+DISABLE_DISTRIBUTIONS = "disable_distributions"
+WAIT_FOR_DISTRIBUTIONS = "wait_for_distributions"
 INVENTORY = "inventory"
 
 LAST_STEP = CLEANUP_ON_FAILURE

@@ -109,6 +109,40 @@ def test_waits_until_the_disabled_distribution_is_deployed(airflow_db, aws):
     assert distribution not in _state(aws)[0] and certificate not in _state(aws)[1]
 
 
+def test_the_clean_up_defers_while_cloudfront_deploys_then_deletes(airflow_db, aws, capfd, caplog):
+    """The wait for a disabled distribution holds no worker: the step defers (Airflow records it
+    DEFERRED and hands botocore's distribution_deployed waiter to the triggerer), then the last step
+    deletes the distribution and its certificate."""
+    from moto.moto_api import state_manager
+
+    tags = {"airflow:dag_id": "ssl_create_certificates", "airflow:run_id": "fleet-job"}
+    distribution = aws.create_distribution(["fleet.example.com"], tags=tags)
+    certificate = _certificate(aws, "fleet.example.com", tags)
+    dag = load_dag("ssl_cleanup_job")
+    dag.get_task("wait_for_distributions").waiter_delay = 1
+    # Many status reads before CloudFront (moto) reports the disabling "Deployed": seconds of waiting.
+    state_manager.set_transition("cloudfront::distribution", {"progression": "manual", "times": 12})
+    try:
+        result = run_dag(dag, {"job_run_id": "fleet-job", "dry_run": False})
+    finally:
+        state_manager.unset_transition("cloudfront::distribution")
+    output = capfd.readouterr()
+    logged = output.out + output.err + caplog.text  # where the log lines go depends on the logging set-up
+    assert result.state == "success", result.task_states
+    # The worker gave the wait up: the execution API recorded the task deferred, and the triggerer
+    # (in line under dag.test) polled CloudFront until it reported the distribution deployed.
+    assert "Pausing task as DEFERRED" in logged and "new_state=deferred" in logged
+    assert logged.count("Distribution status: InProgress") >= 2
+    assert f"Distribution {distribution} is deployed" in logged
+    removed = result.xcom("remove_job_resources")
+    assert [d["action"] for d in removed["distributions"]] == ["deleted"]
+    assert [c["action"] for c in removed["certificates"]] == ["deleted"]
+    assert distribution not in _state(aws)[0] and certificate not in _state(aws)[1]
+    # Running it twice is harmless: nothing left to do.
+    again = _cleanup("fleet-job", dry_run=False)
+    assert again["distributions"] == [] and again["certificates"] == []
+
+
 def test_cleanup_on_failure_leaves_nothing_behind(airflow_db, aws, monkeypatch):
     from cloudfront_ssl.aws import cloudfront
 
@@ -198,8 +232,8 @@ def test_a_job_that_is_still_running_is_refused_but_a_dry_run_lists_it(job, aws)
     set_running("ssl_create_certificates", result.run_id, running=True)
     before = _state(aws)
     refused = run_dag(load_dag("ssl_cleanup_job"), {"job_run_id": result.run_id, "dry_run": False})
-    assert refused.task_states["remove_job_resources"] == ["failed"]
-    assert _tries("ssl_cleanup_job", refused.run_id, "remove_job_resources") == 1  # refused, not retried
+    assert refused.task_states["disable_distributions"] == ["failed"]
+    assert _tries("ssl_cleanup_job", refused.run_id, "disable_distributions") == 1  # refused, not retried
     assert _state(aws) == before
     assert len(_cleanup(result.run_id, dry_run=True)["distributions"]) == 2
     set_running("ssl_create_certificates", result.run_id, running=False)
@@ -209,8 +243,8 @@ def test_a_job_that_is_still_running_is_refused_but_a_dry_run_lists_it(job, aws)
 
 def test_a_conf_error_fails_at_once(airflow_db, aws):
     refused = run_dag(load_dag("ssl_cleanup_job"), {"job_run_id": "some-job", "dryrun": False})
-    assert refused.task_states["remove_job_resources"] == ["failed"]
-    assert _tries("ssl_cleanup_job", refused.run_id, "remove_job_resources") == 1
+    assert refused.task_states["disable_distributions"] == ["failed"]
+    assert _tries("ssl_cleanup_job", refused.run_id, "disable_distributions") == 1
     inventory = run_dag(load_dag("ssl_certificate_inventory"), {"aws_conn_id": "aws_defualt"})
     assert inventory.task_states["inventory"] == ["failed"]
     assert _tries("ssl_certificate_inventory", inventory.run_id, "inventory") == 1

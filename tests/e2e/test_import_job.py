@@ -257,7 +257,7 @@ def refusal_cases(ca):
             "a name that is no public domain name, with a distribution",
             {**good, "certificate_body": localhost.cert_pem(), "private_key": localhost.key_pem()},
             source,
-            "certificate_body: the certificate's name 'localhost' needs at least two labels",
+            "certificate_body: the certificate's name 'localhost' has one label only",
         ),
     ]
 
@@ -323,37 +323,63 @@ def test_a_connection_that_does_not_exist_is_refused(dag, aws, ca):
     assert aws.messages() == []  # no connection to send with: the failure stays in Airflow
 
 
-def test_a_throttled_import_is_sent_again(dag, aws, ca, monkeypatch):
-    """ACM takes one ImportCertificate a second: throttling answers are waited out, not final."""
-    from botocore.exceptions import ClientError
+PROXIED = "aws_import_proxied"
 
-    from cloudfront_ssl.steps import import_job
 
-    real_import = import_job._import
-    throttled = {"count": 0}
+@pytest.fixture
+def proxy(aws, monkeypatch):
+    """A fault proxy in front of moto, and an Airflow connection through it (botocore's retries as
+    the connection's defaults: the one layer that sends a call again)."""
+    from devstack.fault_proxy import FaultProxy
 
-    class ThrottlingClient:
-        """The job's real ACM client, with ACM's throttling answer to its first two imports."""
-
-        def __init__(self, client):
-            self.client = client
-
-        def import_certificate(self, **kwargs):
-            if throttled["count"] < 2:
-                throttled["count"] += 1
-                raise ClientError(
-                    {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
-                    "ImportCertificate",
-                )
-            return self.client.import_certificate(**kwargs)
-
-    monkeypatch.setattr(
-        import_job,
-        "_import",
-        lambda client, kwargs: real_import(ThrottlingClient(client), kwargs, backoff_seconds=0.01),
+    running = FaultProxy(aws.url).start()
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{PROXIED.upper()}",
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {"endpoint_url": running.url, "region_name": "eu-west-1"},
+            }
+        ),
     )
+    yield running
+    running.stop()
+
+
+def botocore_attempts(conn_id: str) -> int:
+    """How many times botocore sends one ACM call on this connection (its first send included)."""
+    from cloudfront_ssl.aws.acm import acm_hook
+
+    retries = acm_hook(conn_id).conn.meta.config.retries or {}
+    if "total_max_attempts" in retries:
+        return int(retries["total_max_attempts"])
+    mode = retries.get("mode", "legacy")
+    return int(retries.get("max_attempts", 4 if mode == "legacy" else 2)) + 1
+
+
+def test_a_throttled_import_is_sent_again_by_botocore_alone(dag, aws, ca, proxy):
+    """ACM takes one ImportCertificate a second: throttling is waited out by one layer of retries."""
     _, fields = bundle(ca, ("throttled.example.com",))
-    result = run_dag(dag, conf(aws, fields))
+    proxy.inject("throttle", "throttle", operation="ImportCertificate")
+    result = run_dag(dag, conf(aws, fields, aws_conn_id=PROXIED))
     assert result.state == "success", result.task_states
-    assert throttled["count"] == 2
+    assert proxy.count("ImportCertificate") == 3  # two throttled, the third imported
     assert len(aws.certificates()) == 1
+
+
+def test_an_import_throttled_throughout_is_sent_at_most_botocores_attempts(dag, aws, ca, proxy):
+    """The step's own loop used to send again on top of botocore's retries (7 x 5 sends per try):
+    now one try of the step sends ImportCertificate at most botocore's attempts."""
+    from tests.plugin_support import without_retries
+
+    _, fields = bundle(ca, ("always-throttled.example.com",))
+    proxy.fail_always("throttle", operation="ImportCertificate")
+    with without_retries(dag):
+        result = run_dag(dag, conf(aws, fields, aws_conn_id=PROXIED))
+    sends = proxy.count("ImportCertificate")
+    print(f"\nImportCertificate sends in one try of the step under throttling: {sends}")
+    assert result.task_states["import_certificate"] == ["failed"]
+    assert 1 < sends <= botocore_attempts(PROXIED)
+    assert aws.certificates() == []

@@ -12,7 +12,14 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from cloudfront_ssl.errors import FinalError, aws_error_code, aws_error_message
+from cloudfront_ssl.errors import (
+    FinalError,
+    aws_error_code,
+    aws_error_message,
+    is_final,
+    is_worth_sending_again,
+    refused,
+)
 from cloudfront_ssl.rules.tags import TAG_DAG_ID, is_job_resource, tag_dict
 
 if TYPE_CHECKING:
@@ -206,37 +213,8 @@ def find_imported_certificate(client: Any, dag_id: str, run_id: str, names: Iter
 
 
 REQUEST_RETRIES = 8
-"""How often a RequestCertificate that met passing trouble (throttling, a dropped connection, a 5xx)
-is sent again; with the backoff below that is about two minutes."""
-PASSING_ERROR_CODES = {
-    "ThrottlingException",
-    "Throttling",
-    "TooManyRequestsException",
-    "RequestTimeout",
-    "RequestTimeoutException",
-    "InternalFailure",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
-}
-"""AWS error codes that say "try again later", not "this request is wrong"."""
-
-
-def is_passing_error(error: BaseException) -> bool:
-    """Whether an AWS call failed for a passing reason: throttling, a 5xx, or the network.
-
-    Sending a request again after such an error is safe where the request is idempotent (ACM's
-    idempotency token, CloudFront's caller reference).
-    """
-    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
-
-    if isinstance(error, ConnectionError | HTTPClientError):
-        # EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, ConnectTimeoutError...
-        return True
-    if isinstance(error, ClientError):
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        return aws_error_code(error) in PASSING_ERROR_CODES or int(status) >= 500
-    return False
+"""How often a RequestCertificate worth sending again (throttling, a dropped connection, a 5xx) is sent
+again; with the backoff below that is about two minutes."""
 
 
 def request_certificate(
@@ -263,7 +241,7 @@ def request_certificate(
         try:
             return client.request_certificate(**kwargs)["CertificateArn"]
         except Exception as error:
-            if not is_passing_error(error):
+            if not is_worth_sending_again(error):
                 _raise_request_error(error, names)
             if attempt == REQUEST_RETRIES:
                 raise
@@ -295,6 +273,8 @@ def _raise_request_error(error: Exception, names: list[str]) -> None:
         "TagPolicyException",
     ):
         raise CertificateRequestError(f"ACM refused the certificate for {names[0]}: {message}") from None
+    if is_final(error):
+        raise refused(error, "acm") from None
     raise error
 
 

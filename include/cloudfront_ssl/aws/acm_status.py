@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudfront_ssl.aws.acm import ALL_KEY_TYPES, FAILED_STATUSES, acm_hook, failure_reason
+from cloudfront_ssl.errors import is_not_found
 
 log = logging.getLogger(__name__)
 
@@ -132,11 +133,6 @@ def _to_describe(
     ]
 
 
-def _is_not_found(error: Exception) -> bool:
-    response = getattr(error, "response", None) or {}
-    return response.get("Error", {}).get("Code") == "ResourceNotFoundException"
-
-
 def _record_description(
     arn: str,
     certificate: dict[str, Any] | None,
@@ -175,7 +171,7 @@ def check_issuance(client: Any, arns: list[str]) -> tuple[IssuanceCheck, StatusS
         try:
             certificate = client.describe_certificate(CertificateArn=arn)["Certificate"]
         except ClientError as error:
-            if not _is_not_found(error):
+            if not is_not_found(error):
                 raise
             certificate = None
         _record_description(arn, certificate, statuses, reasons, requested_at)
@@ -194,41 +190,6 @@ def current_statuses(client: Any, arns: list[str]) -> dict[str, str]:
         return {}
     _, snapshot = check_issuance(client, arns)
     return snapshot.statuses
-
-
-def passing_errors() -> tuple[type[BaseException], ...]:
-    """The errors that a later check may not meet again: AWS answers and network or credential trouble."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    errors: list[type[BaseException]] = [BotoCoreError, ClientError, OSError, asyncio.TimeoutError]
-    try:
-        import aiohttp
-
-        errors.append(aiohttp.ClientError)
-    except ImportError:  # pragma: no cover - aiobotocore brings aiohttp
-        pass
-    return tuple(errors)
-
-
-def describe_error(error: BaseException) -> str:
-    """A short line that says what failed: the ACM operation, AWS's error code and message."""
-    response = getattr(error, "response", None)
-    if isinstance(response, dict) and "Error" in response:
-        operation = getattr(error, "operation_name", "") or "ACM"
-        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        code = response["Error"].get("Code", "error")
-        message = response["Error"].get("Message", "")
-        http = f" (HTTP {status})" if status else ""
-        return f"{operation}: {code}{http}: {message}".rstrip(": ")
-    return f"{type(error).__name__}: {error}"
-
-
-def error_kind(error: BaseException) -> str:
-    """The error's AWS code, or its class name: what the wait counts to say what kept failing."""
-    response = getattr(error, "response", None)
-    if isinstance(response, dict) and "Error" in response:
-        return str(response["Error"].get("Code", type(error).__name__))
-    return type(error).__name__
 
 
 class SharedStatusView:
@@ -336,7 +297,7 @@ class SharedStatusView:
             try:
                 certificate = (await client.describe_certificate(CertificateArn=arn))["Certificate"]
             except Exception as error:
-                if not _is_not_found(error):
+                if not is_not_found(error):
                     raise
                 certificate = None
             _record_description(arn, certificate, statuses, reasons, requested_at)

@@ -38,8 +38,11 @@ __all__ = [
     "CleanupError",
     "cleanup_failed_job",
     "ConfigError",
+    "finish_cleanup",
+    "finish_removal",
     "remove_job_resources",
-    "run_cleanup",
+    "start_cleanup",
+    "start_removal",
 ]
 
 
@@ -93,6 +96,10 @@ def remove_job_resources(
 ) -> dict[str, Any]:
     """Remove the distributions and certificates that one job created; return what was (or would be) done.
 
+    Both halves in one call (:func:`start_removal`, then a wait in this process, then
+    :func:`finish_removal`): the job DAGs' ``cleanup_on_failure`` step. ``ssl_cleanup_job`` runs the
+    halves as steps of their own and waits for the deployment deferred, holding no worker.
+
     :param aws_conn_id: the Airflow AWS connection.
     :param dag_id: the job's DAG.
     :param run_id: the job's run_id.
@@ -110,7 +117,46 @@ def remove_job_resources(
     ``deleted``, ``disabled``, ``kept: <reason>`` or ``failed: <reason>``. Raises :class:`CleanupError`
     after doing all it could when something could not be removed.
     """
+    started = start_removal(aws_conn_id, dag_id, run_id, dry_run=dry_run, dns_results=dns_results)
+    if dry_run:
+        return started["result"]
+    if wait:
+        cf = cloudfront.cloudfront_hook(aws_conn_id).conn
+        for distribution_id in started["deploying"]:
+            try:
+                wait_until_deployed(
+                    cf, distribution_id, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds
+                )
+            except CleanupError as error:
+                started["problems"].append(str(error))
+                _set_action(started["result"], distribution_id, f"failed: {error}")
+            except Exception as error:
+                if aws_error_code(error) != "NoSuchDistribution":
+                    raise
+    return finish_removal(aws_conn_id, started, wait=wait, dns_results=dns_results)
 
+
+def _set_action(result: dict[str, Any], distribution_id: str, action: str) -> None:
+    for entry in result["distributions"]:
+        if entry["id"] == distribution_id:
+            entry["action"] = action
+
+
+def start_removal(
+    aws_conn_id: str,
+    dag_id: str,
+    run_id: str,
+    *,
+    dry_run: bool,
+    dns_results: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The first half of removing a job: list its resources and (unless a dry run) remove its alias
+    records and disable its distributions, so that CloudFront deploys them all in parallel.
+
+    Returns plain JSON for the second half: ``{"aws_conn_id", "dag_id", "run_id", "result" (as
+    :func:`remove_job_resources` returns it so far), "deploying": [distribution ids to wait for],
+    "problems": [...]}``. Idempotent: a distribution already disabled is left as it is.
+    """
     cf = cloudfront.cloudfront_hook(aws_conn_id).conn
     acm_client = acm.acm_hook(aws_conn_id).conn
     from cloudfront_ssl.aws import tenants
@@ -133,6 +179,14 @@ def remove_job_resources(
             {"id": tenant["Id"], "name": tenant["Name"], "domains": tenants.tenant_domains(tenant), "action": "would delete"}
             for tenant in job_tenants
         ]
+    started: dict[str, Any] = {
+        "aws_conn_id": aws_conn_id,
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "result": result,
+        "deploying": [],
+        "problems": [],
+    }
     dns_results = list(dns_results or [])
     # The targets the job's alias records were written to: its own distributions' domain names.
     targets = [
@@ -159,80 +213,110 @@ def remove_job_resources(
             log.info("Would remove %s", item.get("id") or item.get("arn"))
         if dns_results:
             result["dns_records"] += _remove_validation_records(acm_client, dns_results, dry_run=True)
-        return result
+        return started
 
-    problems: list[str] = []
     for entry in result.get("tenants") or []:
         try:
-            tenants.delete_tenant(cf, entry["id"], poll_seconds=poll_seconds, timeout_seconds=timeout_seconds)
+            tenants.delete_tenant(cf, entry["id"], poll_seconds=DEFAULT_POLL_SECONDS, timeout_seconds=DEFAULT_TIMEOUT_SECONDS)
             entry["action"] = "deleted"
             log.info("Deleted tenant %s (%s)", entry["id"], entry["name"])
         except Exception as error:
             entry["action"] = f"failed: {aws_error_code(error) or type(error).__name__}"
-            problems.append(f"tenant {entry['id']}: {error}")
+            started["problems"].append(f"tenant {entry['id']}: {error}")
     # Disable them all first: CloudFront then deploys the changes in parallel.
     for distribution in distributions:
+        entry = {"id": distribution["id"], "aliases": distribution["aliases"], "action": "disabled"}
+        result["distributions"].append(entry)
         try:
             if disable_distribution(cf, distribution["id"]):
                 log.info("Disabled distribution %s", distribution["id"])
         except Exception as error:
             if aws_error_code(error) == "NoSuchDistribution":
-                distribution["gone"] = True
+                entry["action"] = "deleted"
                 continue
             # Go on with the others: one distribution that cannot be disabled now must not keep the
             # rest of the job's resources in place. The step fails at the end, naming it.
             log.warning("Could not disable distribution %s: %s", distribution["id"], error)
-            distribution["problem"] = f"{aws_error_code(error) or type(error).__name__}: {error}"
-    for distribution in distributions:
-        entry = {"id": distribution["id"], "aliases": distribution["aliases"], "action": "disabled"}
-        result["distributions"].append(entry)
-        if distribution.get("gone"):
-            entry["action"] = "deleted"
+            problem = f"{aws_error_code(error) or type(error).__name__}: {error}"
+            entry["action"] = f"failed: {problem}"
+            started["problems"].append(f"distribution {distribution['id']}: {problem}")
             continue
-        if distribution.get("problem"):
-            entry["action"] = f"failed: {distribution['problem']}"
-            problems.append(f"distribution {distribution['id']}: {distribution['problem']}")
-            continue
-        if not wait:
+        started["deploying"].append(distribution["id"])
+    result["certificates"] = [{"arn": c["arn"], "names": c["names"], "action": "kept"} for c in certificates]
+    return started
+
+
+def finish_removal(
+    aws_conn_id: str,
+    started: dict[str, Any],
+    *,
+    wait: bool = True,
+    dns_results: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The second half, once the disabled distributions are deployed: delete them, then the job's
+    certificates that nothing uses, then its validation records that no remaining certificate needs.
+
+    :param started: what :func:`start_removal` returned.
+    :param wait: False: the distributions were only disabled, not waited for; they are not deleted.
+
+    A distribution that is still deploying is reported (``failed: ... run the clean-up again``), not
+    waited for here. Returns the result of :func:`remove_job_resources`; raises :class:`CleanupError`
+    after doing all it could when something could not be removed.
+    """
+    result = started["result"]
+    problems: list[str] = list(started["problems"])
+    if result.get("dry_run"):
+        return result
+    cf = cloudfront.cloudfront_hook(aws_conn_id).conn
+    acm_client = acm.acm_hook(aws_conn_id).conn
+    failed_already = {
+        entry["id"] for entry in result["distributions"] if entry["action"].startswith("failed")
+    }
+    for distribution_id in started["deploying"] if wait else []:
+        if distribution_id in failed_already:
             continue
         try:
-            etag = wait_until_deployed(
-                cf, distribution["id"], poll_seconds=poll_seconds, timeout_seconds=timeout_seconds
-            )
-            cf.delete_distribution(Id=distribution["id"], IfMatch=etag)
-            entry["action"] = "deleted"
-            log.info("Deleted distribution %s", distribution["id"])
-        except CleanupError as error:
-            entry["action"] = f"failed: {error}"
-            problems.append(str(error))
+            response = cf.get_distribution(Id=distribution_id)
+            if response["Distribution"].get("Status") != "Deployed":
+                problem = (
+                    f"distribution {distribution_id} is still deploying its disabling; run the clean-up "
+                    "again later"
+                )
+                _set_action(result, distribution_id, f"failed: {problem}")
+                problems.append(problem)
+                continue
+            cf.delete_distribution(Id=distribution_id, IfMatch=response["ETag"])
+            _set_action(result, distribution_id, "deleted")
+            log.info("Deleted distribution %s", distribution_id)
         except Exception as error:
             if aws_error_code(error) == "NoSuchDistribution":
-                entry["action"] = "deleted"
+                _set_action(result, distribution_id, "deleted")
                 continue
-            entry["action"] = f"failed: {aws_error_code(error) or type(error).__name__}"
-            problems.append(f"distribution {distribution['id']}: {error}")
+            _set_action(result, distribution_id, f"failed: {aws_error_code(error) or type(error).__name__}")
+            problems.append(f"distribution {distribution_id}: {error}")
 
     # A certificate stays while a distribution or a tenant (the job's undeleted ones included) serves it.
+    from cloudfront_ssl.aws import tenants
+
     users = cloudfront.certificate_users(cf)
     for arn, tenant_ids in tenants.certificate_tenants(cf).items():
         users.setdefault(arn, []).extend(f"tenant {tenant_id}" for tenant_id in tenant_ids)
-    for certificate in certificates:
-        entry = {"arn": certificate["arn"], "names": certificate["names"], "action": "deleted"}
-        result["certificates"].append(entry)
-        if certificate["arn"] in users:
-            entry["action"] = "kept: in use by distribution " + ", ".join(users[certificate["arn"]])
+    for entry in result["certificates"]:
+        entry["action"] = "deleted"
+        if entry["arn"] in users:
+            entry["action"] = "kept: in use by distribution " + ", ".join(users[entry["arn"]])
             if wait:
-                problems.append(f"certificate {certificate['arn']}: {entry['action']}")
+                problems.append(f"certificate {entry['arn']}: {entry['action']}")
             continue
         try:
-            in_use_by = acm_client.describe_certificate(CertificateArn=certificate["arn"])["Certificate"].get(
+            in_use_by = acm_client.describe_certificate(CertificateArn=entry["arn"])["Certificate"].get(
                 "InUseBy"
             )
             if in_use_by:
                 entry["action"] = "kept: in use by " + ", ".join(in_use_by)
                 continue
-            acm_client.delete_certificate(CertificateArn=certificate["arn"])
-            log.info("Deleted certificate %s (%s)", certificate["arn"], ", ".join(certificate["names"]))
+            acm_client.delete_certificate(CertificateArn=entry["arn"])
+            log.info("Deleted certificate %s (%s)", entry["arn"], ", ".join(entry["names"]))
         except Exception as error:
             code = aws_error_code(error)
             if code == "ResourceNotFoundException":
@@ -241,9 +325,9 @@ def remove_job_resources(
                 entry["action"] = "kept: in use"
                 continue
             entry["action"] = f"failed: {code or type(error).__name__}"
-            problems.append(f"certificate {certificate['arn']}: {error}")
+            problems.append(f"certificate {entry['arn']}: {error}")
     if dns_results:
-        result["dns_records"] += _remove_validation_records(acm_client, dns_results, dry_run=False)
+        result["dns_records"] += _remove_validation_records(acm_client, list(dns_results), dry_run=False)
     if problems:
         raise CleanupError("; ".join(problems))
     return result
@@ -279,19 +363,21 @@ def run_state(ti: Any, dag_id: str, run_id: str) -> str | None:
         return None
 
 
-def run_cleanup(
+def start_cleanup(
     params: dict[str, Any],
     *,
     job_state: Callable[[str, str], str | None] | None = None,
     job_dns: Callable[[str, str], list[dict[str, Any]]] | None = None,
-    poll_seconds: float = DEFAULT_POLL_SECONDS,
 ) -> dict[str, Any]:
-    """The ``ssl_cleanup_job`` task: validate the conf and remove (or list) the job's resources.
+    """The ``ssl_cleanup_job``'s first step: validate the conf, then list (dry run) or start removing
+    the job's resources (:func:`start_removal`: alias records removed, distributions disabled).
 
     :param job_state: returns the state of a DAG run (``dag_id``, ``run_id``), or None when Airflow
         has no such run. A job that is still queued or running is refused (its later steps could
         create what this removes), except in a dry run.
     :param job_dns: returns the results of a job's Route 53 steps (``dag_id``, ``run_id``).
+
+    Returns what :func:`start_removal` returns, with ``dns_results``: plain JSON for the next steps.
     """
     try:
         config = parse_config(CleanupConfig, params)
@@ -308,14 +394,21 @@ def run_cleanup(
         log.warning(
             "Airflow has no run %s of %s: removing what its tags name", config.job_run_id, config.job_dag_id
         )
-    return remove_job_resources(
+    dns_results = job_dns(config.job_dag_id, config.job_run_id) if job_dns else []
+    started = start_removal(
         config.aws_conn_id,
         config.job_dag_id,
         config.job_run_id,
         dry_run=config.dry_run,
-        poll_seconds=poll_seconds,
-        dns_results=job_dns(config.job_dag_id, config.job_run_id) if job_dns else None,
+        dns_results=dns_results,
     )
+    started["dns_results"] = dns_results
+    return started
+
+
+def finish_cleanup(started: dict[str, Any]) -> dict[str, Any]:
+    """The ``ssl_cleanup_job``'s last step, after the deferred wait: :func:`finish_removal`."""
+    return finish_removal(started["aws_conn_id"], started, dns_results=started.get("dns_results"))
 
 
 def cleanup_failed_job(

@@ -18,7 +18,15 @@ from airflow.triggers.base import TriggerEvent
 
 from cloudfront_ssl.aws.pacing import Route53Hook
 from cloudfront_ssl.aws.route53 import change_status, route53_client
-from cloudfront_ssl.errors import FinalError
+from cloudfront_ssl.errors import (
+    AwsRefusedError,
+    FinalError,
+    describe_error,
+    is_final,
+    is_worth_checking_again,
+    refusal_message,
+    refused,
+)
 
 WAITER = "resource_record_sets_changed"
 DEFAULT_DELAY_SECONDS = 10
@@ -75,28 +83,49 @@ class DnsChangesInsyncTrigger(AwsBaseWaiterTrigger):
         self.change_ids = list(change_ids)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Wait for each change in turn with the provider's logging async waiter."""
-        from airflow.exceptions import AirflowException
-        from airflow.providers.amazon.aws.utils.waiter_with_logging import async_wait
+        """Check each change in turn every ``waiter_delay`` seconds until it is ``INSYNC``.
+
+        An error worth checking again (throttling, a dropped connection, a 5xx) is logged and
+        checked again at the next poll; a final one (access denied, an unknown key) ends the wait
+        at once with ``{"status": "refused", "message"}`` naming the AWS action.
+        """
+        import asyncio
 
         hook = self.hook()
         async with await hook.get_async_conn() as client:
-            waiter = hook.get_waiter(self.waiter_name, deferrable=True, client=client)
             for change_id in self.change_ids:
-                try:
-                    await async_wait(
-                        waiter,
-                        self.waiter_delay,
-                        self.attempts,
-                        {"Id": change_id},
-                        self.failure_message,
-                        self.status_message,
-                        self.status_queries,
-                    )
-                except AirflowException as error:
-                    yield self._event_from_exception(error)
-                    return
-                self.log.info("Route 53 change %s is INSYNC", change_id)
+                for attempt in range(1, self.attempts + 1):
+                    try:
+                        status = (await client.get_change(Id=change_id))["ChangeInfo"]["Status"]
+                    except Exception as error:
+                        if is_final(error):
+                            message = refusal_message(error, "route53")
+                            yield TriggerEvent(
+                                {"status": "refused", "message": message, "change_ids": self.change_ids}
+                            )
+                            return
+                        if not is_worth_checking_again(error):
+                            raise
+                        self.log.warning(
+                            "Route 53 could not be read (%s); checking again in %s s",
+                            describe_error(error),
+                            self.waiter_delay,
+                        )
+                        status = None
+                    if status == "INSYNC":
+                        self.log.info("Route 53 change %s is INSYNC", change_id)
+                        break
+                    if attempt == self.attempts:
+                        yield TriggerEvent(
+                            {
+                                "status": "error",
+                                "message": f"{self.failure_message}: {change_id} still {status or 'unread'} "
+                                f"after {self.attempts} checks",
+                                "change_ids": self.change_ids,
+                            }
+                        )
+                        return
+                    await asyncio.sleep(self.waiter_delay)
         yield TriggerEvent({"status": "success", "change_ids": self.change_ids})
 
 
@@ -150,7 +179,12 @@ class WaitForDnsChangesOperator(BaseOperator):
             self.log.info("No Route 53 change to wait for")
             return []
         client = route53_client(self._conn_id())
-        pending = [change_id for change_id in change_ids if change_status(client, change_id) != "INSYNC"]
+        try:
+            pending = [change_id for change_id in change_ids if change_status(client, change_id) != "INSYNC"]
+        except Exception as error:
+            if is_final(error):
+                raise refused(error, "route53") from None
+            raise
         if not pending:
             self.log.info("Route 53 has applied all %d change(s)", len(change_ids))
             return change_ids
@@ -172,6 +206,8 @@ class WaitForDnsChangesOperator(BaseOperator):
         if event.get("status") == "success":
             self.log.info("Route 53 has applied the change(s) %s", event.get("change_ids"))
             return self._change_ids()
+        if event.get("status") == "refused":
+            raise AwsRefusedError(event["message"])
         raise DnsChangeError(
             f"Route 53 did not apply the change(s) {event.get('change_ids')}: {event.get('message')}. "
             "Retrying this step waits for the same changes again."

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from typing import Any
 
 from cloudfront_ssl.aws import acm, cloudfront, notify
 from cloudfront_ssl.aws.connections import require_connection
-from cloudfront_ssl.errors import FinalError, JobInputError, aws_error_code, aws_error_message
+from cloudfront_ssl.errors import (
+    FinalError,
+    JobInputError,
+    aws_error_code,
+    aws_error_message,
+    is_permission_denied,
+    is_worth_sending_again,
+    refused,
+)
 from cloudfront_ssl.rules import messages
 from cloudfront_ssl.rules.config import IMPORT_TAG_NAME, ConfigError, ImportJobConfig, parse_config
 from cloudfront_ssl.rules.names import InvalidNameError, normalize_name
@@ -23,8 +30,6 @@ from cloudfront_ssl.steps.claims import TaskClaims
 
 log = logging.getLogger(__name__)
 
-IMPORT_RETRIES = 6
-"""How often an ImportCertificate that met passing trouble is sent again (ACM allows 1 call a second)."""
 _PEM_LINE = re.compile(r"^[A-Za-z0-9+/=]{16,}$")
 
 
@@ -151,7 +156,6 @@ def _claim_aliases(claims: TaskClaims | None, aliases: list[str]) -> None:
     claims.publish(aliases)
     held = claims.held(aliases)
     if held:
-        claims.withdraw()
         refused = "; ".join(
             f"{name} is claimed by {holder}, which is still running" for name, holder in sorted(held.items())
         )
@@ -165,6 +169,20 @@ def check(params: dict[str, Any], dag_id: str, run_id: str, ti: Any = None) -> d
     facts and the distribution's aliases. With ``ti`` (the running task instance) the aliases are
     claimed so that no other running job works on them (:mod:`cloudfront_ssl.steps.claims`).
     """
+    claims = TaskClaims(ti, dag_id, run_id) if ti is not None else None
+    if claims is not None:
+        # First thing: other checks wait for this job's names instead of missing them.
+        claims.publish(None)
+    try:
+        return _checked(params, dag_id, run_id, claims)
+    except BaseException:
+        if claims is not None:
+            claims.withdraw()
+        raise
+
+
+def _checked(params: dict[str, Any], dag_id: str, run_id: str, claims: TaskClaims | None) -> dict[str, Any]:
+    """The import job's check, its claim already published as "names not known yet"."""
     config = _config(params)
     require_connection(config.aws_conn_id)
     private_key = read_private_key(config)
@@ -179,14 +197,10 @@ def check(params: dict[str, Any], dag_id: str, run_id: str, ti: Any = None) -> d
         aliases = _distribution_aliases(config, bundle)
         if len(aliases) > cloudfront.MAX_ALIASES:
             raise JobInputError(f"aliases: a distribution takes at most {cloudfront.MAX_ALIASES} aliases")
-        claims = TaskClaims(ti, dag_id, run_id) if ti is not None else None
         _claim_aliases(claims, aliases)
-        try:
-            _check_source_and_aliases(config, aliases, dag_id, run_id)
-        except JobInputError:
-            if claims is not None:
-                claims.withdraw()
-            raise
+        _check_source_and_aliases(config, aliases, dag_id, run_id)
+    elif claims is not None:
+        claims.publish([])  # no distribution: the job claims no name
     log.info(
         "Certificate %s for %s, key %s, valid until %s",
         bundle.subject,
@@ -257,34 +271,26 @@ def import_certificate(
     return acm.certificate_result(certificate)
 
 
-def _import(client: Any, kwargs: dict[str, Any], *, backoff_seconds: float = 1.0) -> str:
-    """ImportCertificate, sent again after passing trouble (throttling: ACM allows one call a second;
-    a dropped connection; a 5xx); a refusal fails the job at once, with ACM's message scrubbed."""
+def _import(client: Any, kwargs: dict[str, Any]) -> str:
+    """ImportCertificate, sent once by this code: botocore's retries (the connection's retry mode) are
+    the one layer that sends it again after throttling, a dropped connection or a 5xx. A refusal fails
+    the job at once, with ACM's message scrubbed; trouble that outlasted botocore's attempts fails
+    this try of the step, and Airflow's retry of the step sends it again later."""
     from botocore.exceptions import ClientError
 
-    for attempt in range(IMPORT_RETRIES + 1):
-        try:
-            return client.import_certificate(**kwargs)["CertificateArn"]
-        except Exception as error:
-            passing = acm.is_passing_error(error)
-            if passing and attempt < IMPORT_RETRIES:
-                delay = min(backoff_seconds * 2**attempt, 30)
-                log.warning(
-                    "ImportCertificate met passing trouble (%s); sending it again in %.0f s",
-                    aws_error_code(error) or type(error).__name__,
-                    delay,
-                )
-                time.sleep(delay)
-                continue
-            if isinstance(error, ClientError) and not passing:
-                # ACM's message may quote what it was sent: keep the code and scrub the rest.
-                message = messages.scrub_secrets(aws_error_message(error))
-                raise FinalError(f"ACM refused the import ({aws_error_code(error)}): {message}") from None
-            # Still passing trouble after every attempt: fail this try; Airflow retries the task.
-            raise RuntimeError(
-                f"ImportCertificate kept failing ({aws_error_code(error) or type(error).__name__})"
-            ) from None
-    raise AssertionError("unreachable")
+    try:
+        return client.import_certificate(**kwargs)["CertificateArn"]
+    except Exception as error:
+        if isinstance(error, ClientError) and not is_worth_sending_again(error):
+            if is_permission_denied(error):
+                raise refused(error, "acm") from None
+            # ACM's message may quote what it was sent: keep the code and scrub the rest.
+            message = messages.scrub_secrets(aws_error_message(error))
+            raise FinalError(f"ACM refused the import ({aws_error_code(error)}): {message}") from None
+        raise RuntimeError(
+            f"ImportCertificate kept failing after botocore's attempts ({aws_error_code(error) or type(error).__name__}); "
+            "the step's retry sends it again"
+        ) from None
 
 
 def distributions_to_create(

@@ -11,8 +11,15 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from cloudfront_ssl.aws.acm import acm_hook
-from cloudfront_ssl.aws.acm_status import check_issuance, describe_error, passing_errors
-from cloudfront_ssl.errors import FinalError
+from cloudfront_ssl.aws.acm_status import check_issuance
+from cloudfront_ssl.errors import (
+    AwsRefusedError,
+    FinalError,
+    describe_error,
+    is_final,
+    is_worth_checking_again,
+    refused,
+)
 from cloudfront_ssl.steps.triggers import ERROR_GRACE_SECONDS, CertificatesIssuedTrigger
 
 
@@ -46,8 +53,10 @@ class WaitForCertificatesOperator(BaseOperator):
     ListCertificates sweep, and a DescribeCertificate only for a certificate that failed. It fails
     at once, naming the certificate and ACM's reason, when one is FAILED, VALIDATION_TIMED_OUT or
     REVOKED; after ``validation_timeout_hours`` counted from the earliest certificate's request; and
-    when AWS errors last ``error_grace_seconds`` with no successful check (passing errors are
-    logged and checked again at the next poll).
+    when AWS errors last ``error_grace_seconds`` with no successful check (errors worth checking
+    again are logged and checked again at the next poll); and at once, naming the AWS action and
+    what the policy must allow, on an error that trying again cannot mend (access denied, an
+    unknown key, a malformed request).
 
     :param certificate_arns: the certificates to wait for (templated; an XCom of the request step).
     :param aws_conn_id: the Airflow AWS connection (templated).
@@ -90,8 +99,12 @@ class WaitForCertificatesOperator(BaseOperator):
         pending, requested_at = arns, [time.time()]
         try:
             check, snapshot = check_issuance(acm_hook(self.aws_conn_id).conn, arns)
-        except passing_errors() as error:
-            # The trigger checks again at its first poll: a passing error must not cost a try.
+        except Exception as error:
+            if is_final(error):
+                raise refused(error, "acm") from None
+            if not is_worth_checking_again(error):
+                raise
+            # The trigger checks again at its first poll: such an error must not cost a try.
             self.log.warning(
                 "ACM could not be read (%s); the wait checks again shortly", describe_error(error)
             )
@@ -145,6 +158,8 @@ class WaitForCertificatesOperator(BaseOperator):
                 f"{self.validation_timeout_hours} hours: {', '.join(event['pending'])}. "
                 "Check that the DNS validation records are in place."
             )
+        if status == "refused":
+            raise AwsRefusedError(event["message"])
         if status == "error":
             raise AcmUnreachableError(
                 f"{event['message']}. {len(event['pending'])} certificate(s) were still pending validation; "

@@ -15,7 +15,14 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from cloudfront_ssl.aws.acm_status import assess, describe_error, error_kind, passing_errors, status_view
+from cloudfront_ssl.aws.acm_status import assess, status_view
+from cloudfront_ssl.errors import (
+    describe_error,
+    error_kind,
+    is_final,
+    is_worth_checking_again,
+    refusal_message,
+)
 
 ERROR_GRACE_SECONDS = 3600.0
 """Give up after AWS errors with no successful check for this long."""
@@ -44,14 +51,18 @@ class CertificatesIssuedTrigger(BaseTrigger):
     The checks read ACM through the view that every wait on the same connection shares in this
     triggerer process (:mod:`cloudfront_ssl.aws.acm_status`): one ListCertificates sweep per poll
     interval for all jobs, plus a DescribeCertificate for a certificate that fails (to read ACM's
-    reason). An AWS error (throttling, a dropped connection, a 5xx, credentials being refreshed) is
-    logged and the check is tried again at the next poll.
+    reason). An error worth checking again (throttling, a dropped connection, a 5xx, credentials being
+    refreshed: :func:`cloudfront_ssl.errors.is_worth_checking_again`) is logged and the check is tried
+    again at the next poll; a final one (access denied, an unknown key, a malformed request) ends the
+    wait at once.
 
     The trigger fires one event: ``{"status": "issued", "certificate_arns": [...]}`` when all are
     issued; ``{"status": "failed", "certificate_arn": ..., "reason": ...}`` as soon as one is FAILED,
     VALIDATION_TIMED_OUT, REVOKED or otherwise beyond issuance; ``{"status": "timeout", "pending":
     [...]}`` once ``deadline`` (a Unix time) has passed; ``{"status": "error", "message": ...,
-    "pending": [...]}`` after AWS errors with no successful check for ``error_grace_seconds``.
+    "pending": [...]}`` after AWS errors with no successful check for ``error_grace_seconds``;
+    ``{"status": "refused", "message": ..., "pending": [...]}`` at once on a final AWS error, the
+    message naming the AWS action and what the policy must allow.
 
     :param certificate_arns: the certificates to wait for.
     :param aws_conn_id: the Airflow AWS connection.
@@ -105,7 +116,6 @@ class CertificatesIssuedTrigger(BaseTrigger):
 
     async def _wait(self, view: Any) -> dict[str, Any]:
         interval = max(float(self.poll_interval_seconds), 0.001)
-        errors = passing_errors()
         total = len(self.certificate_arns)
         pending = list(self.certificate_arns)
         last_success = time.monotonic()
@@ -122,7 +132,11 @@ class CertificatesIssuedTrigger(BaseTrigger):
                 await asyncio.sleep(max(due - time.monotonic(), 0))
             try:
                 snapshot = await view.snapshot(not_before=due)
-            except errors as error:
+            except Exception as error:
+                if is_final(error):
+                    return {"status": "refused", "message": refusal_message(error, "acm"), "pending": pending}
+                if not is_worth_checking_again(error):
+                    raise
                 failures[error_kind(error)] += 1
                 last_error = describe_error(error)
                 failing_for = time.monotonic() - last_success
