@@ -18,9 +18,8 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from cloudfront_ssl.aws.acm_status import describe_error, passing_errors
 from cloudfront_ssl.aws.tenants import DNS_VALID, MANAGED_FAILED, MANAGED_ISSUED
-from cloudfront_ssl.errors import FinalError, aws_error_code
+from cloudfront_ssl.errors import FinalError, aws_error_code, describe_error, is_final
 from cloudfront_ssl.steps.triggers import ERROR_GRACE_SECONDS
 
 FINAL_CODES = frozenset({"AccessDenied", "AccessDeniedException", "EntityNotFound", "InvalidArgument"})
@@ -104,7 +103,6 @@ class ManagedCertificatesTrigger(BaseTrigger):
         yield TriggerEvent(event)
 
     async def _wait(self, client: Any) -> dict[str, Any]:
-        errors = passing_errors()
         pending = list(self.tenant_ids)
         issued: dict[str, str] = {}
         last_dns: dict[str, list[dict[str, Any]]] = {}
@@ -136,8 +134,8 @@ class ManagedCertificatesTrigger(BaseTrigger):
                                 entry["status"],
                                 f" ({entry['reason']})" if entry["reason"] else "",
                             )
-            except errors as error:
-                if aws_error_code(error) in FINAL_CODES:
+            except Exception as error:
+                if aws_error_code(error) in FINAL_CODES or is_final(error):
                     return {
                         "status": "failed",
                         "tenant_id": pending[0] if pending else "",
