@@ -9,9 +9,11 @@ The job's steps, top to bottom:
                           with route53_validation: the validation records missing from Route 53,
                           written one batch per zone, then deferred until Route 53 has applied them
 4. wait_for_issuance      deferred: ACM is checked every poll_interval_seconds, no worker is held
-hosting: distribution (steps 5-7 make nothing with hosting: tenant)
-5. create_distribution    one mapped task per distribution, copied from the source distribution
-6. point_aliases          one mapped task per distribution: with route53_aliases, its alias records
+hosting: distribution (steps 5-7 are skipped with hosting: tenant)
+5. create_distributions   every distribution in one task, copied from the source distribution, a few
+                          at a time; each item's result or error is kept, a retry makes only the rest
+6. point_aliases          with route53_aliases, each distribution's alias records (one task, per-item
+                          results like create_distributions)
 7. notify_cname_targets   tell the owners which CNAME target each name points to (or that it does)
 hosting: tenant (steps 5t-8t are skipped with hosting: distribution)
 5t. create_tenants        one distribution tenant per item on the multi-tenant distribution, with
@@ -32,16 +34,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import DAG, TriggerRule, get_current_context, task
+from airflow.sdk import DAG, TriggerRule, task
 
 from cloudfront_ssl.rules.config import CreateJobConfig, dag_params
 from cloudfront_ssl.steps import create_job
 from cloudfront_ssl.steps.dns_wait import WaitForDnsChangesOperator
-from cloudfront_ssl.steps.job_dag import closing_steps, create_distribution_step, job_default_args
+from cloudfront_ssl.steps.job_dag import (
+    closing_steps,
+    create_distributions_step,
+    item_results,
+    job_default_args,
+)
 from cloudfront_ssl.steps.operators import WaitForCertificatesOperator
 from cloudfront_ssl.steps.tenant_wait import WaitForManagedCertificatesOperator
 from cloudfront_ssl.vocabulary import (
     CREATE_DAG_ID,
+    POINT_ALIASES,
     WAIT_FOR_DNS,
     WAIT_FOR_ISSUANCE,
     WAIT_FOR_MANAGED_CERTIFICATES,
@@ -96,11 +104,14 @@ with DAG(
         """With route53_validation: write them, one batch per zone; tell the owners what is left."""
         return create_job.write_validation_records(params, dns_plan, certificates, run_id)
 
-    @task(map_index_template="{{ first_alias }}", multiple_outputs=False)
-    def point_aliases(distribution: dict[str, Any], params: dict[str, Any], run_id: str) -> dict[str, Any]:
-        """With route53_aliases: point the distribution's aliases at it with alias records."""
-        get_current_context()["first_alias"] = distribution["aliases"][0]  # type: ignore[typeddict-unknown-key]
-        return create_job.point_aliases(params, distribution, run_id)
+    @task(task_id=POINT_ALIASES, multiple_outputs=False)
+    def point_aliases(
+        distributions: list[dict[str, Any]], params: dict[str, Any], run_id: str, ti: Any
+    ) -> list[dict[str, Any]]:
+        """With route53_aliases: point each distribution's aliases at it with alias records."""
+        return item_results(
+            ti, create_job.point_aliases(params, distributions, run_id), "alias record set(s)"
+        )
 
     @task(trigger_rule=TriggerRule.NONE_FAILED, multiple_outputs=False)
     def notify_cname_targets(
@@ -189,8 +200,8 @@ with DAG(
     wait_for_dns >> wait_for_issuance
     groups = distributions_to_create(plan, certificates)
     wait_for_issuance >> groups
-    distributions = create_distribution_step(CreateJobConfig).expand(group=groups)
-    pointed = point_aliases.expand(distribution=distributions)
+    distributions = create_distributions_step(CreateJobConfig)(groups)
+    pointed = point_aliases(distributions)
     notified = notify_cname_targets(distributions, pointed)
 
     tenants = create_tenants(plan, certificates)

@@ -6,7 +6,7 @@ The job's steps, top to bottom:
 1. check                 the conf, the bundle (PEM, key match, key type, validity, chain), the source
                          distribution and the aliases
 2. import_certificate    into ACM us-east-1 with the job's tags (a retry re-imports into the same ARN)
-3. create_distribution   only with create_distributions: copied from the source distribution
+3. create_distributions  only with create_distributions: copied from the source distribution
 4. notify_owners         the certificate's ARN and expiry, and each alias's CNAME target
 5. summary               the job's result: the certificate and its distribution
 6. notify_failure, cleanup_on_failure   only when a step failed: one message to the owners, then
@@ -25,7 +25,7 @@ from airflow.sdk import DAG, TriggerRule, task
 
 from cloudfront_ssl.rules.config import ImportJobConfig, dag_params
 from cloudfront_ssl.steps import import_job
-from cloudfront_ssl.steps.job_dag import closing_steps, create_distribution_step, job_default_args
+from cloudfront_ssl.steps.job_dag import closing_steps, create_distributions_step, job_default_args
 from cloudfront_ssl.vocabulary import IMPORT_DAG_ID
 
 with DAG(
@@ -72,12 +72,14 @@ with DAG(
     @task(trigger_rule=TriggerRule.NONE_FAILED, multiple_outputs=False)
     def summary(certificate: dict[str, Any], distributions: list[dict[str, Any]] | None) -> dict[str, Any]:
         """The job's result: the imported certificate and its distribution."""
-        return {"certificates": [certificate], "distributions": list(distributions or [])}
+        from cloudfront_ssl.steps.distributions import summary_entries
+
+        return {"certificates": [certificate], "distributions": summary_entries(distributions)}
 
     facts = check()
     certificate = import_certificate(facts)
     groups = distributions_to_create(facts, certificate)
-    distributions = create_distribution_step(ImportJobConfig).expand(group=groups)
+    distributions = create_distributions_step(ImportJobConfig)(groups)
     notified = notify_owners(facts, certificate, distributions)
     notified >> summary(certificate, distributions)
     closing_steps(after=[distributions, notified])

@@ -1,10 +1,11 @@
-"""``make bench``: the wait at fleet scale, the create job and the DAG files' parse time, each next to its reference.
+"""``make bench``: the wait at fleet scale, the create job (its request phase, and the whole job with its
+distributions), Route 53 for a large job and the DAG files' parse time, each next to its reference.
 
 Every figure is measured in this one run, side by side with what it is compared to; nothing here
 is an assertion. ACM calls are counted where they arrive: at a counting proxy in front of the
 emulator (moto in server mode, in a process of its own), never by the code under test.
 
-    python scripts/bench.py [--jobs 1000] [--certs 10] [--interval 10] [--skip wait,triggerer,create,route53,parse] [--route53-names 1000]
+    python scripts/bench.py [--jobs 1000] [--certs 10] [--interval 10] [--skip wait,triggerer,create,distributions,tenants,route53,parse] [--route53-names 1000]
 """
 
 from __future__ import annotations
@@ -585,6 +586,252 @@ def run_create_bench(args: argparse.Namespace) -> None:
     server.stop()
 
 
+# --- the whole create job, distributions included, next to a plain boto3 loop ------------------------
+
+
+def create_with_distributions_bench(args: argparse.Namespace) -> None:
+    """Print the whole create job's cost per certificate (distributions included) next to the loop's."""
+    print(
+        "\n== The whole create job (dag.test, validation wait 0, with distributions) vs a plain unpaced boto3 loop ==",
+        flush=True,
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "_create_distributions",
+            "--sizes",
+            args.distribution_sizes,
+            "--rounds",
+            str(args.distribution_rounds),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    if done.returncode != 0:
+        print(done.stderr[-4000:], file=sys.stderr)
+        print("create job (with distributions) bench failed (see above)")
+        return
+    print("\n".join(line for line in done.stdout.strip().splitlines() if not line.startswith("20")))
+
+
+PACED = ("acm", "cloudfront", "route53", "sns")
+"""The services the package paces (``cloudfront_ssl.aws.pacing``), each turned off for this figure."""
+
+
+def run_create_with_distributions_bench(args: argparse.Namespace) -> None:
+    """In a fresh process: an Airflow home on SQLite, one moto server, the whole job and the loop.
+
+    The job runs with ``dag.test()`` (every task in this process, as ``airflow dags test`` runs them),
+    certificates turn ISSUED at once (validation wait 0), and the package's rate caps are off for the
+    job: the emulator is not throttled, and a job paced at AWS's real rates next to an unpaced loop
+    would only measure the pacing. The loop makes the same AWS calls for the same resources without Airflow:
+    RequestCertificate with tags, DescribeCertificate until the records are there, one SNS message,
+    GetDistributionConfig of the source, CreateDistributionWithTags for each item, one last message.
+    """
+    small, large = (int(size) for size in args.sizes.split(","))
+    home = Path(tempfile.mkdtemp(prefix="cloudfront-ssl-bench-"))
+    port = free_port()
+    moto_url = f"http://127.0.0.1:{port}"
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP": r"(airflow|cloudfront_ssl)\..*",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
+            # The caps off, as the tests raise them: the emulator takes any rate (see the docstring).
+            **{f"AIRFLOW__SSL_CERTIFICATES__{service.upper()}_CALLS_PER_SECOND": "0" for service in PACED},
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "MOTO_ACM_VALIDATION_WAIT": "0",
+        }
+    )
+    subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+    import boto3
+    from moto import settings
+    from moto.server import ThreadedMotoServer
+
+    settings.ACM_VALIDATION_WAIT = 0
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    sys.path.insert(0, str(ROOT))
+    from devstack.fault_proxy import FaultProxy
+    from devstack.seed import seed
+    from tests.dag_runs import load_dag
+
+    # Job and loop go through the same counting proxy: their AWS calls are compared below.
+    proxy = FaultProxy(moto_url).start()
+    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "testing",
+            "password": "testing",
+            "extra": {"endpoint_url": proxy.url, "region_name": "us-east-1"},
+        }
+    )
+    from cloudfront_ssl.aws import pacing
+
+    for service in PACED:
+        pacing.reset_limiter(service, 0)
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    acm = session.client("acm", endpoint_url=proxy.url)
+    sns = session.client("sns", endpoint_url=proxy.url)
+    cloudfront = session.client("cloudfront", endpoint_url=proxy.url)
+    seeded: dict[str, str] = {}
+
+    def reset() -> None:
+        request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST", data=b"")
+        urllib.request.urlopen(request).close()
+        found = seed(moto_url)
+        seeded.update(source=found.source_distribution_id, topic=found.topic_arn)
+        proxy.clear()
+
+    calls: dict[str, Any] = {}
+    last_run: list[str] = []
+
+    def items(n: int) -> list[list[str]]:
+        tag = uuid.uuid4().hex[:6]
+        return [[f"a{i}-{tag}.example.com", f"www.a{i}-{tag}.example.com"] for i in range(n)]
+
+    def job(n: int) -> float:
+        reset()
+        dag = load_dag("ssl_create_certificates")
+        started = time.perf_counter()
+        run = dag.test(
+            run_conf={
+                "certificates": [", ".join(names) for names in items(n)],
+                "source_distribution_id": seeded["source"],
+                "notification_topic_arn": seeded["topic"],
+                "poll_interval_seconds": 1,
+            }
+        )
+        elapsed = time.perf_counter() - started
+        last_run[:] = [run.run_id]
+        if run.state != "success":
+            raise SystemExit(f"the {n}-item job ended {run.state}")
+        calls[f"job {n}"] = proxy.operations()
+        return elapsed
+
+    def plain_loop(n: int) -> float:
+        """The job's changes made with boto3, one call after the other, without pacing."""
+        reset()
+        started = time.perf_counter()
+        wanted = items(n)
+        tags = [{"Key": "airflow:dag_id", "Value": "loop"}, {"Key": "airflow:run_id", "Value": "loop"}]
+        arns = [
+            acm.request_certificate(
+                DomainName=names[0],
+                SubjectAlternativeNames=names,
+                ValidationMethod="DNS",
+                IdempotencyToken=uuid.uuid4().hex,
+                Tags=tags,
+            )["CertificateArn"]
+            for names in wanted
+        ]
+        for arn in arns:
+            while True:
+                options = acm.describe_certificate(CertificateArn=arn)["Certificate"][
+                    "DomainValidationOptions"
+                ]
+                if all(option.get("ResourceRecord") for option in options):
+                    break
+        sns.publish(TopicArn=seeded["topic"], Subject="Add these DNS records", Message="records")
+        source = cloudfront.get_distribution_config(Id=seeded["source"])["DistributionConfig"]
+        for index, (names, arn) in enumerate(zip(wanted, arns, strict=True)):
+            config = copy.deepcopy(source)
+            config["CallerReference"] = f"loop-{index}-{uuid.uuid4().hex}"
+            config["Aliases"] = {"Quantity": len(names), "Items": names}
+            config["ViewerCertificate"] = {
+                "CloudFrontDefaultCertificate": False,
+                "ACMCertificateArn": arn,
+                "SSLSupportMethod": "sni-only",
+                "MinimumProtocolVersion": "TLSv1.2_2021",
+            }
+            cloudfront.create_distribution_with_tags(
+                DistributionConfigWithTags={"DistributionConfig": config, "Tags": {"Items": tags}}
+            )
+        sns.publish(TopicArn=seeded["topic"], Subject="Point your names at CloudFront", Message="cnames")
+        elapsed = time.perf_counter() - started
+        calls[f"loop {n}"] = proxy.operations()
+        return elapsed
+
+    steps: dict[str, float] = {}
+
+    def step_seconds(run_id: str) -> dict[str, float]:
+        """Each step's time in one run (a step's task instances summed)."""
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.utils.session import create_session
+
+        seconds: dict[str, float] = {}
+        with create_session() as db:
+            for ti in db.query(TaskInstance).filter_by(dag_id="ssl_create_certificates", run_id=run_id):
+                if ti.start_date and ti.end_date:
+                    took = (ti.end_date - ti.start_date).total_seconds()
+                    seconds[ti.task_id] = seconds.get(ti.task_id, 0.0) + took
+        return seconds
+
+    job(2)  # warm-up: imports, DAG parse, database
+    # Interleaved rounds, the best time of each kind kept: on a shared machine, another process's burst
+    # slows one run, not the figure.
+    best: dict[str, float] = {}
+    for _ in range(args.rounds):
+        for name, measure in (
+            (f"job {small}", lambda: job(small)),
+            (f"loop {small}", lambda: plain_loop(small)),
+            (f"job {large}", lambda: job(large)),
+            (f"loop {large}", lambda: plain_loop(large)),
+        ):
+            took = measure()
+            if took < best.get(name, float("inf")):
+                best[name] = took
+                if name == f"job {large}":
+                    steps.clear()
+                    steps.update(step_seconds(last_run[0]))
+    job_small, job_large = best[f"job {small}"], best[f"job {large}"]
+    loop_small, loop_large = best[f"loop {small}"], best[f"loop {large}"]
+    span = large - small
+    job_marginal, loop_marginal = (job_large - job_small) / span, (loop_large - loop_small) / span
+    print(
+        "Rate caps off for the job ([ssl_certificates] "
+        + ", ".join(f"{service}_calls_per_second" for service in PACED)
+        + " = 0: the emulator is not throttled); the loop is unpaced;"
+        f" best of {args.rounds} interleaved round(s)"
+    )
+    print(
+        f"{'job ' + str(small):>9}{'job ' + str(large):>10}{'job s/cert':>12}"
+        f"{'loop ' + str(small):>9}{'loop ' + str(large):>10}{'loop s/cert':>13}{'ratio':>8}"
+    )
+    print(
+        f"{job_small:>9.2f}{job_large:>10.2f}{job_marginal:>12.3f}{loop_small:>9.2f}{loop_large:>10.2f}"
+        f"{loop_marginal:>13.3f}{job_marginal / loop_marginal:>8.2f}"
+    )
+    print(
+        f"s/cert: marginal cost per certificate, (t{large} - t{small}) / {span}; goal: the job's <= 2x the loop's"
+    )
+    print(
+        f"steps of the {large}-item job, s: "
+        + ", ".join(f"{task} {seconds:.1f}" for task, seconds in sorted(steps.items(), key=lambda kv: -kv[1]))
+    )
+    for name in (f"job {large}", f"loop {large}"):
+        counted = ", ".join(f"{op} {count}" for op, count in sorted(calls[name].items()) if op != "unknown")
+        print(f"AWS calls counted at the proxy, {name}: {counted}")
+    proxy.stop()
+    server.stop()
+
+
 def tenant_bench(args: argparse.Namespace) -> None:
     """A 100-tenant job's marginal cost per tenant next to a plain boto3 loop (ministack for CloudFront)."""
     print("\n== The tenant job (managed certificates, ministack) vs a plain CreateDistributionTenant loop ==", flush=True)
@@ -887,6 +1134,15 @@ def main() -> None:
     run.add_argument("--triggerer-jobs", type=int, default=100)
     run.add_argument("--route53-names", type=int, default=1000)
     run.add_argument("--skip", default="")
+    run.add_argument(
+        "--distribution-sizes", default="10,100", help="the two job sizes of the whole-job figure (items)"
+    )
+    run.add_argument(
+        "--distribution-rounds",
+        type=int,
+        default=2,
+        help="interleaved rounds of the whole-job figure (best kept)",
+    )
     run.add_argument("--uncapped", action="store_true", help="also time the create job with the rate cap off")
     fleet_cmd = sub.add_parser("_fleet")
     fleet_cmd.add_argument("port", type=int)
@@ -899,6 +1155,9 @@ def main() -> None:
     create_cmd = sub.add_parser("_create")
     create_cmd.add_argument("--cap", type=float)
     create_cmd.add_argument("--uncapped", action="store_true")
+    distributions_cmd = sub.add_parser("_create_distributions")
+    distributions_cmd.add_argument("--sizes", default="10,100")
+    distributions_cmd.add_argument("--rounds", type=int, default=2)
     route53_cmd = sub.add_parser("_route53")
     route53_cmd.add_argument("--names", type=int, default=1000)
     sub.add_parser("_parse")
@@ -914,6 +1173,9 @@ def main() -> None:
         return
     if args.command == "_create":
         run_create_bench(args)
+        return
+    if args.command == "_create_distributions":
+        run_create_with_distributions_bench(args)
         return
     if args.command == "_parse":
         run_parse_bench()
@@ -964,6 +1226,8 @@ def main() -> None:
             print("real triggerer bench failed (see above)")
     if "create" not in skip:
         create_bench(args)
+    if "distributions" not in skip:
+        create_with_distributions_bench(args)
     if "tenants" not in skip:
         tenant_bench(args)
     if "route53" not in skip:

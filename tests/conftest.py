@@ -29,6 +29,9 @@ os.environ.update(airflow_environment(_HOME, MOTO_URL))
 # The emulator takes far more than ACM's 10 calls a second: a 100-certificate job would spend most of its
 # run waiting for the production default of 5. Tests of the cap itself set their own rate.
 os.environ["AIRFLOW__SSL_CERTIFICATES__ACM_CALLS_PER_SECOND"] = "100"
+# Every process of a test (dag.test() in this one, racing jobs and api-servers in others) encrypts and
+# reads Variables and connections with one key, as the components of one deployment do.
+os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", "aW5zZWN1cmUtdGVzdC1rZXktZm9yLWxvY2FsLXVzZTE=")
 # A name a page template uses but its data lacks fails the render, instead of showing as empty.
 os.environ["AIRFLOW__SSL_CERTIFICATES__STRICT_TEMPLATES"] = "True"
 

@@ -144,3 +144,53 @@ def run_dag_cli(dag_id: str, conf: dict[str, Any]) -> tuple[RunResult, str]:
             states.setdefault(ti.task_id, []).append(str(getattr(ti.state, "value", ti.state)))
         result = RunResult(dag_id, stored.run_id, str(getattr(stored.state, "value", stored.state)), states)
     return result, output
+
+
+def clear_and_resume(dag: Any, run_id: str, task_id: str) -> RunResult:
+    """Clear one step of a finished run and everything downstream of it, as *Clear* in Airflow's UI
+    does, then run the run on to its end in this process the way ``dag.test()`` runs it.
+
+    The cleared step starts its next try (``try_number`` goes up): a retry, as a user makes one after
+    mending what made it fail.
+    """
+    from airflow import settings
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import clear_task_instances
+    from airflow.sdk.definitions.dag import _run_task
+    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow.utils.state import DagRunState, TaskInstanceState
+
+    scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    cleared = {task_id, *dag.get_task(task_id).get_flat_relative_ids(upstream=False)}
+    session = settings.Session()
+    run = session.query(DagRun).filter_by(dag_id=dag.dag_id, run_id=run_id).one()
+    run.dag = scheduler_dag
+    clear_task_instances(
+        [ti for ti in run.get_task_instances(session=session) if ti.task_id in cleared],
+        session,
+        dag_run_state=DagRunState.RUNNING,
+    )
+    session.commit()
+    while run.state in (DagRunState.RUNNING, DagRunState.QUEUED):
+        if run.state == DagRunState.QUEUED:
+            run.state = DagRunState.RUNNING
+        session.expire_all()
+        run.dag = scheduler_dag
+        schedulable, _ = run.update_state(session=session)
+        for ti in schedulable:
+            ti.try_number += 1
+            ti.state = TaskInstanceState.SCHEDULED
+        session.commit()
+        for ti in [
+            ti for ti in run.get_task_instances(session=session) if ti.state == TaskInstanceState.SCHEDULED
+        ]:
+            _run_task(ti=ti, task=dag.task_dict[ti.task_id], run_triggerer=True)
+    session.close()
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        stored = session.query(DagRun).filter_by(dag_id=dag.dag_id, run_id=run_id).one()
+        states: dict[str, list[str]] = {}
+        for ti in stored.get_task_instances(session=session):
+            states.setdefault(ti.task_id, []).append(str(getattr(ti.state, "value", ti.state)))
+        return RunResult(dag.dag_id, run_id, str(getattr(stored.state, "value", stored.state)), states)

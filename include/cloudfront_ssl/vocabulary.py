@@ -23,7 +23,7 @@ WRITE_VALIDATION_RECORDS = "write_validation_records"
 WAIT_FOR_DNS = "wait_for_dns"
 WAIT_FOR_ISSUANCE = "wait_for_issuance"
 DISTRIBUTIONS_TO_CREATE = "distributions_to_create"
-CREATE_DISTRIBUTION = "create_distribution"
+CREATE_DISTRIBUTIONS = "create_distributions"
 POINT_ALIASES = "point_aliases"
 NOTIFY_CNAME_TARGETS = "notify_cname_targets"
 CREATE_TENANTS = "create_tenants"
@@ -46,12 +46,20 @@ CLOSING_STEPS = (NOTIFY_FAILURE, CLEANUP_ON_FAILURE)
 """The steps that run after a failure; skipped after a success, which is normal."""
 CERTIFICATE_STEPS = (REQUEST_CERTIFICATES, IMPORT_CERTIFICATE)
 """Steps whose XCom lists a job's certificates, read when the job has no summary yet."""
-DISTRIBUTION_STEPS = (CREATE_DISTRIBUTION,)
+DISTRIBUTION_STEPS = (CREATE_DISTRIBUTIONS,)
+"""Steps whose XCom lists a job's distributions, one result per item: created (``state`` success, with
+``id``, ``domain_name``...) or not (``state`` failed, with ``error``). A failed try keeps its results too."""
 TENANT_STEPS = (CREATE_TENANTS,)
 """Steps whose XCom lists a job's distribution tenants."""
-"""Steps whose XCom holds a job's distributions (a mapped task: one per distribution)."""
 DNS_STEPS = (WRITE_VALIDATION_RECORDS, POINT_ALIASES, POINT_TENANT_NAMES)
-"""Steps whose XCom lists the Route 53 records a job wrote (``records``) or found in place."""
+"""Steps whose XCom holds the Route 53 records a job wrote (``records``) or found in place: a dict, or
+(``point_aliases``) a list of one such result per distribution."""
+EARLIER_DISTRIBUTION_STEPS = ("create_distribution",)
+"""The distribution step of jobs run by earlier versions (a mapped task, one distribution per map
+index): read so that those jobs still show their distributions."""
+ITEM_STEPS = (CREATE_DISTRIBUTIONS, POINT_ALIASES)
+"""Steps that work on every item of a job in one task, keeping each item's result, state and error in
+their XCom; the job view shows each item as ``step[first alias]``."""
 
 # Airflow's states, as their plain names.
 QUEUED = "queued"

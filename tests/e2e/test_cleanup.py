@@ -147,14 +147,14 @@ def test_cleanup_on_failure_leaves_nothing_behind(airflow_db, aws, monkeypatch):
     from cloudfront_ssl.aws import cloudfront
 
     before = _state(aws)
-    real_create = cloudfront.create_distribution_for_job
+    real_create = cloudfront.create_job_distribution
 
-    def second_fails(aws_conn_id, source_distribution_id, group, **kwargs):
-        if group["item"] == 1:
+    def second_fails(client, source, **kwargs):
+        if kwargs["item"] == 1:
             raise RuntimeError("CloudFront said no")
-        return real_create(aws_conn_id, source_distribution_id, group, **kwargs)
+        return real_create(client, source, **kwargs)
 
-    monkeypatch.setattr(cloudfront, "create_distribution_for_job", second_fails)
+    monkeypatch.setattr(cloudfront, "create_job_distribution", second_fails)
     dag = load_dag("ssl_create_certificates")  # the job DAG as shipped, with its cleanup_on_failure step
     with without_retries(dag):
         result = run_dag(
@@ -168,7 +168,7 @@ def test_cleanup_on_failure_leaves_nothing_behind(airflow_db, aws, monkeypatch):
             },
         )
     assert result.state == "failed"
-    assert sorted(result.task_states["create_distribution"]) == ["failed", "success"]
+    assert result.task_states["create_distributions"] == ["failed"]  # the first made, the second not
     assert result.task_states["cleanup_on_failure"] == ["success"]
     assert _state(aws) == before
 

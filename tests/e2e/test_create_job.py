@@ -237,7 +237,7 @@ def test_a_certificate_that_acm_fails_ends_the_job_with_the_reason(dag, aws, mon
     result = run_dag(dag, conf(aws, ["ok.example.com", "caa-blocked.example.com"]))
     assert result.state == "failed"
     assert result.task_states["wait_for_issuance"] == ["failed"]
-    assert result.task_states["create_distribution"] == ["upstream_failed"]
+    assert result.task_states["create_distributions"] == ["upstream_failed"]
     assert aws.distributions() == []
     validation, failure = aws.messages()
     assert "wait_for_issuance" in failure["subject"]
@@ -382,30 +382,95 @@ def test_a_first_try_reads_no_more_of_the_account_than_the_check_needs(dag, aws,
     assert len(aws.distributions()) == 20 + 5  # the source distribution is not listed
 
 
-def test_the_owners_get_one_message_when_several_mapped_steps_fail(dag, aws, monkeypatch):
-    """Three distributions refused: one failure message naming the three steps, not three messages."""
+def test_the_owners_get_one_message_naming_every_item_not_created(dag, aws, monkeypatch):
+    """Two of three distributions refused: the third is still made; one message names both items."""
     from cloudfront_ssl.aws import cloudfront
 
-    get_source_config = cloudfront.get_source_config
-    calls = {"count": 0}
+    create = cloudfront.create_job_distribution
 
-    def source_gone_after_check(client, distribution_id):
-        calls["count"] += 1
-        if calls["count"] > 1:  # the check read it; then someone deleted the source distribution
+    def refuse_two(client, source, **kwargs):
+        if kwargs["item"] in (0, 2):
             raise cloudfront.DistributionError(
-                f"source_distribution_id: distribution {distribution_id} does not exist"
+                f"certificates[{kwargs['item']}] ({kwargs['aliases'][0]}): CloudFront refused the distribution: "
+                "InvalidViewerCertificate: the certificate does not cover the aliases"
             )
-        return get_source_config(client, distribution_id)
+        return create(client, source, **kwargs)
 
-    monkeypatch.setattr(cloudfront, "get_source_config", source_gone_after_check)
+    monkeypatch.setattr(cloudfront, "create_job_distribution", refuse_two)
     result = run_dag(dag, conf(aws, ["m0.example.com", "m1.example.com", "m2.example.com"]))
     assert result.state == "failed"
-    assert result.task_states["create_distribution"] == ["failed"] * 3
+    assert result.task_states["create_distributions"] == ["failed"]  # refused: no retry would help
+    (made,) = aws.distributions()
+    assert made["DistributionConfig"]["Aliases"]["Items"] == ["m1.example.com"]
+    # The step kept each item's result although it failed.
+    kept = result.xcom("create_distributions")
+    assert [(r["item"], r["state"]) for r in kept] == [(0, "failed"), (1, "success"), (2, "failed")]
+    assert kept[1]["id"] == made["Id"]
     validation, failure = aws.messages()
-    assert "and 2 more" in failure["subject"]
-    for index in range(3):
-        assert f"Step 'create_distribution[{index}]' failed: " in failure["message"]
-    assert "does not exist" in failure["message"]
+    assert "create_distributions" in failure["subject"]
+    assert "2 of 3 distribution(s) failed" in failure["message"]
+    for name in ("certificates[0] (m0.example.com)", "certificates[2] (m2.example.com)"):
+        assert f"{name}: CloudFront refused the distribution: InvalidViewerCertificate" in failure["message"]
+    assert "m1.example.com" not in failure["message"]
+
+
+def test_a_retry_of_the_distributions_step_creates_only_the_missing_one(dag, aws, monkeypatch):
+    """One create fails for a passing reason: the others are made; Airflow's retry of the step finds
+    them by their tags and creates only the missing one, so every item has exactly one distribution."""
+    from moto.cloudfront.exceptions import CloudFrontException
+    from moto.cloudfront.models import CloudFrontBackend
+
+    from cloudfront_ssl.steps import distributions
+
+    sent: list[list[str]] = []
+    tries: list[int] = []
+    store = CloudFrontBackend.create_distribution_with_tags
+
+    def unavailable_on_the_first_try(self, distribution_config, tags):
+        aliases = alias_items(distribution_config)
+        sent.append(aliases)
+        if aliases == ["r1.example.com"] and len(tries) == 1:
+            raise CloudFrontException(
+                "ServiceUnavailable", "CloudFront could not take the request; try again"
+            )
+        return store(self, distribution_config, tags)
+
+    step = distributions.create_distributions
+
+    def counting_tries(*args, **kwargs):
+        tries.append(kwargs["try_number"])
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(CloudFrontBackend, "create_distribution_with_tags", unavailable_on_the_first_try)
+    monkeypatch.setattr(distributions, "create_distributions", counting_tries)
+    monkeypatch.setattr(dag.get_task("create_distributions"), "retry_delay", timedelta(seconds=0))
+    result = run_dag(dag, conf(aws, ["r0.example.com", "r1.example.com", "r2.example.com"]))
+    assert result.state == "success", result.task_states
+    assert tries == [1, 2]
+    # r1 was sent on both tries (refused, then made); r0 and r2 once, on the first.
+    assert sorted(a[0] for a in sent) == [
+        "r0.example.com",
+        "r1.example.com",
+        "r1.example.com",
+        "r2.example.com",
+    ]
+    made = sorted(d["DistributionConfig"]["Aliases"]["Items"][0] for d in aws.distributions())
+    assert made == ["r0.example.com", "r1.example.com", "r2.example.com"]
+    kept = result.xcom("create_distributions")
+    assert [(r["aliases"][0], r["state"], r["found"], r["try_number"]) for r in kept] == [
+        ("r0.example.com", "success", True, 2),
+        ("r1.example.com", "success", False, 2),
+        ("r2.example.com", "success", True, 2),
+    ]
+    assert len(result.xcom("summary")["distributions"]) == 3
+
+
+def alias_items(distribution_config: dict) -> list[str]:
+    """The aliases of a distribution config as moto received it (its XML read as a dict)."""
+    items = (distribution_config.get("Aliases") or {}).get("Items") or []
+    if isinstance(items, dict):
+        items = items.get("CNAME") or []
+    return [items] if isinstance(items, str) else list(items)
 
 
 def test_a_missing_topic_or_connection_is_refused_before_anything_is_created(dag, aws):

@@ -260,7 +260,7 @@ def test_the_dns_wait_defers_and_a_retried_step_writes_nothing_twice(dag, aws, r
             config, result.xcom("find_validation_records"), result.run_id
         )
         assert again["changes"] == [] and len(again["records"]) == 2
-        for distribution in result.xcom("create_distribution"):
+        for distribution in result.xcom("create_distributions"):
             pointed = dns_job.point_aliases(config, distribution, ipv6=True, run_id=result.run_id)
             assert pointed["changes"] == [] and pointed["records"]
         assert proxy.count("ChangeResourceRecordSets") == 3

@@ -167,8 +167,8 @@ def _run_scenario(stack: EngineStack, aws: Any, moto_settings: Any) -> Scenario:
 
     def distributions_running() -> list[tuple[str, str, int, str]] | None:
         stack.processes.check_alive()
-        running = _running(stack, "create_distribution")
-        return running if len(running) >= 3 else None
+        running = _running(stack, "create_distributions")
+        return running if running else None
 
     running = wait_for("distributions being created", distributions_running, 300, 0.2)
     scenario.killed_worker = Counter(host for *_, host in running).most_common(1)[0][0]
@@ -179,7 +179,7 @@ def _run_scenario(stack: EngineStack, aws: Any, moto_settings: Any) -> Scenario:
     stack.processes.kill(scenario.killed_worker)
 
     def detected() -> bool | None:
-        still = {(r, t, i) for r, t, i, _ in _running(stack, "create_distribution")}
+        still = {(r, t, i) for r, t, i, _ in _running(stack, "create_distributions")}
         return None if still & set(scenario.interrupted) else True
 
     wait_for("the scheduler noticing the lost tasks", detected, 180, 0.5)

@@ -356,3 +356,99 @@ def test_a_job_refused_by_its_check_is_findable_with_its_error(client, auth, aws
     page = client.get("/ssl-certificates/jobs", params={"state": "failed", "name": taken}, headers=auth)
     assert page.status_code == 200
     assert refused.run_id in page.text and holder in page.text
+
+
+def test_one_distribution_refused_shows_in_the_job_and_a_retry_makes_only_it(client, auth, aws, monkeypatch):
+    """An alias taken after the check (CloudFront answers CNAMEAlreadyExists): the job's other
+    distributions are made, the job view names the refused item and why; once the alias is free, a
+    retry of the step (a clear) makes only the missing distribution."""
+    from moto.cloudfront.exceptions import CloudFrontException
+    from moto.cloudfront.models import CloudFrontBackend
+
+    from cloudfront_ssl.steps import create_job
+    from tests.dag_runs import clear_and_resume
+
+    def aliases_of(config) -> set[str]:
+        items = (
+            config.get("Aliases") if isinstance(config, dict) else getattr(config, "Aliases", None)
+        ) or {}
+        items = items.get("Items") or []
+        items = items.get("CNAME") or [] if isinstance(items, dict) else items
+        return {alias.lower() for alias in ([items] if isinstance(items, str) else items)}
+
+    sent: list[str] = []
+    store = CloudFrontBackend.create_distribution_with_tags
+
+    def refuse_taken_aliases(self, distribution_config, tags):
+        # As CloudFront does (moto does not): an alias sits on one distribution only.
+        wanted = aliases_of(distribution_config)
+        sent.append(min(wanted))
+        if any(wanted & aliases_of(d.distribution_config) for d in self.distributions.values()):
+            raise CloudFrontException(
+                "CNAMEAlreadyExists", "One or more of the CNAMEs you provided are already associated"
+            )
+        return store(self, distribution_config, tags)
+
+    request = create_job.request_certificates
+    neighbour: list[str] = []
+
+    def request_then_alias_taken(*args, **kwargs):
+        results = request(*args, **kwargs)
+        neighbour.append(aws.create_distribution(aliases=["www.n1.example.com"]))
+        return results
+
+    monkeypatch.setattr(CloudFrontBackend, "create_distribution_with_tags", refuse_taken_aliases)
+    monkeypatch.setattr(create_job, "request_certificates", request_then_alias_taken)
+    dag = load_dag("ssl_create_certificates")
+    items = ["n0.example.com", "n1.example.com, www.n1.example.com", "n2.example.com"]
+    result = run_dag(
+        dag,
+        {
+            "certificates": items,
+            "source_distribution_id": aws.source_distribution_id,
+            "notification_topic_arn": aws.topic_arn,
+            "poll_interval_seconds": 1,
+        },
+    )
+    assert result.state == "failed"
+    assert result.task_states["create_distributions"] == ["failed"]  # refused: not tried again
+    made = {d["DistributionConfig"]["Aliases"]["Items"][0]: d["Id"] for d in aws.distributions()}
+    assert set(made) == {"n0.example.com", "www.n1.example.com", "n2.example.com"}  # n1's is the neighbour's
+
+    job = client.get(f"{API}/jobs/ssl_create_certificates/{result.run_id}", headers=auth).json()
+    assert job["state"] == "failed"
+    assert "step 'create_distributions' failed" in job["error"]
+    assert (
+        "certificates[1] (n1.example.com, www.n1.example.com): CloudFront refused the distribution: "
+        in job["error"]
+    )
+    assert "CNAMEAlreadyExists" in job["error"]
+    assert "n0.example.com" not in job["error"] and "n2.example.com" not in job["error"]
+    steps = {step["name"]: step["state"] for step in job["steps"]}
+    assert steps["create_distributions"] == "failed"
+    assert steps["create_distributions[n0.example.com]"] == "success"
+    assert steps["create_distributions[n1.example.com]"] == "failed"
+    assert steps["create_distributions[n2.example.com]"] == "success"
+    assert sorted(d["id"] for d in job["summary"]["distributions"]) == sorted(
+        [made["n0.example.com"], made["n2.example.com"]]
+    )
+    listed = {j["run_id"]: j for j in client.get(f"{API}/jobs", headers=auth).json()["jobs"]}
+    assert listed[result.run_id]["distributions"] == 2 and "n1.example.com" in listed[result.run_id]["error"]
+
+    # The neighbour gives the alias up; the user clears the failed step: only n1's distribution is made.
+    aws.cloudfront.delete_distribution(
+        Id=neighbour[0], IfMatch=aws.cloudfront.get_distribution(Id=neighbour[0])["ETag"]
+    )
+    sent.clear()
+    retried = clear_and_resume(dag, result.run_id, "create_distributions")
+    assert retried.state == "success", retried.task_states
+    assert sent == ["n1.example.com"]
+    by_alias = {d["DistributionConfig"]["Aliases"]["Items"][0]: d["Id"] for d in aws.distributions()}
+    assert set(by_alias) == {"n0.example.com", "n1.example.com", "n2.example.com"}
+    assert by_alias["n0.example.com"] == made["n0.example.com"]
+    assert by_alias["n2.example.com"] == made["n2.example.com"]
+    job = client.get(f"{API}/jobs/ssl_create_certificates/{result.run_id}", headers=auth).json()
+    assert job["state"] == "success" and job["error"] is None
+    steps = {step["name"]: step["state"] for step in job["steps"]}
+    assert steps["create_distributions[n1.example.com]"] == "success" and steps["summary"] == "success"
+    assert sorted(d["id"] for d in job["summary"]["distributions"]) == sorted(by_alias.values())

@@ -49,7 +49,7 @@ def test_the_create_dag_reads_as_the_job_steps(airflow_db) -> None:
         "check",
         "request_certificates",
         "wait_for_issuance",
-        "create_distribution",
+        "create_distributions",
         "notify_cname_targets",
         "summary",
     ):

@@ -410,7 +410,7 @@ class CreateJobConfig(JobOptions):
     @field_validator("multi_tenant_distribution_id")
     @classmethod
     def _multi_tenant_id(cls, value: str | None) -> str | None:
-        return cls._distribution_id(value)  # type: ignore[no-any-return]
+        return cls._distribution_id(value)
 
     @field_validator("connection_group_id")
     @classmethod

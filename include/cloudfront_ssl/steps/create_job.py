@@ -138,20 +138,51 @@ def write_validation_records(
     return result
 
 
-def point_aliases(params: dict[str, Any], distribution: dict[str, Any], run_id: str) -> dict[str, Any]:
-    """With ``route53_aliases``: point a new distribution's aliases at it (A, and AAAA with IPv6)."""
+def point_aliases(
+    params: dict[str, Any], distributions: list[dict[str, Any]], run_id: str
+) -> list[dict[str, Any]]:
+    """With ``route53_aliases``: point each new distribution's aliases at it (A, and AAAA with IPv6).
+
+    One result per distribution, in the job's order: what :func:`cloudfront_ssl.steps.dns_job.point_aliases`
+    returns (``records`` written...) with the item's ``item``, ``aliases`` and ``state``; an item that
+    failed has ``state`` failed and its ``error`` instead, and the others are still pointed. Each item
+    is idempotent, so a retry of the step sends only what is not in place yet.
+    """
     from cloudfront_ssl.aws import cloudfront
+    from cloudfront_ssl.errors import FinalError
     from cloudfront_ssl.steps import dns_job
+    from cloudfront_ssl.steps.distributions import created, item_name
+    from cloudfront_ssl.vocabulary import FAILED, SUCCESS
 
     config = parse_config(CreateJobConfig, params)
-    if not config.route53_aliases:
-        return dns_job.point_aliases(config, distribution, ipv6=False, run_id=run_id)
-    distribution_config = cloudfront.cloudfront_hook(config.aws_conn_id).conn.get_distribution_config(
-        Id=distribution["id"]
-    )["DistributionConfig"]
-    return dns_job.point_aliases(
-        config, distribution, ipv6=bool(distribution_config.get("IsIPV6Enabled")), run_id=run_id
-    )
+    client = cloudfront.cloudfront_hook(config.aws_conn_id).conn if config.route53_aliases else None
+    results = []
+    for distribution in created(distributions):
+        where = {"item": distribution.get("item"), "aliases": list(distribution["aliases"])}
+        try:
+            # The copy's IPv6 setting is the source's at the time it was made: read the copy's own.
+            ipv6 = client is not None and bool(
+                client.get_distribution_config(Id=distribution["id"])["DistributionConfig"].get(
+                    "IsIPV6Enabled"
+                )
+            )
+            pointed = dns_job.point_aliases(config, distribution, ipv6=ipv6, run_id=run_id)
+        except Exception as error:
+            from cloudfront_ssl.aws.notify import describe_exception
+
+            results.append(
+                {
+                    **where,
+                    "state": FAILED,
+                    "distribution_id": distribution["id"],
+                    "error": f"{item_name(where)}: {describe_exception(error)}",
+                    "final": isinstance(error, FinalError),
+                }
+            )
+            log.error("Alias records not written: %s", results[-1]["error"])
+            continue
+        results.append({**where, "state": SUCCESS, **pointed})
+    return results
 
 
 def distributions_to_create(plan: dict[str, Any], certificates: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -178,6 +209,9 @@ def notify_cname_targets(
     With ``route53_aliases``, ``pointed`` holds what the alias step did: the message says which names
     the job pointed and lists only the others.
     """
+    from cloudfront_ssl.steps.distributions import created
+
+    distributions = created(distributions)
     if not distributions:
         log.info("No distribution was created: no CNAME message to send")
         return
@@ -200,8 +234,10 @@ def summarize(
     DNS records it wrote in Route 53 (``dns_records``, empty without Route 53).
 
     ``issued_arns`` is what the wait step saw issued, so no ACM call is needed to update the statuses
-    the request step recorded.
+    the request step recorded. ``distributions`` are the distributions step's per-item results.
     """
+    from cloudfront_ssl.steps.distributions import summary_entries
+
     issued = set(issued_arns or [])
     summary_certificates = [
         {
@@ -214,6 +250,6 @@ def summarize(
     ]
     return {
         "certificates": summary_certificates,
-        "distributions": list(distributions),
+        "distributions": summary_entries(distributions),
         "dns_records": list(dns_records or []),
     }

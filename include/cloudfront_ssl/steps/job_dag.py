@@ -1,4 +1,4 @@
-"""What the job DAGs share: their task defaults, the distribution step, and the two closing steps.
+"""What the job DAGs share: their task defaults, the distributions step, and the two closing steps.
 
 Every task function here gets the running job's ``params``, ``dag``, ``run_id`` and ``ti`` from
 TaskFlow, which fills a task function's arguments that are named like the task's context keys.
@@ -17,11 +17,15 @@ from cloudfront_ssl.vocabulary import (
     CHECK,
     CLEANUP_ON_FAILURE,
     CLOSING_STEPS,
+    CREATE_DISTRIBUTIONS,
     FAILED,
     NOTIFY_FAILURE,
     SUCCESS,
     UPSTREAM_FAILED,
 )
+
+RETURN_VALUE = "return_value"
+"""Airflow's XCom key of a task's result."""
 
 
 def job_default_args() -> dict[str, Any]:
@@ -38,45 +42,59 @@ def job_default_args() -> dict[str, Any]:
     }
 
 
-def create_distribution_step(model: type[BaseModel]) -> Any:
-    """The mapped ``create_distribution`` step of a job DAG, one task instance per distribution.
+def create_distributions_step(model: type[BaseModel]) -> Any:
+    """The ``create_distributions`` step of a job DAG: one task that creates all its distributions.
+
+    Each item's result (the distribution, or why it was not made) is kept in the step's XCom, in the
+    job's order; when an item fails the others are still made, and a retry makes only the missing
+    ones (:mod:`cloudfront_ssl.steps.distributions`). With nothing to create, the step is skipped.
 
     :param model: the job's config model (it has ``aws_conn_id``, ``source_distribution_id``, ``tags``).
     """
     from airflow.sdk import task
 
-    @task(map_index_template="{{ first_alias }}", multiple_outputs=False)
-    def create_distribution(
-        group: dict[str, Any], params: dict[str, Any], dag: Any, run_id: str, ti: Any
-    ) -> dict[str, Any]:
-        """Create one distribution from the source's current config (idempotent across retries)."""
-        import logging
+    @task(task_id=CREATE_DISTRIBUTIONS, multiple_outputs=False)
+    def create_distributions(
+        groups: list[dict[str, Any]], params: dict[str, Any], dag: Any, run_id: str, ti: Any
+    ) -> list[dict[str, Any]]:
+        """Create the job's distributions from the source's current config (idempotent across retries)."""
+        from airflow.sdk.exceptions import AirflowSkipException
 
-        from airflow.sdk import get_current_context
-
-        from cloudfront_ssl.aws.cloudfront import create_distribution_for_job
         from cloudfront_ssl.rules.config import parse_config
+        from cloudfront_ssl.steps import distributions
 
-        get_current_context()["first_alias"] = group["aliases"][0]  # type: ignore[typeddict-unknown-key]
+        if not groups:
+            raise AirflowSkipException("no distribution to create")
         config: Any = parse_config(model, params)
-        result = create_distribution_for_job(
+        results = distributions.create_distributions(
             config.aws_conn_id,
             config.source_distribution_id,
-            group,
+            list(groups),
             dag_id=dag.dag_id,
             run_id=run_id,
             user_tags=config.tags,
-            first_try=ti.try_number <= 1,
+            try_number=ti.try_number,
         )
-        logging.getLogger(__name__).info(
-            "Distribution %s (%s) serves %s",
-            result["id"],
-            result["domain_name"],
-            ", ".join(result["aliases"]),
-        )
-        return result
+        return item_results(ti, results, "distribution(s)")
 
-    return create_distribution
+    return create_distributions
+
+
+def item_results(ti: Any, results: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
+    """Return a step's per-item results, or keep them in its XCom and fail it when an item failed.
+
+    A failed task pushes no return value of its own; the results are pushed under the same key, so
+    that the job view shows which items were done and why the others were not, and the failure names
+    each failed item (:func:`cloudfront_ssl.steps.distributions.failure_of`). Airflow clears them when
+    the step is tried again.
+    """
+    from cloudfront_ssl.steps.distributions import failure_of
+
+    error = failure_of(results, what)
+    if error is None:
+        return results
+    ti.xcom_push(key=RETURN_VALUE, value=results)
+    raise error
 
 
 def closing_steps(after: list[Any]) -> Any:
@@ -84,9 +102,8 @@ def closing_steps(after: list[Any]) -> Any:
 
     ``notify_failure`` tells the owners once that the job failed, naming every failed step and why;
     then ``cleanup_on_failure`` removes what the job created when its conf asks for it. Both are
-    skipped when the job succeeded. ``after`` must hold the job's mapped distribution step itself
-    (not only a step downstream of it): a downstream step is marked upstream-failed as soon as one
-    distribution fails, while its siblings may still be creating theirs. ``cleanup_on_failure`` is
+    skipped when the job succeeded. ``after`` must hold the job's distributions step itself (not only
+    a step downstream of it), so that clean-up waits until it has finished. ``cleanup_on_failure`` is
     the job's last step and a leaf beside ``summary``, so the run's state stays the job's.
     """
     from airflow.sdk import TriggerRule, task
@@ -115,11 +132,7 @@ def closing_steps(after: list[Any]) -> Any:
             states = [FAILED, UPSTREAM_FAILED]
             failed = ti.get_ti_count(dag_id=dag.dag_id, run_ids=[run_id], states=states)
             # Steps that create something in AWS: only when one of them ran is there anything to find.
-            creating = [
-                task_id
-                for task_id in dag.task_ids
-                if task_id not in (CHECK, *CLOSING_STEPS)
-            ]
+            creating = [task_id for task_id in dag.task_ids if task_id not in (CHECK, *CLOSING_STEPS)]
             created = ti.get_ti_count(
                 dag_id=dag.dag_id, run_ids=[run_id], task_ids=creating, states=[SUCCESS, FAILED]
             )

@@ -20,8 +20,10 @@ from cloudfront_ssl.vocabulary import (
     CREATE_DAG_ID,
     DISTRIBUTION_STEPS,
     DNS_STEPS,
+    EARLIER_DISTRIBUTION_STEPS,
     FAILED,
     IMPORT_DAG_ID,
+    ITEM_STEPS,
     JOB_DAG_IDS,
     SUMMARY,
 )
@@ -147,7 +149,9 @@ def _add_counts_and_errors(session: Session, jobs: list[dict[str, Any]], *, read
     rows = session.scalars(
         select(XComModel).where(
             tuple_(XComModel.dag_id, XComModel.run_id).in_(keys),
-            XComModel.task_id.in_([SUMMARY, *CERTIFICATE_STEPS, *DISTRIBUTION_STEPS]),
+            XComModel.task_id.in_(
+                [SUMMARY, *CERTIFICATE_STEPS, *DISTRIBUTION_STEPS, *EARLIER_DISTRIBUTION_STEPS]
+            ),
             XComModel.key == "return_value",
         )
     )
@@ -174,7 +178,11 @@ def _add_counts_and_errors(session: Session, jobs: list[dict[str, Any]], *, read
             distributions = len(summary[0].get("distributions") or [])
         else:
             certificates = sum(_count(v) for t in CERTIFICATE_STEPS for v in values.get(t, []))
-            distributions = sum(_count(v) for t in DISTRIBUTION_STEPS for v in values.get(t, []))
+            distributions = sum(
+                len(_distributions(v))
+                for t in (*DISTRIBUTION_STEPS, *EARLIER_DISTRIBUTION_STEPS)
+                for v in values.get(t, [])
+            )
         job["certificates"] = certificates
         job["distributions"] = distributions
         job["error"] = (
@@ -201,6 +209,14 @@ def _count(value: Any) -> int:
     if isinstance(value, list):
         return len(value)
     return 1 if isinstance(value, dict) else 0
+
+
+def _distributions(value: Any) -> list[Any]:
+    """The distributions a distribution step's result holds: of its per-item results, those created
+    (an earlier version's mapped step held one distribution per map index)."""
+    from cloudfront_ssl.steps.distributions import created
+
+    return created(value) if isinstance(value, list) else [value] if isinstance(value, dict) else []
 
 
 def _step_name(ti: Any) -> str:
@@ -350,13 +366,15 @@ def job_summary(
         for value in _xcom_values(session, dag_id, run_id, task_id, problems):
             certificates += value if isinstance(value, list) else [value]
     distributions: list[Any] = []
-    for task_id in DISTRIBUTION_STEPS:
+    for task_id in (*DISTRIBUTION_STEPS, *EARLIER_DISTRIBUTION_STEPS):
         for value in _xcom_values(session, dag_id, run_id, task_id, problems):
-            distributions += value if isinstance(value, list) else [value]
+            distributions += _distributions(value)
     written: list[Any] = []
     for task_id in DNS_STEPS:
         for value in _xcom_values(session, dag_id, run_id, task_id, problems):
-            written += value.get("records") or [] if isinstance(value, dict) else []
+            # A dict, or (alias records) one result per distribution; a failed item wrote nothing.
+            for result in value if isinstance(value, list) else [value]:
+                written += result.get("records") or [] if isinstance(result, dict) else []
     return clean_summary(
         {"certificates": certificates, "distributions": distributions, "dns_records": written}
     )
@@ -443,6 +461,8 @@ def job_detail(
         steps.append(
             {"name": _step_name(ti), "state": state, "start": iso(ti.start_date), "end": iso(ti.end_date)}
         )
+        if ti.task_id in ITEM_STEPS and ti.map_index < 0:
+            steps += _item_steps(session, ti)
         if state == FAILED:
             failed.append(ti)
     error = _run_error(_state(run.state), failed, read_logs=read_logs, kept=_kept_errors(session, failed))
@@ -462,6 +482,26 @@ def job_detail(
         "notes": problems,
         "waiting": waiting(instances),
     }
+
+
+def _item_steps(session: Session, ti: Any) -> list[dict[str, Any]]:
+    """Each item of a step that works on all of a job's items, as ``step[first alias]`` with the item's
+    own state (``success`` or ``failed``), from the results the step keeps in its XCom (its current or
+    last try's). An item's error is in the step's error, naming the item."""
+    rows = []
+    for value in _xcom_values(session, ti.dag_id, ti.run_id, ti.task_id):
+        for result in value if isinstance(value, list) else []:
+            if not isinstance(result, dict) or not result.get("aliases"):
+                continue
+            rows.append(
+                {
+                    "name": f"{ti.task_id}[{result['aliases'][0]}]",
+                    "state": result.get("state"),
+                    "start": iso(ti.start_date),
+                    "end": iso(ti.end_date),
+                }
+            )
+    return rows
 
 
 def with_current_status(summary: dict[str, Any], statuses: dict[str, str]) -> dict[str, Any]:
