@@ -177,9 +177,92 @@ def is_worth_checking_again(error: BaseException) -> bool:
     return isinstance(error, tuple(kinds))
 
 
+NOT_FOUND_CODES = frozenset(
+    {
+        "ResourceNotFoundException",  # ACM, Secrets Manager
+        "NoSuchDistribution",  # CloudFront
+        "NoSuchHostedZone",  # Route 53
+        "NotFound",  # SNS
+        "NotFoundException",
+        "EntityNotFound",  # CloudFront distribution tenants
+    }
+)
+"""AWS error codes that say the resource named in the request does not exist."""
+
+CREDENTIAL_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "ExpiredTokenException",
+    }
+)
+"""AWS error codes that say AWS does not accept the connection's credentials."""
+
+REFUSED_REQUEST_CODES = frozenset(
+    {
+        "InvalidParameter",
+        "InvalidParameterException",
+        "InvalidParameterValue",
+        "InvalidInput",
+        "InvalidArgument",
+        "ValidationException",
+        "InvalidChangeBatch",
+        "InvalidDomainValidationOptionsException",
+        "InvalidTagException",
+        "TooManyTagsException",
+        "TagPolicyException",
+        "InvalidViewerCertificate",
+        "InvalidRequestException",
+    }
+)
+"""AWS error codes that say the request itself is refused (a value, a tag, a change batch AWS will not take)."""
+
+
 def is_not_found(error: BaseException) -> bool:
-    """Whether AWS answered that the resource does not exist (``ResourceNotFoundException``)."""
-    return aws_error_code(error) == "ResourceNotFoundException"
+    """Whether AWS answered that the resource named in the request does not exist."""
+    return aws_error_code(error) in NOT_FOUND_CODES
+
+
+def is_access_refused(error: BaseException) -> bool:
+    """Whether the connection may not make the call: its policy lacks the action, or AWS does not
+    accept its credentials."""
+    code = aws_error_code(error)
+    return code in PERMISSION_CODES or code in CREDENTIAL_CODES or code == "AuthorizationErrorException"
+
+
+def is_quota_reached(error: BaseException) -> bool:
+    """Whether AWS refused the call because an account quota is used up (botocore retries it as
+    throttling, but it will not go away)."""
+    return aws_error_code(error) == "LimitExceededException"
+
+
+def is_request_refused(error: BaseException) -> bool:
+    """Whether AWS refused the request itself: a value, a tag or a change it will not take."""
+    return aws_error_code(error) in REFUSED_REQUEST_CODES
+
+
+def is_in_use(error: BaseException) -> bool:
+    """Whether the resource cannot go because something still uses it (``ResourceInUseException``)."""
+    return aws_error_code(error) == "ResourceInUseException"
+
+
+def is_alias_taken(error: BaseException) -> bool:
+    """Whether CloudFront refused an alias that another distribution or tenant already serves."""
+    return aws_error_code(error) == "CNAMEAlreadyExists"
+
+
+def is_stale_version(error: BaseException) -> bool:
+    """Whether CloudFront refused a change made on a config that someone changed since it was read
+    (``PreconditionFailed``: read again and retry)."""
+    return aws_error_code(error) in ("PreconditionFailed", "InvalidIfMatchVersion")
+
+
+def is_already_made(error: BaseException) -> bool:
+    """Whether CloudFront refused a creation because one with the same caller reference exists."""
+    return aws_error_code(error) in ("DistributionAlreadyExists", "EntityAlreadyExists")
 
 
 def describe_error(error: BaseException) -> str:

@@ -17,6 +17,8 @@ from cloudfront_ssl.errors import (
     aws_error_code,
     aws_error_message,
     is_final,
+    is_quota_reached,
+    is_request_refused,
     is_worth_sending_again,
     refused,
 )
@@ -258,20 +260,13 @@ def request_certificate(
 
 def _raise_request_error(error: Exception, names: list[str]) -> None:
     """Turn an ACM refusal that retrying will not mend into a clear error; re-raise anything else."""
-    code = aws_error_code(error)
     message = aws_error_message(error)
-    if code == "LimitExceededException":
+    if is_quota_reached(error):
         raise CertificateRequestError(
             f"ACM quota reached while requesting {names[0]}: {message}. "
             "Ask AWS to raise the quota or delete unused certificates; retrying will not help."
         ) from None
-    if code in (
-        "InvalidDomainValidationOptionsException",
-        "InvalidParameterException",
-        "InvalidTagException",
-        "TooManyTagsException",
-        "TagPolicyException",
-    ):
+    if is_request_refused(error):
         raise CertificateRequestError(f"ACM refused the certificate for {names[0]}: {message}") from None
     if is_final(error):
         raise refused(error, "acm") from None

@@ -40,23 +40,18 @@ def topic_problem(aws_conn_id: str | None, topic_arn: str | None) -> str | None:
     if not topic_arn:
         return None
     from cloudfront_ssl.aws.pacing import SnsHook
-    from cloudfront_ssl.errors import aws_error_code
+    from cloudfront_ssl.errors import aws_error_code, is_access_refused, is_not_found, is_request_refused
 
     client = SnsHook(aws_conn_id=aws_conn_id, region_name=topic_region(topic_arn)).conn
     try:
         client.get_topic_attributes(TopicArn=topic_arn)
     except Exception as error:
         code = aws_error_code(error)
-        if code in ("NotFound", "NotFoundException"):
+        if is_not_found(error):
             return f"SNS topic {topic_arn} does not exist"
-        if code in (
-            "AuthorizationError",
-            "AuthorizationErrorException",
-            "AccessDenied",
-            "AccessDeniedException",
-        ):
+        if is_access_refused(error):
             return f"this connection may not use SNS topic {topic_arn} ({code})"
-        if code in ("InvalidParameter", "InvalidParameterException"):
+        if is_request_refused(error):
             return f"{topic_arn} is not a usable SNS topic ARN ({code})"
         raise
     return None

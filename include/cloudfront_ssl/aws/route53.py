@@ -14,20 +14,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from cloudfront_ssl.errors import aws_error_code
+from cloudfront_ssl.errors import (
+    aws_error_code,
+    aws_error_message,
+    is_access_refused,
+    is_not_found,
+    is_request_refused,
+)
 from cloudfront_ssl.rules.dns_records import Route53AccessError, Route53Error, change_batches, check_changes
 from cloudfront_ssl.rules.hosted_zones import HostedZone, zone_id
 
 log = logging.getLogger(__name__)
 
-ACCESS_ERRORS = {
-    "AccessDenied",
-    "AccessDeniedException",
-    "UnrecognizedClientException",
-    "InvalidClientTokenId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-}
 """The codes of a connection that may not read or change Route 53."""
 
 
@@ -57,7 +55,7 @@ def read_zones(client: Any, field: str = "dns_aws_conn_id") -> list[HostedZone]:
     try:
         return list_hosted_zones(client)
     except ClientError as error:
-        if aws_error_code(error) in ACCESS_ERRORS:
+        if is_access_refused(error):
             raise Route53AccessError(
                 f"{field}: this connection may not list Route 53 hosted zones "
                 f"({aws_error_code(error)}); it needs route53:ListHostedZones (see the IAM policy in iam/)"
@@ -76,10 +74,10 @@ def check_zone_ids(client: Any, ids: list[str], field: str = "route53_zone_ids")
         try:
             zone = HostedZone.from_api(client.get_hosted_zone(Id=zone_id(value))["HostedZone"])
         except ClientError as error:
-            if aws_error_code(error) in ("NoSuchHostedZone", "InvalidInput"):
+            if is_not_found(error) or is_request_refused(error):
                 errors.append(f"{field}[{index}]: hosted zone {value} does not exist")
                 continue
-            if aws_error_code(error) in ACCESS_ERRORS:
+            if is_access_refused(error):
                 errors.append(f"{field}[{index}]: this connection may not read hosted zone {value}")
                 continue
             raise
@@ -104,12 +102,12 @@ def submit_changes(client: Any, zone: HostedZone, changes: list[dict[str, Any]],
             )
         except ClientError as error:
             code = aws_error_code(error)
-            message = error.response.get("Error", {}).get("Message", str(error))
-            if code in ACCESS_ERRORS:
+            message = aws_error_message(error)
+            if is_access_refused(error):
                 raise Route53AccessError(
                     f"the connection may not change hosted zone {zone.id} ({zone.name}): {code}"
                 ) from None
-            if code in ("InvalidChangeBatch", "InvalidInput", "NoSuchHostedZone"):
+            if is_request_refused(error) or is_not_found(error):
                 raise Route53Error(
                     f"Route 53 refused the change to hosted zone {zone.id}: {message}"
                 ) from None

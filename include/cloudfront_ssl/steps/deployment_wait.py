@@ -18,7 +18,7 @@ from airflow.sdk import BaseOperator
 from airflow.triggers.base import TriggerEvent
 
 from cloudfront_ssl.aws.cloudfront import cloudfront_hook
-from cloudfront_ssl.errors import aws_error_code
+from cloudfront_ssl.errors import is_not_found
 
 WAITER = "distribution_deployed"
 DEFAULT_DELAY_SECONDS = 20
@@ -140,7 +140,7 @@ class WaitForDistributionsDeployedOperator(BaseOperator):
             try:
                 status = client.get_distribution(Id=distribution_id)["Distribution"].get("Status")
             except Exception as error:
-                if aws_error_code(error) == "NoSuchDistribution":
+                if is_not_found(error):
                     continue  # gone already: nothing to wait for
                 raise
             if status != "Deployed":
