@@ -11,6 +11,12 @@ it only lists what it would remove. Otherwise:
 Only resources tagged with that job's ``airflow:dag_id`` and ``airflow:run_id`` are touched, a job
 that is still running is refused, and a second run finds nothing left to do.
 
+With ``distribution_id`` instead of ``job_run_id`` the same three steps remove one site: its alias
+records and the disabling first, then (once deployed) the distribution, its certificate if a job of
+this package made it and nothing else uses it, and the validation records no certificate needs. A
+distribution that no job of this package made is refused unless ``force``
+(``cloudfront_ssl.steps.site_removal``).
+
 The logic lives in ``cloudfront_ssl.steps.cleanup``.
 """
 

@@ -5,11 +5,13 @@ in server mode on 127.0.0.1 as the AWS endpoint, seeded with a source distributi
 a public Route 53 hosted zone (``demo.example.com``); ``airflow standalone`` (SQLite) on this
 repository's DAGs and plugins with the ``aws_default`` connection pointing at moto. It drives the jobs
 the way a user's script would, through the Airflow REST API: a token from ``/auth/token``, the DAGs
-unpaused, a create job (with Route 53 on) and an import job triggered. It prints each task's state as
-it changes, then the certificates with their validation records, the distributions with their CNAME
-targets, the Route 53 records the create job wrote (and that it left no step to a person) and the SNS
-messages sent. It exits 0 when both jobs succeed
-and 1 naming the failing step otherwise, and always stops every process it started (also on Ctrl-C).
+unpaused, a create job (with Route 53 on) and an import job triggered, then, once the create job's
+site is live, an update of its names (``ssl_update_site``: ``www.`` dropped, ``m.`` added, the
+certificate swapped in the same change). It prints each task's state as it changes, then the
+certificates with their validation records, the distributions with their CNAME targets, the Route 53
+records the create job wrote (and that it left no step to a person), the site before and after the
+update, and the SNS messages sent. It exits 0 when every job succeeds and 1 naming the failing step
+otherwise, and always stops every process it started (also on Ctrl-C).
 
 ``make up`` runs it with ``--keep-running``: the same stack and jobs, then the stack stays up for the
 UI until Ctrl-C. Its Airflow home is ``.airflow/`` in the repository (git-ignored), so the admin
@@ -46,6 +48,7 @@ from devstack.stack import AirflowStack, standalone  # noqa: E402
 
 CREATE_DAG = "ssl_create_certificates"
 IMPORT_DAG = "ssl_import_certificate"
+UPDATE_DAG = "ssl_update_site"
 STANDALONE_LOG = "airflow-standalone"
 DEMO_ZONE = "demo.example.com"
 """The public hosted zone the demo's create job writes its DNS records to (Route 53 on)."""
@@ -117,6 +120,44 @@ def create_job_conf(settings: Settings, emulator: Emulator) -> dict[str, Any]:
         "route53_validation": True,
         "route53_aliases": True,
     }
+
+
+def update_site_conf(settings: Settings, emulator: Emulator, site: dict[str, Any]) -> dict[str, Any]:
+    """The update of the create job's first site: it drops ``www.`` and gains ``m.`` (its
+    certificate swapped in the same change; Route 53 records follow)."""
+    names = [alias for alias in site["aliases"] if not alias.startswith("www.")]
+    return {
+        "distribution_id": site["id"],
+        "names": [*names, f"m.{DEMO_ZONE}"],
+        "notification_topic_arn": emulator.topic_arn,
+        "poll_interval_seconds": settings.poll_interval_seconds,
+        "validation_timeout_hours": 1,
+        "route53_validation": True,
+        "route53_aliases": True,
+    }
+
+
+def print_site_change(job: Job) -> None:
+    """The update's site before and after, as its summary says."""
+    summary = job.summary or {}
+    print(f"{job.label}: {job.dag_id} run {job.run_id}: {job.state.upper()} in {job.duration()}")
+    if not summary.get("distribution_id"):
+        print("  (no summary)")
+        return
+    print(f"  distribution {summary['distribution_id']}")
+    print(f"    names before: {', '.join(summary['names_before'])}")
+    print(f"    names after:  {', '.join(summary['names_after'])}")
+    print(
+        f"    added {', '.join(summary['names_added']) or 'nothing'}; removed {', '.join(summary['names_removed']) or 'nothing'}"
+    )
+    print(f"    certificate before: {summary['certificate_before']}")
+    print(f"    certificate after:  {summary['certificate_arn']}")
+    deleted = "deleted" if summary["replaced_certificate_deleted"] else "kept"
+    print(
+        f"    replaced certificate {deleted}; Route 53 records written {len(summary['dns_records'])}, removed "
+        f"{len([r for r in summary.get('dns_records_removed') or [] if r.get('action') == 'deleted'])}"
+    )
+    print()
 
 
 def seed_hosted_zone(emulator: Emulator) -> str:
@@ -245,8 +286,8 @@ def run(settings: Settings, emulator: Emulator, stack: AirflowStack) -> int:
         stack.sign_in()
         say("  got a JWT for user admin")
     with step("wait for the DAG processor to load the DAGs"):
-        stack.wait_for_dags([CREATE_DAG, IMPORT_DAG])
-        say(f"  {CREATE_DAG} and {IMPORT_DAG} are loaded")
+        stack.wait_for_dags([CREATE_DAG, IMPORT_DAG, UPDATE_DAG])
+        say(f"  {CREATE_DAG}, {IMPORT_DAG} and {UPDATE_DAG} are loaded")
 
     api = stack.api
     jobs = [Job("create", CREATE_DAG), Job("import", IMPORT_DAG)]
@@ -268,9 +309,29 @@ def run(settings: Settings, emulator: Emulator, stack: AirflowStack) -> int:
             job.summary = api.summary(job.dag_id, job.run_id)
             if job.state != "success":
                 explain_failure(api, job, say)
-        messages = emulator.messages()
 
-    print_report(jobs, messages, emulator.topic_arn)
+    # Once the create job's site is live: change its names, the certificate swapped in the same change.
+    sites = ((jobs[0].summary or {}).get("distributions") or []) if jobs[0].state == "success" else []
+    if sites:
+        update = Job("update", UPDATE_DAG)
+        conf = update_site_conf(settings, emulator, sites[0])
+        with step(f"change the site's names: trigger {UPDATE_DAG} (POST /api/v2/dags/{UPDATE_DAG}/dagRuns)"):
+            api.unpause(UPDATE_DAG)
+            update.run_id = api.trigger(UPDATE_DAG, conf)
+            update.started = time.monotonic()
+            say(f"  run {update.run_id}, conf {json.dumps(conf)}")
+        with step("follow the update, task by task"):
+            follow(api, [update], settings.timeout_seconds, stack.processes.check_alive, say)
+        update.summary = api.summary(UPDATE_DAG, update.run_id)
+        if update.state != "success":
+            explain_failure(api, update, say)
+        jobs.append(update)
+    messages = emulator.messages()
+
+    print_report([job for job in jobs if job.dag_id != UPDATE_DAG], messages, emulator.topic_arn)
+    for job in jobs:
+        if job.dag_id == UPDATE_DAG:
+            print_site_change(job)
     failed = [job for job in jobs if job.state != "success"]
     for job in failed:
         say(f"FAILED: {job.label} job ({job.dag_id} {job.run_id}) at step {', '.join(job.failed_steps)}")

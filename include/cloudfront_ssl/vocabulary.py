@@ -11,7 +11,9 @@ CREATE_DAG_ID = "ssl_create_certificates"
 IMPORT_DAG_ID = "ssl_import_certificate"
 CLEANUP_DAG_ID = "ssl_cleanup_job"
 INVENTORY_DAG_ID = "ssl_certificate_inventory"
-JOB_DAG_IDS = (CREATE_DAG_ID, IMPORT_DAG_ID)
+UPDATE_DAG_ID = "ssl_update_site"
+ROTATE_DAG_ID = "ssl_rotate_imported"
+JOB_DAG_IDS = (CREATE_DAG_ID, IMPORT_DAG_ID, UPDATE_DAG_ID)
 """The DAGs whose runs are jobs that create resources (and so hold claims and appear on the page)."""
 
 # The steps (task ids) of the job DAGs.
@@ -39,6 +41,11 @@ REMOVE_JOB_RESOURCES = "remove_job_resources"
 DISABLE_DISTRIBUTIONS = "disable_distributions"
 WAIT_FOR_DISTRIBUTIONS = "wait_for_distributions"
 INVENTORY = "inventory"
+UPDATE_DISTRIBUTION = "update_distribution"
+REMOVE_ALIAS_RECORDS = "remove_alias_records"
+DELETE_REPLACED_CERTIFICATE = "delete_replaced_certificate"
+ROTATE_CERTIFICATES = "rotate_certificates"
+REPORT_REFUSALS = "report_refusals"
 
 LAST_STEP = CLEANUP_ON_FAILURE
 """Every job DAG ends with this step (trigger rule all_done): while it has not finished, the job runs."""
@@ -46,9 +53,10 @@ CLOSING_STEPS = (NOTIFY_FAILURE, CLEANUP_ON_FAILURE)
 """The steps that run after a failure; skipped after a success, which is normal."""
 CERTIFICATE_STEPS = (REQUEST_CERTIFICATES, IMPORT_CERTIFICATE)
 """Steps whose XCom lists a job's certificates, read when the job has no summary yet."""
-DISTRIBUTION_STEPS = (CREATE_DISTRIBUTIONS,)
+DISTRIBUTION_STEPS = (CREATE_DISTRIBUTIONS, UPDATE_DISTRIBUTION)
 """Steps whose XCom lists a job's distributions, one result per item: created (``state`` success, with
-``id``, ``domain_name``...) or not (``state`` failed, with ``error``). A failed try keeps its results too."""
+``id``, ``domain_name``...) or not (``state`` failed, with ``error``). A failed try keeps its results too.
+An update's (``update_distribution``) is the one distribution it changed."""
 TENANT_STEPS = (CREATE_TENANTS,)
 """Steps whose XCom lists a job's distribution tenants."""
 DNS_STEPS = (WRITE_VALIDATION_RECORDS, POINT_ALIASES, POINT_TENANT_NAMES)

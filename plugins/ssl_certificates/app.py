@@ -34,7 +34,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from cloudfront_ssl.rules.config import register_trigger_checks
-from cloudfront_ssl.vocabulary import CREATE_DAG_ID, JOB_DAG_IDS, RUN_STATES
+from cloudfront_ssl.vocabulary import CREATE_DAG_ID, JOB_DAG_IDS, RUN_STATES, UPDATE_DAG_ID
 
 log = logging.getLogger(__name__)
 
@@ -384,6 +384,18 @@ def _plan(conf: dict[str, Any], session: Any) -> dict[str, Any]:
     from cloudfront_ssl.steps.claims import DatabaseClaims
     from cloudfront_ssl.steps.plan import plan_create_job
 
+    if _is_update(conf):
+        from cloudfront_ssl.steps.update_site import plan_update_site
+
+        return _read_aws(
+            "ACM/CloudFront for the plan",
+            lambda: plan_update_site(
+                conf,
+                dag_id=UPDATE_DAG_ID,
+                claims=DatabaseClaims(session),
+                require_connection=_require_connection,
+            ),
+        )
     return _read_aws(
         "ACM/CloudFront for the plan",
         lambda: plan_create_job(
@@ -393,6 +405,11 @@ def _plan(conf: dict[str, Any], session: Any) -> dict[str, Any]:
             require_connection=_require_connection,
         ),
     )
+
+
+def _is_update(conf: dict[str, Any]) -> bool:
+    """An ``ssl_update_site`` conf (it names the distribution it changes) rather than a create job's."""
+    return "distribution_id" in conf
 
 
 def _distributions(q: str | None) -> list[dict[str, Any]]:
@@ -502,7 +519,9 @@ def _without_blank_lines(conf: dict[str, Any]) -> dict[str, Any]:
     return conf
 
 
-def _trigger(request: Request, session: Any, user: Any, conf: dict[str, Any]) -> dict[str, Any]:
+def _trigger(
+    request: Request, session: Any, user: Any, conf: dict[str, Any], dag_id: str = CREATE_DAG_ID
+) -> dict[str, Any]:
     """Create the run with Airflow's own trigger endpoint code, as ``user``; unpause the DAG if allowed."""
     from airflow.api_fastapi.common.dagbag import create_dag_bag
     from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBody
@@ -512,16 +531,16 @@ def _trigger(request: Request, session: Any, user: Any, conf: dict[str, Any]) ->
 
     # The route function returns the DagRun row (FastAPI turns it into DAGRunResponse for HTTP).
     run: Any = trigger_dag_run(
-        dag_id=CREATE_DAG_ID,
+        dag_id=dag_id,
         body=TriggerDAGRunPostBody(logical_date=None, conf=conf),
         dag_bag=create_dag_bag(),
         user=user,
         session=session,
         request=request,
     )
-    dag = session.scalar(select(DagModel).where(DagModel.dag_id == CREATE_DAG_ID))
+    dag = session.scalar(select(DagModel).where(DagModel.dag_id == dag_id))
     paused = bool(dag and dag.is_paused)
-    if paused and _may_edit(user):
+    if paused and _may_edit(user, dag_id):
         dag.is_paused = False
         paused = False
     session.commit()
@@ -533,11 +552,40 @@ def _trigger(request: Request, session: Any, user: Any, conf: dict[str, Any]) ->
     }
 
 
-def _may_edit(user: Any) -> bool:
+def _may_edit(user: Any, dag_id: str = CREATE_DAG_ID) -> bool:
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
 
-    return get_auth_manager().is_authorized_dag(method="PUT", details=DagDetails(id=CREATE_DAG_ID), user=user)
+    return get_auth_manager().is_authorized_dag(method="PUT", details=DagDetails(id=dag_id), user=user)
+
+
+@app.post(
+    "/api/sites",
+    dependencies=[
+        Depends(
+            requires_access_dag(method="POST", access_entity=DagAccessEntity.RUN, param_dag_id=UPDATE_DAG_ID)
+        )
+    ],
+    responses={
+        403: {"description": "The user may not trigger ssl_update_site"},
+        422: {"description": "The conf is refused: the body is the plan with every error"},
+    },
+)
+def api_start_update(
+    request: Request,
+    session: SessionDep,
+    user: GetUserDep,
+    access: AccessDep,
+    conf: Annotated[dict[str, Any], Body(description="An ssl_update_site conf, as for the plan")],
+) -> Any:
+    """Start ``ssl_update_site`` as the signed-in user, once its plan is valid; answers as ``POST jobs``."""
+    from cloudfront_ssl.views.page import job_href
+
+    plan = _plan({**conf, "distribution_id": conf.get("distribution_id")}, session)
+    if not plan["valid"]:
+        return JSONResponse(plan, status_code=422)
+    run = _trigger(request, session, user, conf, UPDATE_DAG_ID)
+    return {**run, "href": job_href(run["dag_id"], run["run_id"])}
 
 
 @app.post(
@@ -552,9 +600,11 @@ def api_plan(
     ],
 ) -> Any:
     """The dry run of a create job: the same validation and planning as its ``check`` step, changing
-    nothing. 200 with the plan when the conf is valid, 422 with the same body (every error) otherwise."""
-    if not access.may_read(CREATE_DAG_ID):
-        raise HTTPException(status_code=403, detail=f"You may not read the runs of {CREATE_DAG_ID}")
+    nothing. 200 with the plan when the conf is valid, 422 with the same body (every error) otherwise.
+    A conf with ``distribution_id`` is an update's (``ssl_update_site``), planned by its own check."""
+    dag_id = UPDATE_DAG_ID if _is_update(conf) else CREATE_DAG_ID
+    if not access.may_read(dag_id):
+        raise HTTPException(status_code=403, detail=f"You may not read the runs of {dag_id}")
     plan = _plan(conf, session)
     return JSONResponse(plan, status_code=200 if plan["valid"] else 422)
 
@@ -654,10 +704,23 @@ def jobs_page(
 
 
 @app.get("/new", response_class=HTMLResponse)
-def new_job_page(request: Request, access: AccessDep) -> HTMLResponse:
-    """The New job page: the create job's conf as a form, its plan as the user types, and *Start*."""
+def new_job_page(request: Request, access: AccessDep, distribution_id: str = "") -> HTMLResponse:
+    """The New job page: the create job's conf as a form, its plan as the user types, and *Start*.
+
+    With ``distribution_id`` (a link from a distribution on the certificates page): the update of
+    that distribution's names instead, its current names filled in.
+    """
     from cloudfront_ssl.views.page import new_job_page as render
 
+    if distribution_id:
+        from cloudfront_ssl.views.page import update_site_page
+
+        found = [entry for entry in _distributions(distribution_id) if entry.get("id") == distribution_id]
+        if not found:
+            raise HTTPException(status_code=404, detail=f"No distribution {distribution_id} in the account")
+        return HTMLResponse(
+            update_site_page(found[0], may_start=access.may_trigger(UPDATE_DAG_ID), root=page_root(request))
+        )
     return HTMLResponse(render(may_start=access.may_trigger(), root=page_root(request)))
 
 

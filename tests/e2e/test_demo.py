@@ -50,7 +50,8 @@ def test_demo_exits_0_with_both_jobs_done(demo_run):
     assert result.returncode == 0, output[-6000:]
     assert re.search(
         r"^DEMO OK: create job success \(1 certificate, 1 distribution\), "
-        r"import job success \(1 certificate, 1 distribution\), \d+ SNS messages$",
+        r"import job success \(1 certificate, 1 distribution\), "
+        r"update job success \(1 certificate, 1 distribution\), \d+ SNS messages$",
         result.stdout,
         re.MULTILINE,
     ), output[-6000:]
@@ -90,6 +91,10 @@ def test_demo_prints_what_the_owner_needs(demo_run):
     assert "DNS validation done in Route 53 for 1 certificate" in out
     assert "Names pointed at CloudFront: 1 distribution" in out
     assert re.search(r"^\s+shop\.demo\.example\.com  CNAME  \w+\.cloudfront\.net$", out, re.MULTILINE)
+    # The update of the create job's site: www. dropped, m. added, the certificate swapped.
+    assert "names before: demo.example.com, www.demo.example.com" in out
+    assert "names after:  demo.example.com, m.demo.example.com" in out
+    assert "replaced certificate deleted" in out
     assert "PRIVATE KEY" not in out
 
 

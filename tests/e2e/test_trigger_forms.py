@@ -54,6 +54,9 @@ IMPORT_SECTIONS = {
         "Private key (PEM)",
         "Private key secret id",
         "Certificate chain (PEM)",
+        "Bundle secret id",
+        "Certificate ARN to rotate",
+        "Allow an earlier expiry",
     ],
     "Distributions": ["Create a distribution", "Source distribution id", "Aliases (one per line)"],
     "Notifications and tags": ["Tags", "SNS topic ARN"],
@@ -153,8 +156,10 @@ def _valid_import() -> dict[str, Any]:
         (CREATE, {**_VALID_CREATE, "certificates": ["localhost"]}, "certificates"),
         (CREATE, {**_VALID_CREATE, "source_distribution_id": "not an id"}, "source_distribution_id"),
         (CREATE, {**_VALID_CREATE, "notification_topic_arn": "my-topic"}, "notification_topic_arn"),
-        (IMPORT, "missing certificate_body", "certificate_body"),
-        (IMPORT, "missing certificate_name", "certificate_name"),
+        # A rotation needs no certificate_name and a bundle secret no certificate_body: the check step
+        # says when one is missing; the schema refuses what is never right.
+        (IMPORT, {"bundle_secret_id": 5}, "bundle_secret_id"),
+        (IMPORT, {"certificate_name": ""}, "certificate_name"),
         (IMPORT, {"certificate_body": ""}, "certificate_body"),
         (IMPORT, {"aliases": "shop.example.com"}, "aliases"),
         (IMPORT, {"create_distributions": "no"}, "create_distributions"),
@@ -173,8 +178,8 @@ def _valid_import() -> dict[str, Any]:
         "create-name-of-one-label",
         "create-source-not-a-distribution-id",
         "create-topic-not-an-arn",
-        "import-certificate-body-missing",
-        "import-certificate-name-missing",
+        "import-bundle-secret-not-a-string",
+        "import-certificate-name-empty",
         "import-certificate-body-empty",
         "import-aliases-not-an-array",
         "import-create-distributions-not-a-boolean",
@@ -529,3 +534,26 @@ def test_the_create_form_refuses_a_bad_name_before_a_run_exists(server, browser)
     time.sleep(2)
     assert set(_runs(server, CREATE)) == before
     assert dialog.find_elements(By.CSS_SELECTOR, "[data-testid=config-form]")
+
+
+UPDATE_SECTIONS = {
+    "Site": ["Distribution id", "Names (one per line)", "Aggregate under wildcards"],
+    "Certificate": ["Certificate ARN", "Delete the replaced certificate"],
+}
+
+
+def test_the_update_form_takes_the_names_one_per_line(server, browser):
+    """ssl_update_site's form: the site first, its names as a text box of one name per line."""
+    url, _ = server
+    driver = browser
+    driver.set_window_size(*FORM_WINDOW)
+    _sign_in(driver, url)
+    dialog = _open_trigger_form(driver, url, "ssl_update_site")
+    assert _section_titles(dialog)[:2] == list(UPDATE_SECTIONS)
+    for title, labels in UPDATE_SECTIONS.items():
+        assert _labels(_open_section(dialog, title)) == labels, title
+    _open_section(dialog, "Site")
+    assert _field(dialog, "distribution_id").tag_name == "input"
+    assert _field(dialog, "names").tag_name == "textarea"
+    assert "a name it serves today and that is not listed is removed" in _help(dialog, "names")
+    _screenshot(driver, "trigger-form-update.png")

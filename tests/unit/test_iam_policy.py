@@ -327,6 +327,26 @@ def test_policy_is_well_formed():
                 assert all(resource.startswith(expected) for resource in resources), (action, resources)
 
 
+def test_secrets_are_read_only_when_tagged_for_the_package(calls):
+    """The private keys and bundles the import and rotation jobs read: secrets tagged
+    ``cloudfront-ssl:certificate`` only, whatever their name; no other statement reads any secret."""
+    policy = json.loads(POLICY.read_text())
+    reading = [
+        statement
+        for statement in policy["Statement"]
+        if any(action.startswith("secretsmanager:") for action in statement["Action"])
+    ]
+    assert len(reading) == 1
+    (statement,) = reading
+    assert statement["Action"] == ["secretsmanager:GetSecretValue"]
+    assert statement["Condition"] == {
+        "Null": {"secretsmanager:ResourceTag/cloudfront-ssl:certificate": "false"}
+    }
+    used = {action for call in calls for action in call.actions}
+    # Live sites: the update's one UpdateDistribution, the rotation's read of what ACM serves now.
+    assert {"cloudfront:UpdateDistribution", "acm:GetCertificate", "secretsmanager:GetSecretValue"} <= used
+
+
 def test_scanner_attributes_calls_by_receiver_function_and_module(tmp_path, monkeypatch):
     """The scanner finds the ways other modules obtain and name clients."""
     monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)

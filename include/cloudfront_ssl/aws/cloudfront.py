@@ -1,9 +1,11 @@
-"""Amazon CloudFront: reading the source distribution, checking aliases, creating a job's distributions."""
+"""Amazon CloudFront: reading the source distribution, checking aliases, creating a job's distributions,
+and changing a live distribution's aliases and certificate."""
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +14,8 @@ from cloudfront_ssl.rules.tags import is_job_resource, job_tags, tag_dict
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+log = logging.getLogger(__name__)
 
 MIN_PROTOCOL_VERSION = "TLSv1.2_2021"
 MAX_ALIASES = 100
@@ -136,25 +140,118 @@ def clone_config(
     config["CallerReference"] = caller_ref
     config["Aliases"] = {"Quantity": len(aliases), "Items": list(aliases)}
     config["Comment"] = comment[:128]
-    viewer = {
-        key: value
-        for key, value in config.get("ViewerCertificate", {}).items()
-        if key not in ("Certificate", "CertificateSource", "IAMCertificateId", "ACMCertificateArn")
-    }
-    viewer.update(
-        {
-            "CloudFrontDefaultCertificate": False,
-            "ACMCertificateArn": certificate_arn,
-            "SSLSupportMethod": "sni-only",
-            "MinimumProtocolVersion": MIN_PROTOCOL_VERSION,
-        }
-    )
-    config["ViewerCertificate"] = viewer
+    config["ViewerCertificate"] = acm_viewer_certificate(config.get("ViewerCertificate", {}), certificate_arn)
     # A copy is a primary distribution of its own, never a staging one or linked to the source's policy.
     config["Staging"] = False
     if "ContinuousDeploymentPolicyId" in config:
         config["ContinuousDeploymentPolicyId"] = ""
     return config
+
+
+def acm_viewer_certificate(
+    viewer: dict[str, Any], certificate_arn: str, *, keep_protocol: bool = False
+) -> dict[str, Any]:
+    """A ``ViewerCertificate`` that serves the ACM certificate with SNI and TLS 1.2 (2021) at least.
+
+    The deprecated certificate fields are dropped. With ``keep_protocol`` (a live distribution that
+    already served a certificate of its own), its SSL support method and minimum protocol version stay
+    as its owner set them; a distribution on CloudFront's default certificate gets the defaults above.
+    """
+    kept = {
+        key: value
+        for key, value in viewer.items()
+        if key not in ("Certificate", "CertificateSource", "IAMCertificateId", "ACMCertificateArn")
+    }
+    own_certificate = bool(viewer.get("ACMCertificateArn") or viewer.get("IAMCertificateId"))
+    kept.update({"CloudFrontDefaultCertificate": False, "ACMCertificateArn": certificate_arn})
+    if not (keep_protocol and own_certificate and viewer.get("SSLSupportMethod")):
+        kept.update({"SSLSupportMethod": "sni-only", "MinimumProtocolVersion": MIN_PROTOCOL_VERSION})
+    return kept
+
+
+UPDATE_ATTEMPTS = 5
+"""How often a change is read again and sent again when someone else changed the distribution between."""
+
+
+def read_distribution(client: Any, distribution_id: str, field: str = "distribution_id") -> dict[str, Any]:
+    """GetDistribution's ``Distribution`` (config, domain name, status) with its ``ETag``.
+
+    A distribution that does not exist (or that the connection may not read) is a
+    :class:`DistributionError` naming ``field``.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        response = client.get_distribution(Id=distribution_id)
+    except ClientError as error:
+        if aws_error_code(error) in ("NoSuchDistribution", "AccessDenied"):
+            raise DistributionError(
+                f"{field}: distribution {distribution_id} does not exist (or this connection may not read it)"
+            ) from None
+        raise
+    return {**response["Distribution"], "ETag": response["ETag"]}
+
+
+def set_aliases_and_certificate(
+    client: Any, distribution_id: str, *, aliases: list[str], certificate_arn: str
+) -> dict[str, Any]:
+    """Give a live distribution new aliases and a new ACM certificate in one ``UpdateDistribution``.
+
+    The change is made on the config just read, sent with its ``ETag`` as ``IfMatch``: every other
+    setting, including one that someone changed a moment ago, is kept. When CloudFront answers
+    ``PreconditionFailed`` (the distribution changed between the read and the write) the config is
+    read again and the change sent again. Aliases and certificate change together, so no alias is ever
+    served by a certificate that does not cover it (the caller checked that the new one covers them).
+    Idempotent: a distribution that already has both is not changed.
+
+    Returns the summary entry of the distribution (:func:`distribution_result`) plus ``changed``,
+    ``ipv6`` and ``etag``.
+    """
+    from botocore.exceptions import ClientError
+
+    if len(aliases) > MAX_ALIASES:
+        raise DistributionError(f"a distribution takes at most {MAX_ALIASES} aliases, got {len(aliases)}")
+    for attempt in range(1, UPDATE_ATTEMPTS + 1):
+        response = client.get_distribution_config(Id=distribution_id)
+        config, etag = response["DistributionConfig"], response["ETag"]
+        current = [alias.lower() for alias in (config.get("Aliases", {}).get("Items") or [])]
+        if sorted(current) == sorted(aliases) and distribution_certificate(config) == certificate_arn:
+            distribution = client.get_distribution(Id=distribution_id)
+            return {
+                **distribution_result(distribution["Distribution"]),
+                "changed": False,
+                "ipv6": bool(config.get("IsIPV6Enabled")),
+                "etag": distribution["ETag"],
+            }
+        config["Aliases"] = {"Quantity": len(aliases), "Items": list(aliases)}
+        config["ViewerCertificate"] = acm_viewer_certificate(
+            config.get("ViewerCertificate", {}), certificate_arn, keep_protocol=True
+        )
+        try:
+            updated = client.update_distribution(Id=distribution_id, IfMatch=etag, DistributionConfig=config)
+        except ClientError as error:
+            code = aws_error_code(error)
+            if code == "PreconditionFailed" and attempt < UPDATE_ATTEMPTS:
+                log.info(
+                    "Distribution %s changed since it was read (try %d of %d); reading it again",
+                    distribution_id,
+                    attempt,
+                    UPDATE_ATTEMPTS,
+                )
+                continue
+            if code in REFUSALS or code in ("PreconditionFailed", "NoSuchDistribution"):
+                raise DistributionError(
+                    f"distribution {distribution_id}: CloudFront refused the change: {code}: "
+                    f"{aws_error_message(error)}"
+                ) from None
+            raise
+        return {
+            **distribution_result(updated["Distribution"]),
+            "changed": True,
+            "ipv6": bool(config.get("IsIPV6Enabled")),
+            "etag": updated["ETag"],
+        }
+    raise AssertionError("unreachable")
 
 
 def distribution_tags(client: Any, arn: str) -> dict[str, str]:

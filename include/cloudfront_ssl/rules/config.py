@@ -500,16 +500,19 @@ IMPORT_TAG_NAME = "Name"
 class ImportJobConfig(JobOptions):
     """Conf of ``ssl_import_certificate``."""
 
-    certificate_name: str = Field(
+    certificate_name: str | None = Field(
+        None,
         min_length=1,
         max_length=256,
         description="A name for the certificate: its Name tag in ACM "
-        "(letters, digits, spaces and _ . : / = + - @).",
+        "(letters, digits, spaces and _ . : / = + - @). Not needed when rotating (certificate_arn).",
         json_schema_extra=_form(SECTION_CERTIFICATE, "Certificate name"),
     )
-    certificate_body: str = Field(
+    certificate_body: str | None = Field(
+        None,
         min_length=1,
-        description="The leaf certificate, PEM (-----BEGIN CERTIFICATE----- ...).",
+        description="The leaf certificate, PEM (-----BEGIN CERTIFICATE----- ...). Not needed with "
+        "bundle_secret_id.",
         json_schema_extra=_form(SECTION_CERTIFICATE, "Certificate body (PEM)", format="multiline"),
     )
     private_key: str | None = Field(
@@ -529,6 +532,27 @@ class ImportJobConfig(JobOptions):
         None,
         description="The intermediate certificates, PEM, the leaf's issuer first, without the root.",
         json_schema_extra=_form(SECTION_CERTIFICATE, "Certificate chain (PEM)", format="multiline"),
+    )
+    bundle_secret_id: str | None = Field(
+        None,
+        max_length=2048,
+        description="Instead of the certificate body, key and chain: the id or ARN of a Secrets Manager "
+        'secret whose value is JSON {"certificate": PEM, "private_key": PEM, "certificate_chain": PEM or '
+        "null}. The certificate is tagged with the secret, and ssl_rotate_imported re-imports it daily "
+        "when the secret holds a new certificate.",
+        json_schema_extra=_form(SECTION_CERTIFICATE, "Bundle secret id"),
+    )
+    certificate_arn: str | None = Field(
+        None,
+        description="Rotate: import the bundle into this imported certificate (us-east-1), so every "
+        "distribution that uses it serves the new one, unchanged. The bundle must cover every alias of "
+        "those distributions and not expire earlier than the certificate it replaces.",
+        json_schema_extra=_form(SECTION_CERTIFICATE, "Certificate ARN to rotate"),
+    )
+    allow_earlier_expiry: bool = Field(
+        False,
+        description="When rotating: accept a bundle that expires before the certificate in ACM.",
+        json_schema_extra=_form(SECTION_CERTIFICATE, "Allow an earlier expiry"),
     )
     create_distributions: bool = Field(
         False,
@@ -553,7 +577,9 @@ class ImportJobConfig(JobOptions):
 
     @field_validator("certificate_name")
     @classmethod
-    def _name_tag(cls, value: str) -> str:
+    def _name_tag(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         problem = aws_tag_text_problem(value)
         if problem:
             raise ValueError(f"{quote_input(value)} is the certificate's Name tag and {problem}")
@@ -568,7 +594,12 @@ class ImportJobConfig(JobOptions):
         check_tags(tags, budget=MAX_TAGS - JOB_TAG_COUNT - 1)
         return tags
 
-    @field_validator("private_key", "private_key_secret_id", "certificate_chain")
+    @field_validator("certificate_arn")
+    @classmethod
+    def _rotated_arn(cls, value: str | None) -> str | None:
+        return _certificate_arn(value)
+
+    @field_validator("private_key", "private_key_secret_id", "certificate_chain", "bundle_secret_id")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value if value is not None and value.strip() else None
@@ -583,8 +614,28 @@ class ImportJobConfig(JobOptions):
 
     @model_validator(mode="after")
     def _one_key_and_source(self) -> ImportJobConfig:
-        if (self.private_key is None) == (self.private_key_secret_id is None):
-            raise ValueError("give exactly one of private_key and private_key_secret_id")
+        if self.bundle_secret_id is not None:
+            given = [
+                name
+                for name in ("certificate_body", "private_key", "private_key_secret_id", "certificate_chain")
+                if getattr(self, name) is not None
+            ]
+            if given:
+                raise ValueError(f"bundle_secret_id holds the whole bundle: leave out {', '.join(given)}")
+        else:
+            if self.certificate_body is None:
+                raise ValueError("give certificate_body (or bundle_secret_id)")
+            if (self.private_key is None) == (self.private_key_secret_id is None):
+                raise ValueError("give exactly one of private_key and private_key_secret_id")
+        if self.certificate_arn is None and self.certificate_name is None:
+            raise ValueError(
+                "give certificate_name (only a rotation, with certificate_arn, may leave it out)"
+            )
+        if self.certificate_arn is not None and self.create_distributions:
+            raise ValueError(
+                "create_distributions does not apply when rotating: the distributions that use "
+                "certificate_arn serve the new certificate unchanged"
+            )
         if self.create_distributions and not self.source_distribution_id:
             raise ValueError("source_distribution_id is required when create_distributions is true")
         return self
@@ -604,6 +655,9 @@ class ImportJobConfig(JobOptions):
             "private_key",
             "private_key_secret_id",
             "certificate_chain",
+            "bundle_secret_id",
+            "certificate_arn",
+            "allow_earlier_expiry",
             "create_distributions",
             "source_distribution_id",
             "aliases",
@@ -615,16 +669,19 @@ class ImportJobConfig(JobOptions):
 
 
 SECTION_JOB = "Job"
+SECTION_SITE = "Site"
 
 
 class CleanupConfig(ConnectionOptions):
     """Conf of ``ssl_cleanup_job``: which job's resources to remove."""
 
-    job_run_id: str = Field(
+    job_run_id: str | None = Field(
+        None,
         min_length=1,
         max_length=250,
         description="The run_id of the job whose certificates and distributions are removed "
-        "(the job id, as the SSL Certificates page and the DAG runs list show it).",
+        "(the job id, as the SSL Certificates page and the DAG runs list show it). "
+        "Leave it empty to remove one site instead (distribution_id).",
         json_schema_extra=_form(SECTION_JOB, "Job run id"),
     )
     job_dag_id: str = Field(
@@ -638,6 +695,52 @@ class CleanupConfig(ConnectionOptions):
         description="Only list what would be removed; remove nothing. Untick to remove.",
         json_schema_extra=_form(SECTION_JOB, "Dry run"),
     )
+    distribution_id: str | None = Field(
+        None,
+        max_length=64,
+        description="Instead of job_run_id: remove this site. The distribution is disabled and deleted, "
+        "then its certificate (if a job of this package made it and nothing else uses it), the Route 53 "
+        "alias records that point at it, and the validation records no remaining certificate uses.",
+        json_schema_extra=_form(
+            SECTION_SITE, "Distribution id", pattern=f"^\\s*({_DISTRIBUTION_ID_PATTERN})?\\s*$"
+        ),
+    )
+    force: bool = Field(
+        False,
+        description="With distribution_id: remove a distribution that no job of this package made.",
+        json_schema_extra=_form(SECTION_SITE, "Remove a distribution the package did not make"),
+    )
+    dns_aws_conn_id: str | None = Field(
+        None,
+        max_length=250,
+        description="With distribution_id: the Airflow AWS connection for Route 53. Empty: the AWS connection id.",
+        json_schema_extra=_form(SECTION_SITE, "Route 53 connection id"),
+    )
+
+    @field_validator("distribution_id", "dns_aws_conn_id", "job_run_id", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+    @field_validator("distribution_id")
+    @classmethod
+    def _site(cls, value: str | None) -> str | None:
+        if value is not None and not _DISTRIBUTION_ID.match(value):
+            raise ValueError(f"{quote_input(value)} is not a CloudFront distribution id (like E2ABCDEF123)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> CleanupConfig:
+        if (self.job_run_id is None) == (self.distribution_id is None):
+            raise ValueError("give job_run_id (one job's resources) or distribution_id (one site), not both")
+        return self
+
+    @property
+    def route53_zone_ids(self) -> None:
+        """Every public zone the Route 53 connection sees may hold a site's records."""
+        return None
 
     @field_validator("job_dag_id")
     @classmethod
@@ -649,7 +752,183 @@ class CleanupConfig(ConnectionOptions):
     @classmethod
     def field_order(cls) -> list[str]:
         """The order of the trigger form's fields."""
-        return ["job_run_id", "job_dag_id", "dry_run", "aws_conn_id"]
+        return [
+            "job_run_id",
+            "job_dag_id",
+            "distribution_id",
+            "force",
+            "dry_run",
+            "dns_aws_conn_id",
+            "aws_conn_id",
+        ]
+
+
+def _as_in_create_job(name: str) -> Any:
+    """A field of the create job that the update job takes with the same meaning, form and default."""
+    import copy
+
+    return copy.deepcopy(CreateJobConfig.model_fields[name])
+
+
+_ARN_PATTERN = r"arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[A-Za-z0-9-]{1,128}"
+_CERTIFICATE_ARN = re.compile(f"^{_ARN_PATTERN}$")
+
+
+def _certificate_arn(value: str | None) -> str | None:
+    """A blank ARN is none; anything else must be an ACM certificate ARN in us-east-1."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if not _CERTIFICATE_ARN.match(value):
+        raise ValueError(
+            f"{quote_input(value)} is not an ACM certificate ARN in us-east-1 "
+            "(arn:aws:acm:us-east-1:ACCOUNT:certificate/ID; CloudFront takes no other region's)"
+        )
+    return value
+
+
+class UpdateSiteConfig(AwsOptions):
+    """Conf of ``ssl_update_site``: the names one distribution serves after the job, and its certificate."""
+
+    distribution_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The distribution to change (made by this package or not).",
+        json_schema_extra=_form(
+            SECTION_SITE, "Distribution id", pattern=f"^\\s*{_DISTRIBUTION_ID_PATTERN}\\s*$"
+        ),
+    )
+    names: list[str] | str = Field(
+        description="Every name the distribution serves after the job, one per line (or separated by "
+        "commas): names it keeps, names it gains; a name it serves today and that is not listed is "
+        "removed. Up to 10 names; wildcards like *.example.com cover one label.",
+        # One JSON-schema type list beside pydantic's anyOf: the trigger form then shows a text box of
+        # one name per line, and the REST API still takes one string of names.
+        json_schema_extra=_form(
+            SECTION_SITE, "Names (one per line)", type=["array", "string"], items={"type": "string"}
+        ),
+    )
+    aggregate: bool = Field(
+        False,
+        description="Do not put on the certificate a name that a wildcard name of the list covers "
+        "(the distribution still serves it).",
+        json_schema_extra=_form(SECTION_SITE, "Aggregate under wildcards"),
+    )
+    certificate_arn: str | None = Field(
+        None,
+        description="Use this issued ACM certificate (us-east-1), which must cover every name. Empty: "
+        "request one for the names, validated by DNS as the create job does.",
+        json_schema_extra=_form(
+            SECTION_CERTIFICATE, "Certificate ARN", pattern=f"^\\s*({_ARN_PATTERN})?\\s*$"
+        ),
+    )
+    delete_replaced_certificate: bool = Field(
+        True,
+        description="Once no distribution uses it, delete the certificate the distribution had, if a job "
+        "of this package made it.",
+        json_schema_extra=_form(SECTION_CERTIFICATE, "Delete the replaced certificate"),
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="Tags added to the certificate the job requests, as a JSON object, e.g. "
+        '{"team": "web"}. Keys and values: letters, digits, spaces and _ . : / = + - @.',
+        json_schema_extra=_form(SECTION_NOTIFY, "Tags"),
+    )
+    route53_validation: bool = _as_in_create_job("route53_validation")
+    route53_aliases: bool = Field(
+        False,
+        description="Point the names the distribution gains at it with Route 53 alias records (A, and "
+        "AAAA with IPv6), and delete the alias records of the names it loses that point at it.",
+        json_schema_extra=_form(SECTION_DNS, "Point the names at the distribution"),
+    )
+    route53_overwrite: bool = _as_in_create_job("route53_overwrite")
+    route53_zone_ids: list[str] | None = _as_in_create_job("route53_zone_ids")
+    dns_aws_conn_id: str | None = _as_in_create_job("dns_aws_conn_id")
+    poll_interval_seconds: int = _as_in_create_job("poll_interval_seconds")
+    validation_timeout_hours: float = _as_in_create_job("validation_timeout_hours")
+    cleanup_on_failure: bool = Field(
+        False,
+        description="When the job fails, remove the certificate it requested (as the ssl_cleanup_job DAG "
+        "does), unless the distribution already uses it.",
+        json_schema_extra=_form(SECTION_ADVANCED, "Clean up on failure"),
+    )
+
+    @field_validator("distribution_id")
+    @classmethod
+    def _distribution_id(cls, value: str) -> str:
+        value = value.strip()
+        if not _DISTRIBUTION_ID.match(value):
+            raise ValueError(f"{quote_input(value)} is not a CloudFront distribution id (like E2ABCDEF123)")
+        return value
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _arn(cls, value: str | None) -> str | None:
+        return _certificate_arn(value)
+
+    @field_validator("names")
+    @classmethod
+    def _some_name(cls, value: list[str] | str) -> list[str] | str:
+        if is_blank_item(value if isinstance(value, str) else [v for v in value if v.strip()]):
+            raise ValueError("give at least one name: the distribution must serve something")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        check_tags(tags, budget=MAX_TAGS - JOB_TAG_COUNT)
+        return tags
+
+    @field_validator("dns_aws_conn_id")
+    @classmethod
+    def _dns_connection(cls, value: str | None) -> str | None:
+        return value.strip() if value is not None and value.strip() else None
+
+    @field_validator("route53_zone_ids")
+    @classmethod
+    def _zone_ids(cls, values: list[str] | None) -> list[str] | None:
+        return CreateJobConfig._zone_ids(values)  # one rule for both jobs
+
+    def name_list(self) -> list[str]:
+        """The names as one list of raw entries (the conf may give one string)."""
+        return [self.names] if isinstance(self.names, str) else list(self.names)
+
+    @classmethod
+    def field_order(cls) -> list[str]:
+        """The order of the trigger form's fields."""
+        return [
+            "distribution_id",
+            "names",
+            "aggregate",
+            "certificate_arn",
+            "delete_replaced_certificate",
+            "tags",
+            "notification_topic_arn",
+            "route53_validation",
+            "route53_aliases",
+            "route53_overwrite",
+            "route53_zone_ids",
+            "dns_aws_conn_id",
+            "poll_interval_seconds",
+            "validation_timeout_hours",
+            "aws_conn_id",
+            "cleanup_on_failure",
+        ]
+
+
+class RotateImportedConfig(AwsOptions):
+    """Conf of ``ssl_rotate_imported``: re-import every certificate whose bundle secret changed."""
+
+    dry_run: bool = Field(
+        False,
+        description="Only say which certificates would be rotated, and which secrets fail the checks.",
+        json_schema_extra=_form(SECTION_JOB, "Dry run"),
+    )
+
+    @classmethod
+    def field_order(cls) -> list[str]:
+        """The order of the trigger form's fields."""
+        return ["dry_run", "notification_topic_arn", "aws_conn_id"]
 
 
 SECTION_ALERTS = "Alerts"

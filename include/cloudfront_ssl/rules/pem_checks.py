@@ -536,3 +536,42 @@ def _serial_hex(serial: int) -> str:
     digits = format(serial, "x")
     # Whole bytes, as ACM and openssl show serials.
     return digits.zfill(len(digits) + len(digits) % 2)
+
+
+# --- rotation ----------------------------------------------------------------------------------
+
+
+def check_rotation(
+    bundle: CheckedBundle,
+    *,
+    served: dict[str, list[str]],
+    current_not_after: datetime.datetime | None,
+    allow_earlier_expiry: bool,
+) -> None:
+    """Check that a new bundle can replace an imported certificate in place (the same ARN).
+
+    Every distribution that uses the certificate serves the new one at once, unchanged: so the new
+    certificate must cover every alias of each of them (``served``: distribution id -> aliases), and
+    it must not expire before the one it replaces (``current_not_after``) unless
+    ``allow_earlier_expiry``. Raises a :class:`BundleError` (``served_aliases`` or ``earlier_expiry``).
+    """
+    for distribution_id, aliases in sorted(served.items()):
+        missing = [alias for alias in aliases if not any(covers(name, alias) for name in bundle.dns_names)]
+        if missing:
+            names = ", ".join(bundle.dns_names) if bundle.dns_names else "no DNS names"
+            raise BundleError(
+                "served_aliases",
+                "certificate_body",
+                f"the new certificate does not cover {', '.join(missing)}, served by distribution "
+                f"{distribution_id} with the certificate it would replace (it covers {names})",
+            )
+    if current_not_after is not None and not allow_earlier_expiry:
+        if current_not_after.tzinfo is None:
+            current_not_after = current_not_after.replace(tzinfo=datetime.UTC)
+        if bundle.not_after < current_not_after:
+            raise BundleError(
+                "earlier_expiry",
+                "certificate_body",
+                f"the new certificate expires {bundle.not_after.isoformat()}, before the one in ACM "
+                f"({current_not_after.isoformat()}); set allow_earlier_expiry to accept it",
+            )

@@ -370,7 +370,8 @@ def start_cleanup(
     job_dns: Callable[[str, str], list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """The ``ssl_cleanup_job``'s first step: validate the conf, then list (dry run) or start removing
-    the job's resources (:func:`start_removal`: alias records removed, distributions disabled).
+    the job's resources (:func:`start_removal`: alias records removed, distributions disabled), or,
+    with ``distribution_id``, one site's (:func:`cloudfront_ssl.steps.site_removal.start_site_removal`).
 
     :param job_state: returns the state of a DAG run (``dag_id``, ``run_id``), or None when Airflow
         has no such run. A job that is still queued or running is refused (its later steps could
@@ -384,6 +385,13 @@ def start_cleanup(
     except ConfigError as error:
         raise JobInputError(str(error)) from None
     require_connection(config.aws_conn_id)
+    if config.distribution_id is not None:  # one site, not one job's resources
+        from cloudfront_ssl.steps.site_removal import start_site_removal
+
+        if config.dns_aws_conn_id:
+            require_connection(config.dns_aws_conn_id, "dns_aws_conn_id")
+        return start_site_removal(config)
+    assert config.job_run_id is not None  # the model requires one of the two
     state = job_state(config.job_dag_id, config.job_run_id) if job_state else None
     if state in ("queued", "running") and not config.dry_run:
         raise JobInputError(
@@ -407,7 +415,12 @@ def start_cleanup(
 
 
 def finish_cleanup(started: dict[str, Any]) -> dict[str, Any]:
-    """The ``ssl_cleanup_job``'s last step, after the deferred wait: :func:`finish_removal`."""
+    """The ``ssl_cleanup_job``'s last step, after the deferred wait: :func:`finish_removal` (or, for
+    one site, :func:`cloudfront_ssl.steps.site_removal.finish_site_removal`)."""
+    if "site" in started:
+        from cloudfront_ssl.steps.site_removal import finish_site_removal
+
+        return finish_site_removal(started)
     return finish_removal(started["aws_conn_id"], started, dns_results=started.get("dns_results"))
 
 

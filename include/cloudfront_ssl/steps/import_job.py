@@ -7,11 +7,16 @@ the moment it is read, and never returned, logged, published or put in an except
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from cloudfront_ssl.aws import acm, cloudfront, notify
 from cloudfront_ssl.aws.connections import require_connection
+from cloudfront_ssl.aws.secrets import (
+    BUNDLE_SECRET_TAG,
+    SecretReadError,
+    mask_private_key,
+    read_bundle_secret,
+)
 from cloudfront_ssl.errors import (
     FinalError,
     JobInputError,
@@ -30,22 +35,8 @@ from cloudfront_ssl.steps.claims import TaskClaims
 
 log = logging.getLogger(__name__)
 
-_PEM_LINE = re.compile(r"^[A-Za-z0-9+/=]{16,}$")
 
-
-class SecretReadError(FinalError):
-    """The private key could not be read from Secrets Manager."""
-
-
-def mask_private_key(private_key: str) -> None:
-    """Tell Airflow's secrets masker to hide the key, whole and line by line, from every log line."""
-    from airflow.sdk.log import mask_secret
-
-    mask_secret(private_key)
-    for line in private_key.splitlines():
-        line = line.strip()
-        if _PEM_LINE.match(line):
-            mask_secret(line)
+__all__ = ["SecretReadError", "mask_private_key"]  # kept importable from here, where they began
 
 
 def read_private_key(config: ImportJobConfig) -> str:
@@ -110,13 +101,31 @@ def _normalized_aliases(config: ImportJobConfig) -> list[str] | None:
     return aliases
 
 
-def checked_bundle(config: ImportJobConfig, private_key: str) -> CheckedBundle:
-    """Run the local checks of the bundle (pem_checks); a refusal names the field and the check."""
+def read_bundle(config: ImportJobConfig) -> tuple[str, str, str | None, str | None]:
+    """The bundle to import: certificate body, private key (masked in logs), chain, and the ARN of the
+    bundle secret it came from (None when it came from the conf)."""
+    if config.bundle_secret_id is not None:
+        secret = read_bundle_secret(config.aws_conn_id, config.bundle_secret_id)
+        return secret.certificate, secret.private_key, secret.certificate_chain, secret.arn
+    assert config.certificate_body is not None  # the model requires it without bundle_secret_id
+    return config.certificate_body, read_private_key(config), config.certificate_chain, None
+
+
+def checked_bundle(
+    config: ImportJobConfig, private_key: str, body: str | None = None, chain: str | None = None
+) -> CheckedBundle:
+    """Run the local checks of the bundle (pem_checks); a refusal names the field and the check.
+
+    ``body`` and ``chain`` default to the conf's (a bundle secret gives its own).
+    """
+    if body is None:
+        body, chain = config.certificate_body, config.certificate_chain
+    assert body is not None  # the model requires a body unless a bundle secret gives one
     try:
         return check_bundle(
-            config.certificate_body,
+            body,
             private_key,
-            config.certificate_chain,
+            chain,
             for_cloudfront=config.create_distributions,
             aliases=_normalized_aliases(config),
         )
@@ -185,8 +194,18 @@ def _checked(params: dict[str, Any], dag_id: str, run_id: str, claims: TaskClaim
     """The import job's check, its claim already published as "names not known yet"."""
     config = _config(params)
     require_connection(config.aws_conn_id)
-    private_key = read_private_key(config)
-    bundle = checked_bundle(config, private_key)
+    body, private_key, chain, secret_arn = read_bundle(config)
+    bundle = checked_bundle(config, private_key, body, chain)
+    rotation_facts: dict[str, Any] = {}
+    if config.certificate_arn is not None:
+        from cloudfront_ssl.steps import rotation
+
+        rotation_facts = rotation.check_rotation_in_aws(
+            config.aws_conn_id,
+            config.certificate_arn,
+            bundle,
+            allow_earlier_expiry=config.allow_earlier_expiry,
+        )
     for warning in bundle.warnings:
         log.warning("%s", warning)
     problem = notify.topic_problem(config.aws_conn_id, notify.resolve_topic(config.notification_topic_arn))
@@ -216,6 +235,8 @@ def _checked(params: dict[str, Any], dag_id: str, run_id: str, claims: TaskClaim
         "fingerprint_sha256": bundle.fingerprint_sha256,
         "warnings": bundle.warnings,
         "aliases": aliases,
+        "bundle_secret_arn": secret_arn,
+        **rotation_facts,
     }
 
 
@@ -245,9 +266,17 @@ def import_certificate(
     """
 
     config = _config(params)
-    private_key = read_private_key(config)
-    bundle = checked_bundle(config, private_key)
+    body, private_key, chain, secret_arn = read_bundle(config)
+    bundle = checked_bundle(config, private_key, body, chain)
     client = acm.acm_hook(config.aws_conn_id).conn
+    if config.certificate_arn is not None:
+        from cloudfront_ssl.steps import rotation
+
+        arn = rotation.reimport(
+            client, config.certificate_arn, bundle, private_key, bundle_secret_arn=secret_arn
+        )
+        certificate = client.describe_certificate(CertificateArn=arn)["Certificate"]
+        return acm.certificate_result(certificate)
     existing = None if first_try else acm.find_imported_certificate(client, dag_id, run_id, bundle.dns_names)
     kwargs: dict[str, Any] = {
         "Certificate": bundle.certificate_pem.encode(),
@@ -259,9 +288,12 @@ def import_certificate(
         # Tags cannot be given when re-importing: the first try set them.
         kwargs["CertificateArn"] = existing
     else:
+        assert config.certificate_name is not None  # the model requires it unless rotating
         kwargs["Tags"] = [{"Key": IMPORT_TAG_NAME, "Value": config.certificate_name}] + job_tags(
             dag_id, run_id, config.tags
         )
+        if secret_arn:
+            kwargs["Tags"].append({"Key": BUNDLE_SECRET_TAG, "Value": secret_arn})
     try:
         arn = _import(client, kwargs)
     finally:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from cloudfront_ssl.rules.messages import iso, scrub_secrets
 from cloudfront_ssl.vocabulary import (
     CERTIFICATE_STEPS,
+    CHECK,
     CREATE_DAG_ID,
     DISTRIBUTION_STEPS,
     DNS_STEPS,
@@ -26,6 +27,7 @@ from cloudfront_ssl.vocabulary import (
     ITEM_STEPS,
     JOB_DAG_IDS,
     SUMMARY,
+    UPDATE_DAG_ID,
 )
 
 if TYPE_CHECKING:
@@ -36,10 +38,22 @@ log = logging.getLogger(__name__)
 CERTIFICATE_KEYS = ("arn", "names", "status", "validation_records")
 DISTRIBUTION_KEYS = ("id", "arn", "domain_name", "aliases", "certificate_arn")
 DNS_RECORD_KEYS = ("zone_id", "name", "type", "value", "alias_target")
+SITE_KEYS = (
+    "distribution_id",
+    "names_before",
+    "names_after",
+    "names_added",
+    "names_removed",
+    "certificate_before",
+    "certificate_arn",
+    "replaced_certificate_arn",
+    "replaced_certificate_deleted",
+)
+"""An update's before and after (``ssl_update_site``): its summary's site fields, or its plan's."""
 MAX_JOBS = 500
 FIRST_NAMES = 3
 """How many of a job's names the jobs list shows."""
-CONF_NAME_KEYS = {CREATE_DAG_ID: "certificates", IMPORT_DAG_ID: "certificate_name"}
+CONF_NAME_KEYS = {CREATE_DAG_ID: "certificates", IMPORT_DAG_ID: "certificate_name", UPDATE_DAG_ID: "names"}
 """The one conf key per job DAG that the jobs list reads: the names the user asked for."""
 CONF_CONNECTION_KEY = "aws_conn_id"
 """The conf key of the connection a job ran with: its resources are read through it."""
@@ -347,11 +361,16 @@ def clean_summary(summary: Any) -> dict[str, Any]:
     certificates = [_pick(c, CERTIFICATE_KEYS) for c in summary.get("certificates") or []]
     distributions = [_pick(d, DISTRIBUTION_KEYS) for d in summary.get("distributions") or []]
     dns = [_pick(r, DNS_RECORD_KEYS) for r in summary.get("dns_records") or []]
-    return {
+    cleaned: dict[str, Any] = {
         "certificates": [c for c in certificates if c],
         "distributions": [d for d in distributions if d],
         "dns_records": [{k: v for k, v in r.items() if v is not None} for r in dns if r],
     }
+    if isinstance(summary.get("site"), dict):
+        cleaned["site"] = _pick(summary["site"], SITE_KEYS)
+    elif summary.get("distribution_id"):
+        cleaned["site"] = _pick(summary, SITE_KEYS)
+    return cleaned
 
 
 def job_summary(
@@ -361,6 +380,10 @@ def job_summary(
     final = _xcom_values(session, dag_id, run_id, SUMMARY, problems)
     if final:
         return clean_summary(final[0])
+    site = None
+    if dag_id == UPDATE_DAG_ID:  # before its summary, an update's plan says what it changes
+        planned = _xcom_values(session, dag_id, run_id, CHECK, problems)
+        site = planned[0] if planned and isinstance(planned[0], dict) else None
     certificates: list[Any] = []
     for task_id in CERTIFICATE_STEPS:
         for value in _xcom_values(session, dag_id, run_id, task_id, problems):
@@ -376,7 +399,7 @@ def job_summary(
             for result in value if isinstance(value, list) else [value]:
                 written += result.get("records") or [] if isinstance(result, dict) else []
     return clean_summary(
-        {"certificates": certificates, "distributions": distributions, "dns_records": written}
+        {"certificates": certificates, "distributions": distributions, "dns_records": written, "site": site}
     )
 
 

@@ -122,7 +122,7 @@ FORM_LABELS = {
 OPTION_KINDS = {"boolean": "boolean", "integer": "integer", "number": "number", "string": "string"}
 
 
-def job_options() -> list[dict[str, Any]]:
+def job_options(model: Any = None, form_fields: tuple[str, ...] = FORM_FIELDS) -> list[dict[str, Any]]:
     """The create job's options for the New job page, from its config model: one per conf key that the
     page does not lay out itself, in the trigger form's order, each with ``name``, ``title``,
     ``description``, ``section``, ``kind`` (boolean, integer, number or string), ``default``,
@@ -132,10 +132,11 @@ def job_options() -> list[dict[str, Any]]:
     """
     from cloudfront_ssl.rules.config import CreateJobConfig
 
-    properties = CreateJobConfig.model_json_schema()["properties"]
+    model = model or CreateJobConfig
+    properties = model.model_json_schema()["properties"]
     options = []
-    for name in CreateJobConfig.field_order():
-        if name in FORM_FIELDS:
+    for name in model.field_order():
+        if name in form_fields:
             continue
         schema = dict(properties[name])
         types = [option.get("type") for option in schema.get("anyOf", [])] or [schema.get("type")]
@@ -240,6 +241,28 @@ def held_as(records: list[dict[str, Any]], written: list[dict[str, Any]] | None)
         held = f"{' and '.join(sorted(set(types)))} alias" if types else record["type"]
         rows.append({**record, "held_as": held if record.get("route53_zone") else ""})
     return rows
+
+
+UPDATE_FORM_FIELDS = ("distribution_id", "names", "tags", "route53_zone_ids")
+"""Update-job conf keys the update page lays out itself (or leaves to the trigger form)."""
+
+
+def update_site_page(distribution: dict[str, Any], *, may_start: bool, root: str = "./") -> str:
+    """The page that starts ``ssl_update_site`` for one distribution: its names (the current ones to
+    edit), the options, and the plan as the user types."""
+    from cloudfront_ssl.rules.config import UpdateSiteConfig
+
+    sections: dict[str, list[dict[str, Any]]] = {}
+    for option in job_options(UpdateSiteConfig, UPDATE_FORM_FIELDS):
+        sections.setdefault(option["section"], []).append(option)
+    return render(
+        "update_site.html",
+        root=root,
+        title=f"Change the names of {distribution['id']}",
+        distribution=distribution,
+        sections=sections,
+        may_start=may_start,
+    )
 
 
 def job_page(job: dict[str, Any], *, root: str = "../../") -> str:

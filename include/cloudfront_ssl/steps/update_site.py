@@ -1,0 +1,567 @@
+"""The steps of ``ssl_update_site``: change the names a live distribution serves, and its certificate.
+
+A *site* is one distribution serving a set of names with one certificate. The job takes the names the
+site serves afterwards; the names it keeps, gains and loses follow from what the distribution serves
+now. It requests a certificate for them (or takes an issued one) with the create job's own steps:
+the request, the validation records (with Route 53), the wait without a worker. Then one
+``UpdateDistribution`` sets aliases and certificate together on the config just read, so that every
+other setting stays and no name is ever served by a certificate that does not cover it. Alias records
+follow; the replaced certificate goes once nothing uses it, if a job of this package made it.
+
+The create job's steps are reused through :func:`create_params`, which states an update's certificate
+as the one-item create-job conf that would request it (no distribution to create).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from cloudfront_ssl.aws import acm, cloudfront, notify
+from cloudfront_ssl.aws.connections import require_connection
+from cloudfront_ssl.errors import FinalError, JobInputError, aws_error_code
+from cloudfront_ssl.rules import site_messages
+from cloudfront_ssl.rules.config import UpdateSiteConfig, parse_config
+from cloudfront_ssl.rules.names import InvalidNameError, covers, normalize_item, plan_certificates
+from cloudfront_ssl.steps.claims import ClaimReader, TaskClaims
+from cloudfront_ssl.steps.plan import Error, config_errors, error
+from cloudfront_ssl.steps.site_removal import made_by_this_package
+from cloudfront_ssl.vocabulary import UPDATE_DAG_ID
+
+log = logging.getLogger(__name__)
+
+SITE_CLAIM_PREFIX = "site:"
+"""A job changing a distribution claims ``site:<distribution id>`` beside its names: a second job on
+the same distribution is refused while the first runs."""
+
+
+def site_claim(distribution_id: str) -> str:
+    """The claim a job holds on the distribution it changes."""
+    return f"{SITE_CLAIM_PREFIX}{distribution_id.lower()}"
+
+
+def create_params(config: UpdateSiteConfig, certificate_names: list[str]) -> dict[str, Any]:
+    """The create-job conf that requests the update's certificate: one item, no distribution.
+
+    The create job's request, Route 53 and notification steps read this; every key they read means
+    the same in both jobs.
+    """
+    return {
+        "certificates": [certificate_names],
+        "create_distributions": False,
+        "tags": dict(config.tags),
+        "notification_topic_arn": config.notification_topic_arn,
+        "aws_conn_id": config.aws_conn_id,
+        "route53_validation": config.route53_validation,
+        "route53_zone_ids": config.route53_zone_ids,
+        "dns_aws_conn_id": config.dns_aws_conn_id,
+        "poll_interval_seconds": config.poll_interval_seconds,
+        "validation_timeout_hours": config.validation_timeout_hours,
+    }
+
+
+def uncovered(names: list[str], certificate_names: list[str]) -> list[str]:
+    """The names that none of a certificate's names covers."""
+    return [name for name in names if not any(covers(held, name) for held in certificate_names)]
+
+
+def _as_names_error(entry: Error) -> Error:
+    """A refusal the create job's Route 53 check made about ``certificates[0]``, said about ``names``."""
+    if entry.get("field") != "certificates":
+        return entry
+    message = re.sub(r"^certificates\[0\]( \(line 1\))?: ", "", str(entry["message"]))
+    return {**entry, "field": "names", "item": None, "line": None, "message": f"names: {message}"}
+
+
+def plan_update_site(
+    params: dict[str, Any],
+    *,
+    dag_id: str = UPDATE_DAG_ID,
+    run_id: str | None = None,
+    read_aws: bool = True,
+    claims: ClaimReader | None = None,
+    require_connection: Callable[..., None] | None = None,
+) -> dict[str, Any]:
+    """The dry run of an update: what it would change, and every reason to refuse it. Changes nothing.
+
+    Returns the create plan's keys (``valid``, ``errors``, ``certificates``, ``covered``,
+    ``distributions``, ``conflicts``, ``dns``, ``notes``) plus ``site``: ``distribution_id``,
+    ``domain_name``, ``names_before``, ``names_after``, ``names_added``, ``names_removed``,
+    ``certificate_before``, ``certificate_arn`` (the one given, or null when one is requested).
+    """
+    result: dict[str, Any] = {
+        "valid": False,
+        "errors": [],
+        "certificates": [],
+        "covered": [],
+        "distributions": [],
+        "conflicts": [],
+        "dns": [],
+        "notes": [],
+        "site": None,
+    }
+    errors: list[Error] = result["errors"]
+    try:
+        config = UpdateSiteConfig.model_validate(dict(params))
+    except ValidationError as problem:
+        errors += config_errors(problem)
+        return result
+    try:
+        names = normalize_item(config.name_list(), "names")
+    except InvalidNameError as refusal:
+        errors.append(error("names", str(refusal)))
+        return result
+    plan = plan_certificates([names], aggregate=config.aggregate, create_distributions=True)
+    result["notes"] = [re.sub(r"certificates\[0\]( \(line 1\))?", "names", note) for note in plan.notes]
+    result["covered"] = [{**entry, "line": None} for entry in plan.covered]
+    certificate_names = list(plan.certificates[0].names) if plan.certificates else list(names)
+    if config.certificate_arn is None:
+        result["certificates"] = [{"item": 0, "line": None, "names": certificate_names}]
+    site: dict[str, Any] = {
+        "distribution_id": config.distribution_id,
+        "domain_name": None,
+        "names_before": [],
+        "names_after": names,
+        "names_added": names,
+        "names_removed": [],
+        "certificate_before": None,
+        "certificate_arn": config.certificate_arn,
+        "certificate_names": certificate_names,
+    }
+    result["site"] = site
+
+    if claims is not None:
+        wanted = [*names, site_claim(config.distribution_id)]
+        for name, holder in sorted(claims.held(wanted).items()):
+            if name.startswith(SITE_CLAIM_PREFIX):
+                field, message = (
+                    "distribution_id",
+                    (
+                        f"distribution {config.distribution_id} is being changed by {holder}, which is still "
+                        "running; wait until it ends"
+                    ),
+                )
+            else:
+                field, message = (
+                    "names",
+                    f"{name} is claimed by {holder}, which is still running; wait until it ends",
+                )
+            result["conflicts"].append(
+                {"item": None, "line": None, "name": name, "held_by": holder, "message": message}
+            )
+            errors.append(error(field, message))
+
+    if read_aws:
+        _check_aws(config, names, site, dag_id, run_id, result, require_connection)
+    result["distributions"] = [
+        {"item": 0, "line": None, "id": config.distribution_id, "aliases": names, "certificate_item": 0}
+    ]
+    result["valid"] = not errors
+    return result
+
+
+def _check_aws(
+    config: UpdateSiteConfig,
+    names: list[str],
+    site: dict[str, Any],
+    dag_id: str,
+    run_id: str | None,
+    result: dict[str, Any],
+    require_connection: Callable[..., None] | None,
+) -> None:
+    """The checks only AWS can answer: the distribution, the names it would gain, the certificate, DNS."""
+    from cloudfront_ssl.steps import dns_job
+
+    errors: list[Error] = result["errors"]
+    if require_connection is not None:
+        try:
+            require_connection(config.aws_conn_id)
+        except FinalError as refusal:
+            errors.append(error("aws_conn_id", str(refusal)))
+            return
+    try:
+        problem = notify.topic_problem(
+            config.aws_conn_id, notify.resolve_topic(config.notification_topic_arn)
+        )
+    except Exception as failure:  # the Variable store or SNS unreachable: say so, do not guess
+        problem = f"could not be checked: {type(failure).__name__}: {failure}"
+    if problem:
+        errors.append(error("notification_topic_arn", problem))
+
+    client = cloudfront.cloudfront_hook(config.aws_conn_id).conn
+    try:
+        distribution = cloudfront.read_distribution(client, config.distribution_id)
+    except cloudfront.DistributionError as refusal:
+        errors.append(error("distribution_id", str(refusal)))
+        return
+    before = cloudfront.summary_aliases(distribution["DistributionConfig"])
+    site["domain_name"] = distribution["DomainName"]
+    site["names_before"] = before
+    site["names_added"] = [name for name in names if name not in before]
+    site["names_removed"] = [name for name in before if name not in names]
+    site["certificate_before"] = cloudfront.distribution_certificate(distribution["DistributionConfig"])
+    if (
+        not site["names_added"]
+        and not site["names_removed"]
+        and config.certificate_arn
+        in (
+            None,
+            site["certificate_before"],
+        )
+    ):
+        result["notes"].append(
+            "names: the distribution serves exactly these names already; the job gives it a new certificate"
+            if config.certificate_arn is None
+            else "nothing to change: the distribution serves these names with this certificate already"
+        )
+
+    for alias, holder in cloudfront.alias_conflicts(client, set(site["names_added"]), dag_id, run_id):
+        if holder == config.distribution_id:
+            continue
+        message = (
+            f"{alias} is already an alias of distribution {holder}; CloudFront allows an alias on one "
+            "distribution only: remove the name from that distribution or from this job"
+        )
+        result["conflicts"].append(
+            {
+                "item": None,
+                "line": None,
+                "name": alias,
+                "held_by": f"distribution {holder}",
+                "message": message,
+            }
+        )
+        errors.append(error("names", message))
+
+    if config.certificate_arn is not None:
+        _check_given_certificate(config, names, errors)
+
+    if dns_job.uses_route53(config):
+        if not config.dns_aws_conn_id and any(entry["field"] == "aws_conn_id" for entry in errors):
+            return
+        checked: dict[str, Any] = {"errors": [], "notes": result["notes"], "conflicts": [], "dns": []}
+        dns_job.check_dns(
+            config,
+            checked,
+            names=names,
+            item_of_alias=dict.fromkeys(site["names_added"], 0),
+            own_targets=[distribution["DomainName"]],
+            error=error,
+            require_connection=require_connection,
+        )
+        result["dns"] = checked["dns"]
+        errors += [_as_names_error(entry) for entry in checked["errors"]]
+        result["conflicts"] += [_as_names_error(entry) for entry in checked["conflicts"]]
+
+
+def _check_given_certificate(config: UpdateSiteConfig, names: list[str], errors: list[Error]) -> None:
+    """The ``certificate_arn`` given is issued and covers every name."""
+    assert config.certificate_arn is not None
+    client = acm.acm_hook(config.aws_conn_id).conn
+    try:
+        certificate = client.describe_certificate(CertificateArn=config.certificate_arn)["Certificate"]
+    except Exception as failure:
+        if aws_error_code(failure) in (
+            "ResourceNotFoundException",
+            "ValidationException",
+            "AccessDeniedException",
+        ):
+            errors.append(
+                error("certificate_arn", f"ACM (us-east-1) has no certificate {config.certificate_arn}")
+            )
+            return
+        raise
+    if certificate.get("Status") != "ISSUED":
+        errors.append(
+            error(
+                "certificate_arn",
+                f"certificate {config.certificate_arn} is {certificate.get('Status')}, not ISSUED: "
+                "CloudFront serves issued certificates only",
+            )
+        )
+    missing = uncovered(names, acm.certificate_names(certificate))
+    if missing:
+        errors.append(
+            error(
+                "certificate_arn",
+                f"certificate {config.certificate_arn} does not cover {', '.join(missing)} "
+                f"(it covers {', '.join(acm.certificate_names(certificate))})",
+            )
+        )
+
+
+# --- the steps -----------------------------------------------------------------------------------
+
+
+def _config(params: dict[str, Any]) -> UpdateSiteConfig:
+    try:
+        return parse_config(UpdateSiteConfig, params)
+    except ValueError as refusal:
+        raise JobInputError(str(refusal)) from None
+
+
+def _claimed_names(params: dict[str, Any]) -> list[str]:
+    """What the job claims before it checks: its names, as well as they read, and its distribution."""
+    raw = params.get("names")
+    claimed: list[str] = []
+    try:
+        claimed = normalize_item(raw if isinstance(raw, list | str) else [], "names")
+    except InvalidNameError:
+        pass  # refused by the check anyway
+    distribution_id = params.get("distribution_id")
+    if isinstance(distribution_id, str) and distribution_id.strip():
+        claimed.append(site_claim(distribution_id.strip()))
+    return claimed
+
+
+def check(params: dict[str, Any], dag_id: str, run_id: str, ti: Any = None) -> dict[str, Any]:
+    """Refuse a bad update before anything changes; claim its names and its distribution; return its plan.
+
+    Every refusal is in the error, each naming its field. With ``ti`` (the running task instance) the
+    claims are published first (:mod:`cloudfront_ssl.steps.claims`).
+    """
+    claims = TaskClaims(ti, dag_id, run_id) if ti is not None else None
+    if claims is not None:
+        claims.publish(_claimed_names(params))
+    try:
+        result = plan_update_site(
+            params, dag_id=dag_id, run_id=run_id, claims=claims, require_connection=require_connection
+        )
+        if not result["valid"]:
+            raise JobInputError("; ".join(entry["message"] for entry in result["errors"]))
+    except BaseException:
+        # Refused, or AWS could not be read: this job goes no further, so it holds no claim.
+        if claims is not None:
+            claims.withdraw()
+        raise
+    for note in result["notes"]:
+        log.info("%s", note)
+    site = result["site"]
+    log.info(
+        "Distribution %s (%s): keeps %s; gains %s; loses %s; certificate %s -> %s",
+        site["distribution_id"],
+        site["domain_name"],
+        ", ".join(name for name in site["names_after"] if name in site["names_before"]) or "nothing",
+        ", ".join(site["names_added"]) or "nothing",
+        ", ".join(site["names_removed"]) or "nothing",
+        site["certificate_before"] or "CloudFront's default",
+        site["certificate_arn"] or "one requested for " + ", ".join(site["certificate_names"]),
+    )
+    return {**site, "certificates": result["certificates"]}
+
+
+def request_certificate(
+    params: dict[str, Any], plan: dict[str, Any], run_id: str, *, first_try: bool = False
+) -> list[dict[str, Any]]:
+    """Request the site's new certificate, as the create job does (and tell the owners its validation
+    records); nothing when the conf gives ``certificate_arn``."""
+    from cloudfront_ssl.steps import create_job
+
+    if not plan["certificates"]:
+        log.info("Using the given certificate %s: nothing to request", plan["certificate_arn"])
+        return []
+    config = _config(params)
+    return create_job.request_certificates(
+        create_params(config, plan["certificate_names"]), plan, UPDATE_DAG_ID, run_id, first_try=first_try
+    )
+
+
+def find_validation_records(
+    params: dict[str, Any], plan: dict[str, Any], certificates: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """With ``route53_validation``: the validation records missing from Route 53 (the create job's step)."""
+    from cloudfront_ssl.steps import create_job
+
+    return create_job.find_validation_records(
+        create_params(_config(params), plan["certificate_names"]), certificates
+    )
+
+
+def write_validation_records(
+    params: dict[str, Any],
+    plan: dict[str, Any],
+    dns_plan: dict[str, Any],
+    certificates: list[dict[str, Any]],
+    run_id: str,
+) -> dict[str, Any]:
+    """With ``route53_validation``: write them and tell the owners what is left (the create job's step)."""
+    from cloudfront_ssl.steps import create_job
+
+    if not certificates:
+        return {"changes": [], "records": [], "in_place": [], "not_automated": []}
+    return create_job.write_validation_records(
+        create_params(_config(params), plan["certificate_names"]), dns_plan, certificates, run_id
+    )
+
+
+def update_distribution(
+    params: dict[str, Any], plan: dict[str, Any], certificates: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Give the distribution its names and certificate in one ``UpdateDistribution`` (idempotent).
+
+    The certificate is checked once more right before: issued, and covering every name, so that no
+    name is ever served without a certificate that covers it. Returns the distribution's summary entry
+    with ``names_added``, ``names_removed``, ``replaced_certificate_arn``, ``ipv6`` and ``changed``.
+    """
+    config = _config(params)
+    certificate_arn = config.certificate_arn or certificates[0]["arn"]
+    names: list[str] = plan["names_after"]
+    described = acm.acm_hook(config.aws_conn_id).conn.describe_certificate(CertificateArn=certificate_arn)
+    certificate = described["Certificate"]
+    missing = uncovered(names, acm.certificate_names(certificate))
+    if certificate.get("Status") != "ISSUED" or missing:
+        raise FinalError(
+            f"certificate {certificate_arn} is {certificate.get('Status')}"
+            + (f" and does not cover {', '.join(missing)}" if missing else "")
+            + f": distribution {config.distribution_id} was not changed"
+        )
+    client = cloudfront.cloudfront_hook(config.aws_conn_id).conn
+    result = cloudfront.set_aliases_and_certificate(
+        client, config.distribution_id, aliases=names, certificate_arn=certificate_arn
+    )
+    log.info(
+        "Distribution %s %s: serves %s with %s",
+        config.distribution_id,
+        "changed" if result.pop("changed") else "already changed by an earlier try",
+        ", ".join(result["aliases"]),
+        certificate_arn,
+    )
+    result.pop("etag", None)
+    return {
+        **result,
+        # For the deferred wait before the replaced certificate goes: ACM refuses to delete a
+        # certificate while CloudFront still deploys the change that stopped serving it.
+        "aws_conn_id": config.aws_conn_id,
+        "deploying": [config.distribution_id],
+        "names_added": plan["names_added"],
+        "names_removed": plan["names_removed"],
+        "replaced_certificate_arn": plan["certificate_before"]
+        if plan["certificate_before"] != certificate_arn
+        else None,
+    }
+
+
+def point_added_names(params: dict[str, Any], distribution: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """With ``route53_aliases``: alias records for the names the distribution gained (the create job's
+    alias step, on those names only)."""
+    from cloudfront_ssl.steps import dns_job
+
+    config = _config(params)
+    added = {**distribution, "aliases": distribution["names_added"]}
+    if not added["aliases"]:
+        return {
+            "dns_aws_conn_id": dns_job.dns_conn_id(config),
+            "distribution_id": distribution["id"],
+            "changes": [],
+            "records": [],
+            "not_automated": [],
+        }
+    return dns_job.point_aliases(config, added, ipv6=bool(distribution.get("ipv6")), run_id=run_id)
+
+
+def remove_alias_records(params: dict[str, Any], distribution: dict[str, Any]) -> list[dict[str, Any]]:
+    """With ``route53_aliases``: delete the alias records of the removed names that point at this
+    distribution (A and AAAA); a record that points elsewhere, or any other record, is left alone."""
+    from cloudfront_ssl.steps.site_removal import alias_records_pointing_at
+
+    config = _config(params)
+    if not config.route53_aliases or not distribution["names_removed"]:
+        return []
+    return alias_records_pointing_at(
+        config, distribution["names_removed"], distribution["domain_name"], dry_run=False
+    )
+
+
+def delete_replaced_certificate(params: dict[str, Any], distribution: dict[str, Any]) -> dict[str, Any]:
+    """Delete the certificate the distribution served before, once no distribution uses it, if a job
+    of this package made it and ``delete_replaced_certificate`` is on. Returns ``{"arn", "deleted",
+    "reason"}``; a certificate still in use (by any distribution, or anything ACM knows of) is kept."""
+    config = _config(params)
+    arn: str = distribution.get("replaced_certificate_arn") or ""
+    outcome: dict[str, Any] = {"arn": arn or None, "deleted": False, "reason": None}
+    if not arn:
+        outcome["reason"] = "the distribution had no other ACM certificate"
+    elif not config.delete_replaced_certificate:
+        outcome["reason"] = "kept: delete_replaced_certificate is false"
+    if outcome["reason"]:
+        log.info("Replaced certificate: %s", outcome["reason"])
+        return outcome
+    acm_client = acm.acm_hook(config.aws_conn_id).conn
+    try:
+        tags = acm.certificate_tags(acm_client, arn)
+    except Exception as failure:
+        if aws_error_code(failure) != "ResourceNotFoundException":
+            raise
+        outcome["reason"] = "gone already"
+        return outcome
+    if not made_by_this_package(tags):
+        outcome["reason"] = "kept: no job of this package made it"
+    else:
+        users = cloudfront.certificate_users(cloudfront.cloudfront_hook(config.aws_conn_id).conn).get(arn)
+        if users:
+            outcome["reason"] = "kept: in use by distribution " + ", ".join(users)
+        else:
+            in_use_by = acm_client.describe_certificate(CertificateArn=arn)["Certificate"].get("InUseBy")
+            if in_use_by:
+                outcome["reason"] = "kept: in use by " + ", ".join(in_use_by)
+    if outcome["reason"] is None:
+        try:
+            acm_client.delete_certificate(CertificateArn=arn)
+            outcome["deleted"] = True
+        except Exception as failure:
+            code = aws_error_code(failure)
+            if code == "ResourceInUseException":
+                outcome["reason"] = "kept: ACM says it is still in use; delete it later"
+            elif code == "ResourceNotFoundException":
+                outcome["reason"] = "gone already"
+            else:
+                raise
+    log.info("Replaced certificate %s: %s", arn, "deleted" if outcome["deleted"] else outcome["reason"])
+    return outcome
+
+
+def notify_owners(
+    params: dict[str, Any], distribution: dict[str, Any], pointed: dict[str, Any] | None, run_id: str
+) -> None:
+    """Tell the owners what the site serves now and where to point the names it gained."""
+    config = _config(params)
+    subject, body = site_messages.site_updated_message(run_id, distribution, pointed or {})
+    notify.publish(config.aws_conn_id, notify.resolve_topic(config.notification_topic_arn), subject, body)
+
+
+def summarize(
+    plan: dict[str, Any],
+    certificates: list[dict[str, Any]],
+    distribution: dict[str, Any],
+    replaced: dict[str, Any],
+    dns_records: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The update's summary: the site's fields (spec section 12) beside the jobs' usual ones."""
+    return {
+        "distribution_id": distribution["id"],
+        "names_before": plan["names_before"],
+        "names_after": distribution["aliases"],
+        "names_added": distribution["names_added"],
+        "names_removed": distribution["names_removed"],
+        "certificate_before": plan["certificate_before"],
+        "certificate_arn": distribution["certificate_arn"],
+        "replaced_certificate_arn": distribution["replaced_certificate_arn"],
+        "replaced_certificate_deleted": bool(replaced.get("deleted")),
+        "certificates": [
+            {
+                "arn": certificate["arn"],
+                "names": certificate["names"],
+                "status": "ISSUED",
+                "validation_records": certificate["validation_records"],
+            }
+            for certificate in certificates
+        ],
+        "distributions": [
+            {key: distribution[key] for key in ("id", "arn", "domain_name", "aliases", "certificate_arn")}
+        ],
+        "dns_records": dns_records,
+    }
