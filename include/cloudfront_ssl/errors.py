@@ -260,6 +260,25 @@ def is_stale_version(error: BaseException) -> bool:
     return aws_error_code(error) in ("PreconditionFailed", "InvalidIfMatchVersion")
 
 
+CLOUDFRONT_REFUSAL_CODES = frozenset(
+    {
+        "CNAMEAlreadyExists",
+        "InvalidViewerCertificate",
+        "TooManyDistributions",
+        "TooManyDistributionCNAMEs",
+        "InvalidArgument",
+        "InvalidTagging",
+    }
+)
+"""CloudFront's answers to creating or changing a distribution that no retry will change."""
+
+
+def is_refused_by_cloudfront(error: BaseException) -> bool:
+    """Whether CloudFront refused a distribution's creation or change for good (an alias taken, a
+    certificate that does not fit, a quota, a malformed config)."""
+    return aws_error_code(error) in CLOUDFRONT_REFUSAL_CODES
+
+
 def is_already_made(error: BaseException) -> bool:
     """Whether CloudFront refused a creation because one with the same caller reference exists."""
     return aws_error_code(error) in ("DistributionAlreadyExists", "EntityAlreadyExists")

@@ -207,6 +207,8 @@ def test_every_name_the_rules_accept_passes_the_trigger_time_pattern(line: str) 
         ({"team!": "web"}, "team!"),
         ({"team": "a#b"}, "tag .team.: the value holds .#."),
         ({"aws:x": "y"}, "reserved"),
+        ({"cloudfront-ssl:site": "acme"}, "reserved"),
+        ({"Airflow:run_id": "x"}, "reserved"),
         ({f"k{n}": "v" for n in range(49)}, "at most 48 tags"),
     ],
 )

@@ -9,7 +9,16 @@ import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from cloudfront_ssl.errors import FinalError, aws_error_code, aws_error_message
+from cloudfront_ssl.errors import (
+    FinalError,
+    aws_error_code,
+    aws_error_message,
+    is_access_refused,
+    is_already_made,
+    is_not_found,
+    is_refused_by_cloudfront,
+    is_stale_version,
+)
 from cloudfront_ssl.rules.tags import is_job_resource, job_tags, tag_dict
 
 if TYPE_CHECKING:
@@ -40,7 +49,7 @@ def get_source_config(client: Any, distribution_id: str) -> dict[str, Any]:
     try:
         return client.get_distribution_config(Id=distribution_id)["DistributionConfig"]
     except ClientError as error:
-        if aws_error_code(error) in ("NoSuchDistribution", "AccessDenied"):
+        if is_not_found(error) or is_access_refused(error):
             raise DistributionError(
                 f"source_distribution_id: distribution {distribution_id} does not exist "
                 "(or this connection may not read it)"
@@ -184,7 +193,7 @@ def read_distribution(client: Any, distribution_id: str, field: str = "distribut
     try:
         response = client.get_distribution(Id=distribution_id)
     except ClientError as error:
-        if aws_error_code(error) in ("NoSuchDistribution", "AccessDenied"):
+        if is_not_found(error) or is_access_refused(error):
             raise DistributionError(
                 f"{field}: distribution {distribution_id} does not exist (or this connection may not read it)"
             ) from None
@@ -231,7 +240,7 @@ def set_aliases_and_certificate(
             updated = client.update_distribution(Id=distribution_id, IfMatch=etag, DistributionConfig=config)
         except ClientError as error:
             code = aws_error_code(error)
-            if code == "PreconditionFailed" and attempt < UPDATE_ATTEMPTS:
+            if is_stale_version(error) and attempt < UPDATE_ATTEMPTS:
                 log.info(
                     "Distribution %s changed since it was read (try %d of %d); reading it again",
                     distribution_id,
@@ -239,7 +248,7 @@ def set_aliases_and_certificate(
                     UPDATE_ATTEMPTS,
                 )
                 continue
-            if code in REFUSALS or code in ("PreconditionFailed", "NoSuchDistribution"):
+            if is_refused_by_cloudfront(error) or is_stale_version(error) or is_not_found(error):
                 raise DistributionError(
                     f"distribution {distribution_id}: CloudFront refused the change: {code}: "
                     f"{aws_error_message(error)}"
@@ -269,17 +278,6 @@ def distribution_result(distribution: dict[str, Any]) -> dict[str, Any]:
         "aliases": list(config.get("Aliases", {}).get("Items") or []),
         "certificate_arn": config.get("ViewerCertificate", {}).get("ACMCertificateArn"),
     }
-
-
-REFUSALS = (
-    "CNAMEAlreadyExists",
-    "InvalidViewerCertificate",
-    "TooManyDistributions",
-    "TooManyDistributionCNAMEs",
-    "InvalidArgument",
-    "InvalidTagging",
-)
-"""CloudFront's answers to CreateDistribution that no retry will change."""
 
 
 def find_job_distribution(client: Any, aliases: list[str], dag_id: str, run_id: str) -> dict[str, Any] | None:
@@ -341,11 +339,11 @@ def create_job_distribution(
         )
     except ClientError as error:
         code = aws_error_code(error)
-        if code == "DistributionAlreadyExists":
+        if is_already_made(error):
             existing = find_job_distribution(client, aliases, dag_id, run_id)
             if existing:
                 return existing
-        if code in REFUSALS or code == "DistributionAlreadyExists":
+        if is_refused_by_cloudfront(error) or is_already_made(error):
             raise DistributionError(
                 f"{where}: CloudFront refused the distribution: {code}: {aws_error_message(error)}"
             ) from None

@@ -23,7 +23,13 @@ from cloudfront_ssl.rules.names import (
     item_where,
     normalize_item,
 )
-from cloudfront_ssl.rules.tags import JOB_DAG_IDS, JOB_TAG_COUNT, MAX_TAGS, TAG_PREFIX, is_reserved_key
+from cloudfront_ssl.rules.tags import (
+    JOB_DAG_IDS,
+    JOB_TAG_COUNT,
+    MAX_TAGS,
+    RESERVED_PREFIXES,
+    is_reserved_key,
+)
 
 _TOPIC_ARN_PATTERN = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?"
 _DISTRIBUTION_ID_PATTERN = r"[A-Z0-9]{8,20}"
@@ -178,7 +184,7 @@ def check_tags(tags: dict[str, str], *, budget: int) -> None:
         if len(value) > 256:
             raise ValueError(f"tag {shown}: the value must be at most 256 characters")
         if is_reserved_key(key):
-            raise ValueError(f"tag key {shown}: the prefixes aws: and {TAG_PREFIX} are reserved")
+            raise ValueError(f"tag key {shown}: the prefixes {', '.join(RESERVED_PREFIXES)} are reserved")
         problem = aws_tag_text_problem(key)
         if problem:
             raise ValueError(f"tag key {shown} {problem}")

@@ -47,6 +47,10 @@ def is_job_resource(tags: Mapping[str, str], dag_id: str, run_id: str) -> bool:
     return tags.get(TAG_DAG_ID) == dag_id and tags.get(TAG_RUN_ID) == run_id
 
 
+RESERVED_PREFIXES = ("aws:", TAG_PREFIX, "cloudfront-ssl:")
+"""Tag key prefixes a user may not set: AWS's own, and the two the package's jobs set themselves."""
+
+
 def is_reserved_key(key: str) -> bool:
-    """Whether a tag key is AWS's (``aws:``) or the jobs' own (``airflow:``), so a user may not set it."""
-    return key.lower().startswith("aws:") or key.startswith(TAG_PREFIX)
+    """Whether a tag key starts with a reserved prefix (:data:`RESERVED_PREFIXES`, any case)."""
+    return key.lower().startswith(RESERVED_PREFIXES)

@@ -22,7 +22,7 @@ from typing import Any
 
 from cloudfront_ssl.aws import acm, cloudfront
 from cloudfront_ssl.aws.connections import require_connection
-from cloudfront_ssl.errors import JobInputError, aws_error_code
+from cloudfront_ssl.errors import JobInputError, aws_error_code, is_in_use, is_not_found
 from cloudfront_ssl.rules.config import CleanupConfig, ConfigError, parse_config
 from cloudfront_ssl.rules.messages import quote_input
 
@@ -131,7 +131,7 @@ def remove_job_resources(
                 started["problems"].append(str(error))
                 _set_action(started["result"], distribution_id, f"failed: {error}")
             except Exception as error:
-                if aws_error_code(error) != "NoSuchDistribution":
+                if not is_not_found(error):
                     raise
     return finish_removal(aws_conn_id, started, wait=wait, dns_results=dns_results)
 
@@ -231,7 +231,7 @@ def start_removal(
             if disable_distribution(cf, distribution["id"]):
                 log.info("Disabled distribution %s", distribution["id"])
         except Exception as error:
-            if aws_error_code(error) == "NoSuchDistribution":
+            if is_not_found(error):
                 entry["action"] = "deleted"
                 continue
             # Go on with the others: one distribution that cannot be disabled now must not keep the
@@ -289,7 +289,7 @@ def finish_removal(
             _set_action(result, distribution_id, "deleted")
             log.info("Deleted distribution %s", distribution_id)
         except Exception as error:
-            if aws_error_code(error) == "NoSuchDistribution":
+            if is_not_found(error):
                 _set_action(result, distribution_id, "deleted")
                 continue
             _set_action(result, distribution_id, f"failed: {aws_error_code(error) or type(error).__name__}")
@@ -319,9 +319,9 @@ def finish_removal(
             log.info("Deleted certificate %s (%s)", entry["arn"], ", ".join(entry["names"]))
         except Exception as error:
             code = aws_error_code(error)
-            if code == "ResourceNotFoundException":
+            if is_not_found(error):
                 continue
-            if code == "ResourceInUseException":
+            if is_in_use(error):
                 entry["action"] = "kept: in use"
                 continue
             entry["action"] = f"failed: {code or type(error).__name__}"

@@ -21,7 +21,7 @@ from typing import Any
 
 from cloudfront_ssl.aws import acm, cloudfront, notify
 from cloudfront_ssl.aws.secrets import BUNDLE_SECRET_TAG, SecretReadError, read_bundle_secret
-from cloudfront_ssl.errors import FinalError, JobInputError, aws_error_code
+from cloudfront_ssl.errors import FinalError, JobInputError, is_not_found, is_request_refused
 from cloudfront_ssl.rules import site_messages
 from cloudfront_ssl.rules.config import ConfigError, RotateImportedConfig, parse_config
 from cloudfront_ssl.rules.pem_checks import BundleError, CheckedBundle, check_bundle, check_rotation
@@ -48,7 +48,7 @@ def imported_certificate(acm_client: Any, arn: str, field: str = "certificate_ar
     try:
         certificate = acm_client.describe_certificate(CertificateArn=arn)["Certificate"]
     except Exception as error:
-        if aws_error_code(error) in ("ResourceNotFoundException", "ValidationException"):
+        if is_not_found(error) or is_request_refused(error):
             raise JobInputError(f"{field}: ACM (us-east-1) has no certificate {arn}") from None
         raise
     if certificate.get("Type") != "IMPORTED":

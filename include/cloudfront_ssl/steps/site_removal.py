@@ -18,7 +18,7 @@ import logging
 from typing import Any
 
 from cloudfront_ssl.aws import acm, cloudfront
-from cloudfront_ssl.errors import JobInputError, aws_error_code
+from cloudfront_ssl.errors import JobInputError, is_in_use, is_not_found
 from cloudfront_ssl.rules.config import CleanupConfig
 from cloudfront_ssl.rules.tags import JOB_DAG_IDS, TAG_DAG_ID
 
@@ -203,7 +203,7 @@ def finish_site_removal(started: dict[str, Any]) -> dict[str, Any]:
             entry["action"] = f"failed: {error}"
             problems.append(str(error))
         except Exception as error:
-            if aws_error_code(error) != "NoSuchDistribution":
+            if not is_not_found(error):
                 raise
             entry["action"] = "deleted"
     certificate = None
@@ -213,7 +213,7 @@ def finish_site_removal(started: dict[str, Any]) -> dict[str, Any]:
                 "Certificate"
             ]
         except Exception as error:
-            if aws_error_code(error) != "ResourceNotFoundException":
+            if not is_not_found(error):
                 raise
     if certificate is not None and problems:
         result["certificates"].append(
@@ -254,9 +254,8 @@ def _remove_certificate(
         acm_client.delete_certificate(CertificateArn=arn)
         log.info("Deleted certificate %s (%s)", arn, ", ".join(entry["names"]))
     except Exception as error:
-        code = aws_error_code(error)
-        if code == "ResourceInUseException":
+        if is_in_use(error):
             entry["action"] = "kept: in use"
-        elif code != "ResourceNotFoundException":
+        elif not is_not_found(error):
             raise
     return entry

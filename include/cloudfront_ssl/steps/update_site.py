@@ -23,7 +23,14 @@ from pydantic import ValidationError
 
 from cloudfront_ssl.aws import acm, cloudfront, notify
 from cloudfront_ssl.aws.connections import require_connection
-from cloudfront_ssl.errors import FinalError, JobInputError, aws_error_code
+from cloudfront_ssl.errors import (
+    FinalError,
+    JobInputError,
+    is_access_refused,
+    is_in_use,
+    is_not_found,
+    is_request_refused,
+)
 from cloudfront_ssl.rules import site_messages
 from cloudfront_ssl.rules.config import UpdateSiteConfig, parse_config
 from cloudfront_ssl.rules.names import InvalidNameError, covers, normalize_item, plan_certificates
@@ -265,11 +272,7 @@ def _check_given_certificate(config: UpdateSiteConfig, names: list[str], errors:
     try:
         certificate = client.describe_certificate(CertificateArn=config.certificate_arn)["Certificate"]
     except Exception as failure:
-        if aws_error_code(failure) in (
-            "ResourceNotFoundException",
-            "ValidationException",
-            "AccessDeniedException",
-        ):
+        if is_not_found(failure) or is_request_refused(failure) or is_access_refused(failure):
             errors.append(
                 error("certificate_arn", f"ACM (us-east-1) has no certificate {config.certificate_arn}")
             )
@@ -494,7 +497,7 @@ def delete_replaced_certificate(params: dict[str, Any], distribution: dict[str, 
     try:
         tags = acm.certificate_tags(acm_client, arn)
     except Exception as failure:
-        if aws_error_code(failure) != "ResourceNotFoundException":
+        if not is_not_found(failure):
             raise
         outcome["reason"] = "gone already"
         return outcome
@@ -513,10 +516,9 @@ def delete_replaced_certificate(params: dict[str, Any], distribution: dict[str, 
             acm_client.delete_certificate(CertificateArn=arn)
             outcome["deleted"] = True
         except Exception as failure:
-            code = aws_error_code(failure)
-            if code == "ResourceInUseException":
+            if is_in_use(failure):
                 outcome["reason"] = "kept: ACM says it is still in use; delete it later"
-            elif code == "ResourceNotFoundException":
+            elif is_not_found(failure):
                 outcome["reason"] = "gone already"
             else:
                 raise
