@@ -18,7 +18,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from cloudfront_ssl.errors import FinalError, aws_error_code, aws_error_message
+from cloudfront_ssl.errors import (
+    FinalError,
+    aws_error_code,
+    aws_error_message,
+    is_access_refused,
+    is_not_found,
+    is_operation_not_served,
+    is_refused_by_cloudfront,
+)
 from cloudfront_ssl.rules.tags import is_job_resource, job_tags, tag_dict
 
 CONFIG_SECTION = "ssl_certificates"
@@ -104,7 +112,7 @@ def tenants_if_served(client: Any) -> list[dict[str, Any]]:
     try:
         return list(list_tenants(client))
     except ClientError as error:
-        if aws_error_code(error) == "404":
+        if is_operation_not_served(error):
             return []
         raise
 
@@ -131,7 +139,7 @@ def multi_tenant_template(client: Any, distribution_id: str) -> dict[str, Any]:
     try:
         config = client.get_distribution_config(Id=distribution_id)["DistributionConfig"]
     except ClientError as error:
-        if aws_error_code(error) in ("NoSuchDistribution", "EntityNotFound", "AccessDenied"):
+        if is_not_found(error) or is_access_refused(error):
             raise TenantError(
                 f"distribution {distribution_id} does not exist (or this connection may not read it)"
             ) from None
@@ -181,7 +189,7 @@ def connection_group(client: Any, identifier: str | None) -> dict[str, Any] | No
         try:
             return dict(client.get_connection_group(Identifier=identifier)["ConnectionGroup"])
         except ClientError as error:
-            if aws_error_code(error) in ("EntityNotFound", "AccessDenied"):
+            if is_not_found(error) or is_access_refused(error):
                 return None
             raise
     for page in client.get_paginator("list_connection_groups").paginate():
@@ -259,7 +267,7 @@ def create_tenant(
         return dict(client.create_distribution_tenant(**request)["DistributionTenant"])
     except ClientError as error:
         code = aws_error_code(error)
-        if code in ("CNAMEAlreadyExists", "InvalidAssociation", "EntityLimitExceeded", "InvalidArgument"):
+        if is_refused_by_cloudfront(error):
             raise TenantError(
                 f"CloudFront refused tenant {request['Name']}: {code}: {aws_error_message(error)}"
             ) from None
@@ -385,6 +393,6 @@ def delete_tenant(
             time.sleep(poll_seconds)
         client.delete_distribution_tenant(Id=tenant_id, IfMatch=etag)
     except Exception as error:
-        if aws_error_code(error) in ("EntityNotFound", "NoSuchResource"):
+        if is_not_found(error):
             return
         raise

@@ -19,11 +19,8 @@ from airflow.sdk import BaseOperator
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from cloudfront_ssl.aws.tenants import DNS_VALID, MANAGED_FAILED, MANAGED_ISSUED
-from cloudfront_ssl.errors import FinalError, aws_error_code, describe_error, is_final
+from cloudfront_ssl.errors import FinalError, describe_error, is_final, is_not_found
 from cloudfront_ssl.steps.triggers import ERROR_GRACE_SECONDS
-
-FINAL_CODES = frozenset({"AccessDenied", "AccessDeniedException", "EntityNotFound", "InvalidArgument"})
-"""Answers that asking again cannot change: the wait fails at once, naming the action."""
 
 
 class ManagedCertificateError(FinalError):
@@ -135,7 +132,7 @@ class ManagedCertificatesTrigger(BaseTrigger):
                                 f" ({entry['reason']})" if entry["reason"] else "",
                             )
             except Exception as error:
-                if aws_error_code(error) in FINAL_CODES or is_final(error):
+                if is_final(error) or is_not_found(error):  # a tenant gone while waiting is final too
                     return {
                         "status": "failed",
                         "tenant_id": pending[0] if pending else "",
