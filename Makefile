@@ -5,11 +5,14 @@ BIN := $(VENV)/bin
 
 .PHONY: venv test test-engine lint demo up up-celery clean bench
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+$(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml devstack/ministack-requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
 	$(BIN)/pip install --quiet --no-deps -e .
+	# The CloudFront SaaS Manager emulator, in its own environment: it pins another botocore.
+	test -x $(VENV)/ministack/bin/python || $(PYTHON) -m venv $(VENV)/ministack
+	$(VENV)/ministack/bin/pip install --quiet --no-deps -r devstack/ministack-requirements.txt
 	touch $@
 
 venv: $(BIN)/.installed

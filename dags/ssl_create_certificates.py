@@ -1,4 +1,4 @@
-"""ssl_create_certificates: request ACM certificates, wait for issuance, create CloudFront distributions.
+"""ssl_create_certificates: request ACM certificates, wait for issuance, create CloudFront distributions or tenants.
 
 The job's steps, top to bottom:
 
@@ -9,13 +9,21 @@ The job's steps, top to bottom:
                           with route53_validation: the validation records missing from Route 53,
                           written one batch per zone, then deferred until Route 53 has applied them
 4. wait_for_issuance      deferred: ACM is checked every poll_interval_seconds, no worker is held
+hosting: distribution (steps 5-7 are skipped with hosting: tenant)
 5. create_distributions   every distribution in one task, copied from the source distribution, a few
                           at a time; each item's result or error is kept, a retry makes only the rest
 6. point_aliases          with route53_aliases, each distribution's alias records (one task, per-item
                           results like create_distributions)
 7. notify_cname_targets   tell the owners which CNAME target each name points to (or that it does)
-8. summary                the job's result: certificates with validation records, distributions,
-                          the DNS records the job wrote
+hosting: tenant (steps 5t-8t are skipped with hosting: distribution)
+5t. create_tenants        one distribution tenant per item on the multi-tenant distribution, with
+                          the item's ACM certificate or a certificate CloudFront manages
+6t. point_tenant_names    with route53_aliases: CNAME records to the routing endpoint (not at an apex)
+7t. notify_routing_endpoints   tell the owners where each name points and what is left to them
+8t. wait_for_managed_certificates   deferred (certificate_source: managed): CloudFront verifies the
+                          DNS and issues each tenant's certificate; no worker is held
+8. summary                the job's result: certificates with validation records, distributions or
+                          tenants, the DNS records the job wrote
 9. notify_failure, cleanup_on_failure   only when a step failed: one message to the owners, then
                           (with cleanup_on_failure) remove what the job created
 
@@ -38,11 +46,19 @@ from cloudfront_ssl.steps.job_dag import (
     job_default_args,
 )
 from cloudfront_ssl.steps.operators import WaitForCertificatesOperator
-from cloudfront_ssl.vocabulary import CREATE_DAG_ID, POINT_ALIASES, WAIT_FOR_DNS, WAIT_FOR_ISSUANCE
+from cloudfront_ssl.steps.tenant_wait import WaitForManagedCertificatesOperator
+from cloudfront_ssl.vocabulary import (
+    CREATE_DAG_ID,
+    POINT_ALIASES,
+    WAIT_FOR_DNS,
+    WAIT_FOR_ISSUANCE,
+    WAIT_FOR_MANAGED_CERTIFICATES,
+)
 
 with DAG(
     dag_id=CREATE_DAG_ID,
-    description="Request ACM certificates for groups of names and create a CloudFront distribution per group",
+    description="Request ACM certificates for groups of names and create a CloudFront distribution "
+    "or distribution tenant per group",
     schedule=None,
     catchup=False,
     max_active_runs=16,
@@ -107,6 +123,44 @@ with DAG(
         """Tell the owners which CNAME target each name points to (or that the job pointed it)."""
         create_job.notify_cname_targets(params, list(distributions or []), run_id, list(pointed or []))
 
+    @task(multiple_outputs=False)
+    def create_tenants(
+        plan: dict[str, Any],
+        certificates: list[dict[str, Any]],
+        params: dict[str, Any],
+        dag: Any,
+        run_id: str,
+        ti: Any,
+    ) -> list[dict[str, Any]]:
+        """With hosting: tenant, one tenant per item on the multi-tenant distribution (idempotent)."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from cloudfront_ssl.steps import tenant_job
+
+        if not tenant_job.is_tenant_job(params):
+            raise AirflowSkipException("hosting is distribution: the job makes no tenant")
+        return tenant_job.create_tenants(
+            params, plan, certificates, dag.dag_id, run_id, first_try=ti.try_number <= 1
+        )
+
+    @task(multiple_outputs=False)
+    def point_tenant_names(
+        tenants: list[dict[str, Any]], params: dict[str, Any], run_id: str
+    ) -> dict[str, Any]:
+        """With route53_aliases: CNAME records from the tenants' names to their routing endpoint."""
+        from cloudfront_ssl.steps import tenant_job
+
+        return tenant_job.point_tenant_names(params, tenants, run_id)
+
+    @task(multiple_outputs=False)
+    def notify_routing_endpoints(
+        tenants: list[dict[str, Any]], pointed: dict[str, Any], params: dict[str, Any], run_id: str
+    ) -> None:
+        """Tell the owners where each name points (or that the job pointed it)."""
+        from cloudfront_ssl.steps import tenant_job
+
+        tenant_job.notify_routing_endpoints(params, tenants, pointed, run_id)
+
     @task(trigger_rule=TriggerRule.NONE_FAILED, multiple_outputs=False)
     def summary(
         certificates: list[dict[str, Any]],
@@ -114,13 +168,23 @@ with DAG(
         distributions: list[dict[str, Any]] | None,
         validation: dict[str, Any],
         pointed: list[dict[str, Any]] | None,
+        tenants: list[dict[str, Any]] | None,
+        tenant_names: dict[str, Any] | None,
+        managed: dict[str, str] | None,
     ) -> dict[str, Any]:
-        """The job's result: certificates, distributions, and the DNS records the job wrote."""
+        """The job's result: certificates, distributions or tenants, and the DNS records the job wrote."""
         from cloudfront_ssl.steps.dns_job import dns_records
+        from cloudfront_ssl.steps.tenant_job import with_managed_certificates
 
-        return create_job.summarize(
-            certificates, issued_arns, list(distributions or []), dns_records(validation, list(pointed or []))
+        result = create_job.summarize(
+            certificates,
+            issued_arns,
+            list(distributions or []),
+            dns_records(validation, list(pointed or []) + [tenant_names or {}]),
         )
+        if tenants is not None:
+            result["tenants"] = with_managed_certificates(tenants, managed)
+        return result
 
     plan = check()
     certificates = request_certificates(plan)
@@ -139,5 +203,30 @@ with DAG(
     distributions = create_distributions_step(CreateJobConfig)(groups)
     pointed = point_aliases(distributions)
     notified = notify_cname_targets(distributions, pointed)
-    notified >> summary(certificates, wait_for_issuance.output, distributions, validation, pointed)
-    closing_steps(after=[distributions, pointed, notified])
+
+    tenants = create_tenants(plan, certificates)
+    wait_for_issuance >> tenants
+    tenant_names = point_tenant_names(tenants)
+    told = notify_routing_endpoints(tenants, tenant_names)
+    wait_for_managed = WaitForManagedCertificatesOperator(
+        task_id=WAIT_FOR_MANAGED_CERTIFICATES,
+        tenants=tenants,
+        certificate_source="{{ params.certificate_source }}",
+        aws_conn_id="{{ params.aws_conn_id }}",
+        poll_interval_seconds="{{ params.poll_interval_seconds }}",
+        validation_timeout_hours="{{ params.validation_timeout_hours }}",
+    )
+    told >> wait_for_managed
+
+    result = summary(
+        certificates,
+        wait_for_issuance.output,
+        distributions,
+        validation,
+        pointed,
+        tenants,
+        tenant_names,
+        wait_for_managed.output,
+    )
+    notified >> result
+    closing_steps(after=[distributions, pointed, notified, tenants, tenant_names, told, wait_for_managed])

@@ -218,6 +218,7 @@ class FaultProxy:
         self._faults: deque[tuple[str | None, str]] = deque()
         self._always: dict[str | None, str] = {}
         self._pending_polls = 0
+        self._rewrites: dict[str, list[Any]] = {}
         self._lock = threading.Lock()
         proxy = self
 
@@ -256,6 +257,7 @@ class FaultProxy:
                         return
                     if operation == "GetChange" and proxy._hold_this_poll():
                         content = content.replace(b"<Status>INSYNC</Status>", b"<Status>PENDING</Status>")
+                    content = proxy._rewritten(operation, content)
                     passed = [
                         (key, value)
                         for key, value in response.getheaders()
@@ -321,6 +323,27 @@ class FaultProxy:
         """Report Route 53 changes PENDING for the next ``polls`` GetChange answers, then as they are."""
         with self._lock:
             self._pending_polls = polls
+
+    def rewrite(self, operation: str, old: bytes, new: bytes, answers: int | None = None) -> None:
+        """Replace ``old`` with ``new`` in the next ``answers`` answers to ``operation`` (every one if None).
+
+        What no emulator answers by itself: a managed certificate still ``pending-validation`` or
+        ``failed``, DNS that CloudFront finds ``invalid-configuration``.
+        """
+        with self._lock:
+            self._rewrites[operation] = [old, new, answers]
+
+    def _rewritten(self, operation: str, content: bytes) -> bytes:
+        with self._lock:
+            rewrite = self._rewrites.get(operation)
+            if rewrite is None:
+                return content
+            old, new, left = rewrite
+            if left is not None:
+                if left <= 0:
+                    return content
+                rewrite[2] = left - 1
+        return content.replace(old, new)
 
     def _hold_this_poll(self) -> bool:
         with self._lock:

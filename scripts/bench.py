@@ -5,7 +5,7 @@ Every figure is measured in this one run, side by side with what it is compared 
 is an assertion. ACM calls are counted where they arrive: at a counting proxy in front of the
 emulator (moto in server mode, in a process of its own), never by the code under test.
 
-    python scripts/bench.py [--jobs 1000] [--certs 10] [--interval 10] [--skip wait,triggerer,create,distributions,route53,parse] [--route53-names 1000]
+    python scripts/bench.py [--jobs 1000] [--certs 10] [--interval 10] [--skip wait,triggerer,create,distributions,tenants,route53,parse] [--route53-names 1000]
 """
 
 from __future__ import annotations
@@ -832,6 +832,23 @@ def run_create_with_distributions_bench(args: argparse.Namespace) -> None:
     server.stop()
 
 
+def tenant_bench(args: argparse.Namespace) -> None:
+    """A 100-tenant job's marginal cost per tenant next to a plain boto3 loop (ministack for CloudFront)."""
+    print("\n== The tenant job (managed certificates, ministack) vs a plain CreateDistributionTenant loop ==", flush=True)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_tenants.py"), str(args.cap)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    if done.returncode != 0:
+        print(done.stderr[-4000:], file=sys.stderr)
+        print("tenant bench failed (see above)")
+        return
+    print("\n".join(line for line in done.stdout.strip().splitlines() if not line.startswith("20")))
+
+
 # --- Route 53 reads for a 1,000-name job next to a plain boto3 loop -----------------------------------
 
 ROUTE53_ZONES = 3
@@ -1211,6 +1228,8 @@ def main() -> None:
         create_bench(args)
     if "distributions" not in skip:
         create_with_distributions_bench(args)
+    if "tenants" not in skip:
+        tenant_bench(args)
     if "route53" not in skip:
         route53_bench(args)
     if "parse" not in skip:

@@ -62,3 +62,49 @@ def aws(moto_server):
     emulator.reset()
     emulator.seed()
     return emulator
+
+
+MINISTACK_PORT = free_port()
+MINISTACK_URL = f"http://127.0.0.1:{MINISTACK_PORT}"
+TENANT_CONN_ID = "aws_tenants"
+"""The connection of tenant-mode tests: CloudFront at ministack (its ``service_config``), the rest at moto."""
+
+
+def tenant_connection(conn_id: str, cloudfront_url: str) -> None:
+    """Define (as an environment variable) a connection whose CloudFront is at ``cloudfront_url``, the rest at moto."""
+    import json
+
+    from devstack.environment import CONNECTION_REGION
+    from devstack.ministack import tenant_connection_extra
+
+    os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "testing",
+            "password": "testing",
+            "extra": tenant_connection_extra(MOTO_URL, cloudfront_url, CONNECTION_REGION),
+        }
+    )
+
+
+tenant_connection(TENANT_CONN_ID, MINISTACK_URL)
+
+
+@pytest.fixture(scope="session")
+def ministack_server(moto_server):
+    """ministack (CloudFront SaaS Manager) on 127.0.0.1, beside moto, for the whole session."""
+    from devstack.ministack import MiniStack
+
+    stack = MiniStack.start(MINISTACK_PORT, log=_HOME / "ministack.log")
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def tenant_aws(aws, ministack_server):
+    """Fresh moto and ministack states: moto seeded as for ``aws``, ministack holding a multi-tenant
+    distribution; see :class:`tests.tenants.TenantWorld`."""
+    from tests.tenants import TenantWorld
+
+    ministack_server.reset()
+    return TenantWorld(aws, ministack_server)

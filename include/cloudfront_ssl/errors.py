@@ -184,7 +184,8 @@ NOT_FOUND_CODES = frozenset(
         "NoSuchHostedZone",  # Route 53
         "NotFound",  # SNS
         "NotFoundException",
-        "EntityNotFound",  # CloudFront distribution tenants
+        "EntityNotFound",  # CloudFront distribution tenants, connection groups
+        "NoSuchResource",
     }
 )
 """AWS error codes that say the resource named in the request does not exist."""
@@ -268,15 +269,23 @@ CLOUDFRONT_REFUSAL_CODES = frozenset(
         "TooManyDistributionCNAMEs",
         "InvalidArgument",
         "InvalidTagging",
+        "InvalidAssociation",  # a tenant on a distribution that is not multi-tenant
+        "EntityLimitExceeded",  # a quota (tenants, domains)
     }
 )
-"""CloudFront's answers to creating or changing a distribution that no retry will change."""
+"""CloudFront's answers to creating or changing a distribution or tenant that no retry will change."""
 
 
 def is_refused_by_cloudfront(error: BaseException) -> bool:
     """Whether CloudFront refused a distribution's creation or change for good (an alias taken, a
     certificate that does not fit, a quota, a malformed config)."""
     return aws_error_code(error) in CLOUDFRONT_REFUSAL_CODES
+
+
+def is_operation_not_served(error: BaseException) -> bool:
+    """Whether the endpoint answered a bare HTTP 404: it does not serve this operation at all (an
+    emulator without CloudFront's tenant operations), as opposed to a resource that is not found."""
+    return aws_error_code(error) == "404"
 
 
 def is_already_made(error: BaseException) -> bool:

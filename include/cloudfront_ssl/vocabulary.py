@@ -28,6 +28,10 @@ DISTRIBUTIONS_TO_CREATE = "distributions_to_create"
 CREATE_DISTRIBUTIONS = "create_distributions"
 POINT_ALIASES = "point_aliases"
 NOTIFY_CNAME_TARGETS = "notify_cname_targets"
+CREATE_TENANTS = "create_tenants"
+POINT_TENANT_NAMES = "point_tenant_names"
+NOTIFY_ROUTING_ENDPOINTS = "notify_routing_endpoints"
+WAIT_FOR_MANAGED_CERTIFICATES = "wait_for_managed_certificates"
 IMPORT_CERTIFICATE = "import_certificate"
 NOTIFY_OWNERS = "notify_owners"
 SUMMARY = "summary"
@@ -53,7 +57,9 @@ DISTRIBUTION_STEPS = (CREATE_DISTRIBUTIONS, UPDATE_DISTRIBUTION)
 """Steps whose XCom lists a job's distributions, one result per item: created (``state`` success, with
 ``id``, ``domain_name``...) or not (``state`` failed, with ``error``). A failed try keeps its results too.
 An update's (``update_distribution``) is the one distribution it changed."""
-DNS_STEPS = (WRITE_VALIDATION_RECORDS, POINT_ALIASES)
+TENANT_STEPS = (CREATE_TENANTS,)
+"""Steps whose XCom lists a job's distribution tenants."""
+DNS_STEPS = (WRITE_VALIDATION_RECORDS, POINT_ALIASES, POINT_TENANT_NAMES)
 """Steps whose XCom holds the Route 53 records a job wrote (``records``) or found in place: a dict, or
 (``point_aliases``) a list of one such result per distribution."""
 EARLIER_DISTRIBUTION_STEPS = ("create_distribution",)

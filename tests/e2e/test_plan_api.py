@@ -196,3 +196,48 @@ def test_start_refuses_a_bad_conf_and_starts_a_good_one_without_its_blank_lines(
         assert client.get(f"/ssl-certificates/{body['href']}", headers=auth).status_code == 200
     finally:
         client.delete(f"/api/v2/dags/{CREATE}/dagRuns/{body['run_id']}", headers=auth)
+
+
+def test_a_tenant_plan_lists_the_tenants_it_would_create_and_creates_none(client, auth, tenant_aws):
+    template = tenant_aws.template({"origin_domain": True})
+    conf = tenant_aws.conf(
+        template,
+        ["shop.example.com, www.shop.example.com", "", "*.brand.example.org"],
+        tenant_parameters={"origin_domain": "app.example.net"},
+    )
+
+    response = _plan(client, auth, conf)
+
+    assert response.status_code == 200, response.text
+    plan = response.json()
+    assert plan["valid"] is True and plan["errors"] == []
+    assert plan["distributions"] == []
+    assert [(t["line"], t["names"], t["certificate_item"]) for t in plan["tenants"]] == [
+        (1, ["shop.example.com", "www.shop.example.com"], 0),
+        (3, ["*.brand.example.org"], 2),
+    ]
+    assert [(c["line"], c["names"]) for c in plan["certificates"]] == [
+        (1, ["shop.example.com", "www.shop.example.com"]),
+        (3, ["*.brand.example.org"]),
+    ]
+
+    # With certificates CloudFront manages, the same tenants and no ACM certificate to request.
+    managed = _plan(client, auth, {**conf, "certificate_source": "managed"}).json()
+    assert managed["valid"] is True, managed["errors"]
+    assert managed["certificates"] == []
+    assert [(t["line"], t["certificate_item"]) for t in managed["tenants"]] == [(1, None), (3, None)]
+
+    # A dry run: no tenant and no certificate was made.
+    assert tenant_aws.tenants() == [] and tenant_aws.aws.certificates() == []
+
+
+def test_a_tenant_plan_names_a_domain_another_tenant_holds(client, auth, tenant_aws):
+    template = tenant_aws.template()
+    tenant_aws.tenant_of_someone(template, "held.example.com", ["held.example.com"])
+
+    plan = _plan(client, auth, tenant_aws.conf(template, ["new.example.com", "held.example.com"])).json()
+
+    assert plan["valid"] is False
+    assert [(e["field"], e["line"]) for e in plan["errors"]] == [("certificates", 2)]
+    assert "held.example.com is already a domain of tenant" in plan["errors"][0]["message"]
+    assert [tenant["Name"] for tenant in tenant_aws.tenants()] == ["held.example.com"]  # nothing made

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from airflow.sdk.exceptions import ParamValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -35,6 +35,9 @@ _TOPIC_ARN_PATTERN = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}
 _DISTRIBUTION_ID_PATTERN = r"[A-Z0-9]{8,20}"
 _TOPIC_ARN = re.compile(f"^{_TOPIC_ARN_PATTERN}$")
 _HOSTED_ZONE_ID = re.compile(r"^(/hostedzone/)?[A-Z0-9]{1,32}$")
+_CONNECTION_GROUP_ID_PATTERN = r"cg_[A-Za-z0-9]{1,64}"
+_CONNECTION_GROUP_ID = re.compile(f"^{_CONNECTION_GROUP_ID_PATTERN}$")
+_PARAMETER_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 _DISTRIBUTION_ID = re.compile(f"^{_DISTRIBUTION_ID_PATTERN}$")
 
 SECTION_NAMES = "Certificates"
@@ -42,6 +45,7 @@ SECTION_CERTIFICATE = "Certificate"
 SECTION_DISTRIBUTIONS = "Distributions"
 SECTION_NOTIFY = "Notifications and tags"
 SECTION_DNS = "DNS (Route 53)"
+SECTION_TENANTS = "Tenants (CloudFront SaaS Manager)"
 SECTION_ADVANCED = "Advanced"
 
 
@@ -272,6 +276,7 @@ class JobOptions(AwsOptions):
 
 
 CertificateItem = str | list[str]
+MULTI_TENANT_NEEDED = "multi_tenant_distribution_id is required when hosting is tenant"
 
 
 class CreateJobConfig(JobOptions):
@@ -373,6 +378,66 @@ class CreateJobConfig(JobOptions):
         json_schema_extra=_form(SECTION_DNS, "Route 53 connection id"),
     )
 
+    hosting: Literal["distribution", "tenant"] = Field(
+        "distribution",
+        description="What each line becomes: a CloudFront distribution copied from the source "
+        "distribution, or a distribution tenant of a multi-tenant distribution (CloudFront SaaS Manager).",
+        json_schema_extra=_form(SECTION_TENANTS, "Hosting"),
+    )
+    multi_tenant_distribution_id: str | None = Field(
+        None,
+        description="With tenant hosting: the multi-tenant distribution (the template) the tenants use.",
+        json_schema_extra=_form(
+            SECTION_TENANTS, "Multi-tenant distribution id", pattern=f"^({_DISTRIBUTION_ID_PATTERN})?$"
+        ),
+    )
+    connection_group_id: str | None = Field(
+        None,
+        description="With tenant hosting: the connection group whose routing endpoint the names point "
+        "at. Empty: the account's default connection group.",
+        json_schema_extra=_form(
+            SECTION_TENANTS, "Connection group id", pattern=f"^({_CONNECTION_GROUP_ID_PATTERN})?$"
+        ),
+    )
+    certificate_source: Literal["acm", "managed"] = Field(
+        "acm",
+        description="With tenant hosting: acm, the job requests and validates an ACM certificate per "
+        "line (DNS validation, as for distributions); managed, CloudFront requests and renews the "
+        "certificate itself once the names point at the routing endpoint (HTTP validation).",
+        json_schema_extra=_form(SECTION_TENANTS, "Certificate source"),
+    )
+    tenant_parameters: dict[str, str] = Field(
+        default_factory=dict,
+        description="With tenant hosting: values of the multi-tenant distribution's parameters, as a "
+        'JSON object, e.g. {"origin_domain": "app.example.net"}.',
+        json_schema_extra=_form(SECTION_TENANTS, "Tenant parameters"),
+    )
+
+    @field_validator("multi_tenant_distribution_id")
+    @classmethod
+    def _multi_tenant_id(cls, value: str | None) -> str | None:
+        return cls._distribution_id(value)
+
+    @field_validator("connection_group_id")
+    @classmethod
+    def _connection_group(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not _CONNECTION_GROUP_ID.match(value):
+            raise ValueError(f"{quote_input(value)} is not a connection group id (like cg_2wjDWTBKTlRB87cAaUQFaakABC)")
+        return value
+
+    @field_validator("tenant_parameters")
+    @classmethod
+    def _parameters(cls, values: dict[str, str]) -> dict[str, str]:
+        for name, value in values.items():
+            if not _PARAMETER_NAME.match(name):
+                raise ValueError(f"{quote_input(name)} is not a parameter name (1..128 letters, digits, _ and -)")
+            if not 1 <= len(value) <= 256:
+                raise ValueError(f"{quote_input(name)}: a value is 1..256 characters")
+        return values
+
     @field_validator("dns_aws_conn_id")
     @classmethod
     def _dns_connection(cls, value: str | None) -> str | None:
@@ -399,6 +464,10 @@ class CreateJobConfig(JobOptions):
 
     @model_validator(mode="after")
     def _source_needed(self) -> CreateJobConfig:
+        if self.hosting == "tenant":
+            if not self.multi_tenant_distribution_id:
+                raise ValueError(MULTI_TENANT_NEEDED)
+            return self
         if self.create_distributions and not self.source_distribution_id:
             raise ValueError("source_distribution_id is required when create_distributions is true")
         return self
@@ -418,6 +487,11 @@ class CreateJobConfig(JobOptions):
             "route53_overwrite",
             "route53_zone_ids",
             "dns_aws_conn_id",
+            "hosting",
+            "multi_tenant_distribution_id",
+            "connection_group_id",
+            "certificate_source",
+            "tenant_parameters",
             "poll_interval_seconds",
             "validation_timeout_hours",
             "aws_conn_id",

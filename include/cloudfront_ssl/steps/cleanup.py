@@ -159,17 +159,26 @@ def start_removal(
     """
     cf = cloudfront.cloudfront_hook(aws_conn_id).conn
     acm_client = acm.acm_hook(aws_conn_id).conn
+    from cloudfront_ssl.aws import tenants
+
     distributions = cloudfront.job_distributions(cf, dag_id, run_id)
+    job_tenants = tenants.job_tenants(cf, dag_id, run_id)
     certificates = acm.job_certificates(acm_client, dag_id, run_id)
     log.info(
-        "Job %s of %s: %d distribution(s), %d certificate(s)%s",
+        "Job %s of %s: %d distribution(s), %d tenant(s), %d certificate(s)%s",
         run_id,
         dag_id,
         len(distributions),
+        len(job_tenants),
         len(certificates),
         " (dry run: nothing is removed)" if dry_run else "",
     )
     result: dict[str, Any] = {"dry_run": dry_run, "distributions": [], "certificates": [], "dns_records": []}
+    if job_tenants:
+        result["tenants"] = [
+            {"id": tenant["Id"], "name": tenant["Name"], "domains": tenants.tenant_domains(tenant), "action": "would delete"}
+            for tenant in job_tenants
+        ]
     started: dict[str, Any] = {
         "aws_conn_id": aws_conn_id,
         "dag_id": dag_id,
@@ -206,6 +215,14 @@ def start_removal(
             result["dns_records"] += _remove_validation_records(acm_client, dns_results, dry_run=True)
         return started
 
+    for entry in result.get("tenants") or []:
+        try:
+            tenants.delete_tenant(cf, entry["id"], poll_seconds=DEFAULT_POLL_SECONDS, timeout_seconds=DEFAULT_TIMEOUT_SECONDS)
+            entry["action"] = "deleted"
+            log.info("Deleted tenant %s (%s)", entry["id"], entry["name"])
+        except Exception as error:
+            entry["action"] = f"failed: {aws_error_code(error) or type(error).__name__}"
+            started["problems"].append(f"tenant {entry['id']}: {error}")
     # Disable them all first: CloudFront then deploys the changes in parallel.
     for distribution in distributions:
         entry = {"id": distribution["id"], "aliases": distribution["aliases"], "action": "disabled"}
@@ -278,8 +295,12 @@ def finish_removal(
             _set_action(result, distribution_id, f"failed: {aws_error_code(error) or type(error).__name__}")
             problems.append(f"distribution {distribution_id}: {error}")
 
-    # A certificate stays while a distribution (the job's undeleted ones included) still serves it.
+    # A certificate stays while a distribution or a tenant (the job's undeleted ones included) serves it.
+    from cloudfront_ssl.aws import tenants
+
     users = cloudfront.certificate_users(cf)
+    for arn, tenant_ids in tenants.certificate_tenants(cf).items():
+        users.setdefault(arn, []).extend(f"tenant {tenant_id}" for tenant_id in tenant_ids)
     for entry in result["certificates"]:
         entry["action"] = "deleted"
         if entry["arn"] in users:

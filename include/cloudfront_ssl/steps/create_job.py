@@ -42,13 +42,15 @@ def check(params: dict[str, Any], dag_id: str, run_id: str, ti: Any = None) -> d
     for note in result["notes"]:
         log.info("%s", note)
     log.info(
-        "Plan: %d certificate(s) to request, %d distribution(s) to create",
+        "Plan: %d certificate(s) to request, %d distribution(s) and %d tenant(s) to create",
         len(result["certificates"]),
         len(result["distributions"]),
+        len(result["tenants"]),
     )
     return {
         "certificates": result["certificates"],
         "groups": result["distributions"],
+        "tenants": result["tenants"],
         "covered": result["covered"],
         "notes": result["notes"],
     }
@@ -105,8 +107,9 @@ def request_certificates(
         "DNS validation records of the job's certificates:\n%s", messages.records_table(certificates=results)
     )
 
-    if config.route53_validation:
-        # The owners hear once the job has written what it can to Route 53 (write_validation_records).
+    if config.route53_validation or not results:
+        # The owners hear once the job has written what it can to Route 53 (write_validation_records);
+        # a job whose tenants take managed certificates requests none and has nothing to say here.
         return results
     subject, body = messages.validation_message(run_id, results)
     notify.publish(config.aws_conn_id, notify.resolve_topic(config.notification_topic_arn), subject, body)

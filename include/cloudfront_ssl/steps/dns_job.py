@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 VALIDATION_STEP = "write_validation_records"
 ALIAS_STEP = "point_aliases"
-DNS_STEPS = (VALIDATION_STEP, ALIAS_STEP)
+TENANT_NAMES_STEP = "point_tenant_names"
+DNS_STEPS = (VALIDATION_STEP, ALIAS_STEP, TENANT_NAMES_STEP)
 """The create job's steps whose results list the DNS records the job wrote (read by clean-up)."""
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cloudfront_ssl.rules.config import CreateJobConfig, non_finite_problem
+from cloudfront_ssl.rules.config import MULTI_TENANT_NEEDED, CreateJobConfig, non_finite_problem
 from cloudfront_ssl.rules.names import (
     InvalidNameError,
     duplicate_name_errors,
@@ -106,10 +106,11 @@ def plan_create_job(
     :param require_connection: raises when an Airflow connection id does not exist (the check step
         passes :func:`cloudfront_ssl.aws.connections.require_connection`); None skips that check.
 
-    Returns ``{"valid", "errors", "certificates", "covered", "distributions", "conflicts", "dns",
-    "notes"}``: the certificates to request (``item``, ``line``, ``names``), the names a wildcard of
-    the job covers (with ``aggregate``), the distributions (``item``, ``line``, ``aliases``,
-    ``certificate_item``), the conflicts with existing distributions and running jobs, and every
+    Returns ``{"valid", "errors", "certificates", "covered", "distributions", "tenants", "conflicts",
+    "dns", "notes"}``: the certificates to request (``item``, ``line``, ``names``), the names a wildcard
+    of the job covers (with ``aggregate``), the distributions (``item``, ``line``, ``aliases``,
+    ``certificate_item``), with ``hosting: tenant`` the tenants instead (``item``, ``line``, ``names``,
+    ``certificate_item``, null with a managed certificate), the conflicts with existing distributions and running jobs, and every
     error (``field``, ``item``, ``line``, ``message``).
     """
     result: dict[str, Any] = {
@@ -118,6 +119,7 @@ def plan_create_job(
         "certificates": [],
         "covered": [],
         "distributions": [],
+        "tenants": [],
         "conflicts": [],
         "dns": [],
         "notes": [],
@@ -132,10 +134,18 @@ def plan_create_job(
             for entry in config_errors(problem)
             if (entry["item"] is None or entry["field"] != "certificates")
             and SOURCE_NEEDED not in entry["message"]
+            and MULTI_TENANT_NEEDED not in entry["message"]
         ]
-    # The model says this only when every field is valid: say it beside the other refusals.
+    # The model says these only when every field is valid: say them beside the other refusals.
+    tenant_mode = params.get("hosting") == "tenant"
     source = params.get("source_distribution_id")
-    if params.get("create_distributions", True) is not False and not (
+    template = params.get("multi_tenant_distribution_id")
+    if tenant_mode and not (isinstance(template, str) and template.strip()):
+        if not any(entry["field"] == "multi_tenant_distribution_id" for entry in errors):
+            errors.append(
+                error("multi_tenant_distribution_id", f"{MULTI_TENANT_NEEDED} (the tenants' template)")
+            )
+    if not tenant_mode and params.get("create_distributions", True) is not False and not (
         isinstance(source, str) and source.strip()
     ):
         if not any(entry["field"] == "source_distribution_id" for entry in errors):
@@ -160,12 +170,39 @@ def plan_create_job(
     if checked is None or not valid:
         return result
 
+    tenants = checked.hosting == "tenant"
     plan = plan_certificates(
         [item if index in valid else "" for index, item in enumerate(items)],
         aggregate=checked.aggregate,
-        create_distributions=checked.create_distributions,
+        # A tenant, like a distribution, takes one certificate that covers all its names.
+        create_distributions=checked.create_distributions or tenants,
     )
-    if not errors:
+    if tenants:
+        from cloudfront_ssl.steps.tenant_job import domain_limit_errors
+
+        errors += [error("certificates", message, item) for item, message in domain_limit_errors(valid)]
+    if not errors and tenants:
+        managed = checked.certificate_source == "managed"
+        result["notes"] = [] if managed else list(plan.notes)
+        result["certificates"] = (
+            []
+            if managed
+            else [
+                {"item": request.item, "line": request.item + 1, "names": list(request.names)}
+                for request in plan.certificates
+            ]
+        )
+        result["covered"] = [] if managed else [{**entry, "line": entry["item"] + 1} for entry in plan.covered]
+        result["tenants"] = [
+            {
+                "item": group.item,
+                "line": group.item + 1,
+                "names": list(group.aliases),
+                "certificate_item": None if managed else group.certificate_item,
+            }
+            for group in plan.groups
+        ]
+    elif not errors:
         result["notes"] = list(plan.notes)
         result["certificates"] = [
             {"item": request.item, "line": request.item + 1, "names": list(request.names)}
@@ -196,7 +233,12 @@ def plan_create_job(
     refused_fields = {entry["field"] for entry in errors}
     if read_aws and "aws_conn_id" not in refused_fields:
         _check_aws(checked, item_of_alias, dag_id, run_id, result, require_connection, refused_fields)
-        _check_route53(checked, valid, item_of_alias, dag_id, run_id, result, require_connection)
+        own_targets: list[str] | None = None
+        if tenants and "aws_conn_id" not in {entry["field"] for entry in errors}:
+            from cloudfront_ssl.steps.tenant_job import check_tenants
+
+            own_targets = check_tenants(checked, item_of_alias, dag_id, run_id, result, error, refused_fields)
+        _check_route53(checked, valid, item_of_alias, dag_id, run_id, result, require_connection, own_targets)
     errors.sort(key=lambda entry: (entry["item"] is not None, entry["item"] or 0))
     result["valid"] = not errors
     return result
@@ -233,12 +275,16 @@ def _config_of_valid_items(
         for key in _ROUTE53_FIELDS:
             fields.pop(key, None)
     distributions = fields.get("create_distributions", "create_distributions" not in refused)
+    hosting = fields.get("hosting", "distribution")
     try:
-        # Without distributions the model does not need the source; they are put back below.
-        config = CreateJobConfig.model_validate({**fields, "create_distributions": False})
+        # Without distributions (or tenants) the model needs neither the source nor the template;
+        # they are put back below.
+        config = CreateJobConfig.model_validate(
+            {**fields, "create_distributions": False, "hosting": "distribution"}
+        )
     except ValidationError:
         return None
-    return config.model_copy(update={"create_distributions": distributions is True})
+    return config.model_copy(update={"create_distributions": distributions is True, "hosting": hosting})
 
 
 def _check_route53(
@@ -249,8 +295,13 @@ def _check_route53(
     run_id: str | None,
     result: dict[str, Any],
     require_connection: Callable[..., None] | None,
+    tenant_targets: list[str] | None = None,
 ) -> None:
-    """With Route 53 keys: the zone of every name into ``result["dns"]``, DNS conflicts and refusals."""
+    """With Route 53 keys: the zone of every name into ``result["dns"]``, DNS conflicts and refusals.
+
+    ``tenant_targets`` (tenant hosting): the routing endpoint the names will point at, when it is
+    known already; a record that points there is no conflict.
+    """
     from cloudfront_ssl.steps import dns_job
 
     if not dns_job.uses_route53(config):
@@ -260,11 +311,14 @@ def _check_route53(
     names = list(
         dict.fromkeys([name for names in normalized.values() for name in names] + list(item_of_alias))
     )
-    own_targets = (
-        dns_job.own_distribution_domains(config, list(item_of_alias), dag_id, run_id)
-        if run_id and config.route53_aliases and item_of_alias
-        else []
-    )
+    if tenant_targets is not None:
+        own_targets = list(tenant_targets)
+    else:
+        own_targets = (
+            dns_job.own_distribution_domains(config, list(item_of_alias), dag_id, run_id)
+            if run_id and config.route53_aliases and item_of_alias
+            else []
+        )
     dns_job.check_dns(
         config,
         result,
@@ -309,7 +363,7 @@ def _check_aws(
     if problem and "notification_topic_arn" not in refused_fields:
         errors.append(error("notification_topic_arn", problem))
 
-    if not config.create_distributions:
+    if not config.create_distributions or config.hosting == "tenant":
         return
     client = cloudfront.cloudfront_hook(config.aws_conn_id).conn
     if config.source_distribution_id and "source_distribution_id" not in refused_fields:
