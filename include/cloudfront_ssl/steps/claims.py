@@ -17,16 +17,19 @@ How a check decides, the same way in every check and on every worker:
 
 1. it publishes its own claim first (the import job publishes "names not known yet" first thing, and
    its aliases once the bundle is read);
-2. it waits until every running job has published a claim with its names: Airflow counts the running
-   runs of the job DAGs, so a job triggered earlier whose check has not run yet is waited for, not
-   missed;
+2. it waits until every check that is running now has published a claim with its names: Airflow
+   counts the running check steps of the job DAGs. Only running checks are waited for: a check still
+   queued for a worker slot may wait behind this very check, and waiting for it would hold every slot
+   (a burst of jobs on a few workers would stop). A check that runs later meets this job's claim held
+   and gives way, so exactly one job goes on even then;
 3. a name that another job claims is refused when that job's claim is held (it went on already) or
    when that job was triggered earlier (then the lower run id): the *rank* of a job is data that
    every check reads alike, not the order in which the checks happened to run;
 4. a check that meets no such claim marks its own as held; one that refuses withdraws its claim.
 
-So of two jobs racing for one name, the earlier-triggered one goes on and the other is refused,
-whichever check runs first. Reading the claims fails closed: an error is tried again, and a check
+So of two jobs racing for one name (their checks running together), the earlier-triggered one goes
+on and the other is refused, whichever check publishes first; a job whose check runs after another
+job went on with the name is refused. Reading the claims fails closed: an error is tried again, and a check
 that still cannot read them refuses the job with the reason instead of assuming no job is running.
 A queued run (one that Airflow has not started) is not waited for: Airflow starts runs in the order
 they were triggered, so a run triggered earlier is running by the time a later one checks.
@@ -44,7 +47,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cloudfront_ssl.errors import FinalError
-from cloudfront_ssl.vocabulary import ACTIVE_RUN_STATES, JOB_DAG_IDS, RUNNING, state_name
+from cloudfront_ssl.vocabulary import ACTIVE_RUN_STATES, CHECK, JOB_DAG_IDS, RUNNING, state_name
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -179,8 +182,8 @@ class ClaimStore(Protocol):
         """A run's state, None when Airflow has no such run."""
         ...
 
-    def running_jobs(self) -> int:
-        """How many runs of the job DAGs are running (this one included)."""
+    def running_checks(self) -> int:
+        """How many check steps of the job DAGs are running (this one included)."""
         ...
 
 
@@ -229,9 +232,11 @@ class TaskSdkClaimStore:
                 return None
             raise
 
-    def running_jobs(self) -> int:
-        """Running runs of the job DAGs, counted by Airflow."""
-        return sum(self.ti.get_dr_count(dag_id=dag_id, states=[RUNNING]) for dag_id in JOB_DAG_IDS)
+    def running_checks(self) -> int:
+        """Running check steps of the job DAGs, counted by Airflow."""
+        return sum(
+            self.ti.get_ti_count(dag_id=dag_id, task_ids=[CHECK], states=[RUNNING]) for dag_id in JOB_DAG_IDS
+        )
 
 
 class TaskClaims:
@@ -328,7 +333,7 @@ class TaskClaims:
         return self._tried("read the other running jobs' claims", self._read_running_claims)
 
     def _read_running_claims(self) -> tuple[list[Claim], int]:
-        running = self.store.running_jobs()
+        running = self.store.running_checks()
         others: list[Claim] = []
         published = 0
         self.reads = 0
@@ -350,8 +355,8 @@ class TaskClaims:
                 # Its job has ended (or no longer exists): the claim ended with it.
                 self.store.remove(key)
                 continue
-            if state == RUNNING and claim.names is not None:
-                published += 1
+            if state == RUNNING and claim.names is not None and not claim.held:
+                published += 1  # an undecided claim: its check is still running
             others.append(claim)
         return others, max(running - published, 0)
 
