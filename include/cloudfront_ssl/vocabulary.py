@@ -6,7 +6,7 @@ a renamed step cannot leave a reader behind looking for the old name.
 
 from __future__ import annotations
 
-# The DAGs (spec section 2).
+# The DAGs (their conf keys and what each does: docs/reference.md).
 CREATE_DAG_ID = "ssl_create_certificates"
 IMPORT_DAG_ID = "ssl_import_certificate"
 CLEANUP_DAG_ID = "ssl_cleanup_job"

@@ -542,7 +542,7 @@ def summarize(
     replaced: dict[str, Any],
     dns_records: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """The update's summary: the site's fields (spec section 12) beside the jobs' usual ones."""
+    """The update's summary: the site's fields (docs/live-site.md shows them) beside the jobs' usual ones."""
     return {
         "distribution_id": distribution["id"],
         "names_before": plan["names_before"],
