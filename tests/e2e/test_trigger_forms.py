@@ -40,6 +40,13 @@ CREATE_SECTIONS = {
         "Hosted zone ids (one per line)",
         "Route 53 connection id",
     ],
+    "Tenants (CloudFront SaaS Manager)": [
+        "Hosting",
+        "Multi-tenant distribution id",
+        "Connection group id",
+        "Certificate source",
+        "Tenant parameters",
+    ],
     "Advanced": [
         "Poll interval (seconds)",
         "Validation timeout (hours)",
@@ -103,7 +110,7 @@ def _runs(server, dag_id: str) -> dict[str, dict[str, Any]]:
     """The DAG's runs by run id, through ``GET /api/v2/dags/{dag_id}/dagRuns``."""
     url, auth = server
     response = requests.get(
-        f"{url}/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100}, headers=auth, timeout=30
+        f"{url}/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100}, headers=auth, timeout=120
     )
     assert response.status_code == 200, response.text
     return {run["dag_run_id"]: run for run in response.json()["dag_runs"]}
