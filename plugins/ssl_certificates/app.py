@@ -293,7 +293,11 @@ def _account_certificates(conn_id: str) -> tuple[list[dict[str, Any]], dict[str,
         tenants = entry.get("tenants") or []
         tenant_ids = {tenant["id"] for tenant in tenants}
         entry["used_by"] = [
-            {"kind": "distribution", "id": dist_id, "domain_name": (by_id.get(dist_id) or {}).get("domain_name")}
+            {
+                "kind": "distribution",
+                "id": dist_id,
+                "domain_name": (by_id.get(dist_id) or {}).get("domain_name"),
+            }
             for dist_id in entry.get("in_use_by") or []
             if dist_id not in tenant_ids
         ] + [
@@ -481,11 +485,15 @@ def api_distributions(
     offset: Annotated[int, Query(ge=0)] = 0,
     aws_conn_id: Annotated[
         str | None,
-        Query(description="The account's connection: one of [ssl_certificates] aws_conn_ids (default aws_conn_id)"),
+        Query(
+            description="The account's connection: one of [ssl_certificates] aws_conn_ids (default aws_conn_id)"
+        ),
     ] = None,
     multi_tenant: Annotated[
         bool | None,
-        Query(description="true: only multi-tenant distributions (tenants' templates); false: only the others"),
+        Query(
+            description="true: only multi-tenant distributions (tenants' templates); false: only the others"
+        ),
     ] = None,
 ) -> dict[str, Any]:
     """An account's CloudFront distributions (the sources a new job can copy, the multi-tenant ones its
@@ -659,12 +667,16 @@ def api_job_records(
 ) -> Response:
     """The job's DNS records for a DNS administrator: validation records and CNAME targets, as CSV,
     zone-file lines or JSON. ``route53_zone`` names the hosted zone of a record Route 53 holds
-    already (nothing to add); zone-file lines show those commented out."""
-    from cloudfront_ssl.rules.messages import dns_records, records_csv, zone_file_lines
+    already (nothing to add); zone-file lines show those commented out. A name Route 53 holds as alias
+    records is typed ``A (alias)`` / ``AAAA (alias)`` (a comment in a zone file, which cannot hold one)."""
+    from cloudfront_ssl.rules.messages import as_held, dns_records, records_csv, zone_file_lines
 
     job = _job(session, access, dag_id, run_id)
     summary = job["summary"]
-    rows = dns_records(summary.get("certificates"), summary.get("distributions"), job.get("route53_zones"))
+    rows = as_held(
+        dns_records(summary.get("certificates"), summary.get("distributions"), job.get("route53_zones")),
+        summary.get("dns_records"),
+    )
     if format == "json":
         return JSONResponse({"records": rows})
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)

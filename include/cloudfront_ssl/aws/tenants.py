@@ -402,7 +402,9 @@ def managed_certificate(client: Any, tenant_id: str) -> dict[str, Any] | None:
     from botocore.exceptions import ClientError
 
     try:
-        details = client.get_managed_certificate_details(Identifier=tenant_id).get("ManagedCertificateDetails")
+        details = client.get_managed_certificate_details(Identifier=tenant_id).get(
+            "ManagedCertificateDetails"
+        )
     except ClientError as error:
         if is_not_found(error):
             return None

@@ -47,7 +47,8 @@ def certificate_entry(
         "renewal_eligibility": summary.get("RenewalEligibility"),
         "in_use_by": sorted(in_use_by) + [tenant["id"] for tenant in tenant_users],
         "tenants": [
-            {key: tenant[key] for key in ("id", "name", "distribution_id", "domains")} for tenant in tenant_users
+            {key: tenant[key] for key in ("id", "name", "distribution_id", "domains")}
+            for tenant in tenant_users
         ],
         "job": job_of(tags),
         "account": account,

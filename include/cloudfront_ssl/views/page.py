@@ -294,7 +294,7 @@ def job_page(job: dict[str, Any], *, root: str = "../../") -> str:
     those Route 53 holds already apart (with copy buttons and exports), the certificates, the
     distributions and their CNAME targets, the error. The page's script asks the API for the job
     until it has ended (``final``)."""
-    from cloudfront_ssl.rules.messages import dns_records, zone_file_lines
+    from cloudfront_ssl.rules.messages import as_held, dns_records, zone_file_lines
 
     summary = job.get("summary") or {}
     records = dns_records(summary.get("certificates"), summary.get("distributions"), job.get("route53_zones"))
@@ -307,7 +307,7 @@ def job_page(job: dict[str, Any], *, root: str = "../../") -> str:
         final=job.get("state") in FINAL_RUN_STATES,
         to_add=[row for row in rows if not row["route53_zone"]],
         in_route53=[row for row in rows if row["route53_zone"]],
-        zone_lines=zone_file_lines(records) if records else "",
+        zone_lines=zone_file_lines(as_held(records, summary.get("dns_records"))) if records else "",
     )
 
 
