@@ -674,7 +674,12 @@ def api_job_records(
     job = _job(session, access, dag_id, run_id)
     summary = job["summary"]
     rows = as_held(
-        dns_records(summary.get("certificates"), summary.get("distributions"), job.get("route53_zones")),
+        dns_records(
+            summary.get("certificates"),
+            summary.get("distributions"),
+            job.get("route53_zones"),
+            summary.get("tenants"),
+        ),
         summary.get("dns_records"),
     )
     if format == "json":

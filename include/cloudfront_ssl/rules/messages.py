@@ -275,13 +275,15 @@ def dns_records(
     certificates: list[dict[str, Any]] | None = None,
     distributions: list[dict[str, Any]] | None = None,
     route53_zones: dict[str, str] | None = None,
+    tenants: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, str]]:
     """The DNS records a job asks for, one row each: ``kind``, ``name``, ``type``, ``value``, ``for``,
     ``route53_zone``.
 
     ``kind`` is ``validation`` (a certificate's DNS validation record, once per record name: an apex
-    and its wildcard share one) or ``cname`` (an alias pointing at its distribution's domain name).
-    ``for`` says what the record serves: the certificate's names, or the distribution's id.
+    and its wildcard share one) or ``cname`` (an alias pointing at its distribution's domain name, or
+    a tenant's domain pointing at its routing endpoint). ``for`` says what the record serves: the
+    certificate's names, the distribution's id, or ``tenant`` and the tenant's id.
     ``route53_zone`` is the hosted zone that holds the name's record already (the job wrote it, or
     found it in place: nothing to add), else empty. ``certificates`` and ``distributions`` are as in
     a job's summary; ``route53_zones`` maps a :func:`record_key` to its zone id.
@@ -315,6 +317,18 @@ def dns_records(
                     "value": str(distribution.get("domain_name") or ""),
                     "for": str(distribution.get("id") or ""),
                     "route53_zone": zones.get(record_key(alias), ""),
+                }
+            )
+    for tenant in tenants or []:
+        for domain in tenant.get("domains") or []:
+            rows.append(
+                {
+                    "kind": "cname",
+                    "name": domain,
+                    "type": "CNAME",
+                    "value": str(tenant.get("routing_endpoint") or ""),
+                    "for": f"tenant {tenant.get('id') or ''}",
+                    "route53_zone": zones.get(record_key(domain), ""),
                 }
             )
     return rows

@@ -27,6 +27,7 @@ from cloudfront_ssl.vocabulary import (
     ITEM_STEPS,
     JOB_DAG_IDS,
     SUMMARY,
+    TENANT_STEPS,
     UPDATE_DAG_ID,
 )
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 CERTIFICATE_KEYS = ("arn", "names", "status", "validation_records")
 DISTRIBUTION_KEYS = ("id", "arn", "domain_name", "aliases", "certificate_arn")
 DNS_RECORD_KEYS = ("zone_id", "name", "type", "value", "alias_target")
+TENANT_KEYS = ("id", "arn", "name", "domains", "routing_endpoint", "certificate_arn", "managed")
 SITE_KEYS = (
     "distribution_id",
     "names_before",
@@ -361,11 +363,14 @@ def clean_summary(summary: Any) -> dict[str, Any]:
     certificates = [_pick(c, CERTIFICATE_KEYS) for c in summary.get("certificates") or []]
     distributions = [_pick(d, DISTRIBUTION_KEYS) for d in summary.get("distributions") or []]
     dns = [_pick(r, DNS_RECORD_KEYS) for r in summary.get("dns_records") or []]
+    tenants = [_pick(t, TENANT_KEYS) for t in summary.get("tenants") or []]
     cleaned: dict[str, Any] = {
         "certificates": [c for c in certificates if c],
         "distributions": [d for d in distributions if d],
         "dns_records": [{k: v for k, v in r.items() if v is not None} for r in dns if r],
     }
+    if any(tenants):
+        cleaned["tenants"] = [t for t in tenants if t]
     if isinstance(summary.get("site"), dict):
         cleaned["site"] = _pick(summary["site"], SITE_KEYS)
     elif summary.get("distribution_id"):
@@ -398,8 +403,18 @@ def job_summary(
             # A dict, or (alias records) one result per distribution; a failed item wrote nothing.
             for result in value if isinstance(value, list) else [value]:
                 written += result.get("records") or [] if isinstance(result, dict) else []
+    tenants: list[Any] = []
+    for task_id in TENANT_STEPS:
+        for value in _xcom_values(session, dag_id, run_id, task_id, problems):
+            tenants += value if isinstance(value, list) else [value]
     return clean_summary(
-        {"certificates": certificates, "distributions": distributions, "dns_records": written, "site": site}
+        {
+            "certificates": certificates,
+            "distributions": distributions,
+            "tenants": tenants,
+            "dns_records": written,
+            "site": site,
+        }
     )
 
 

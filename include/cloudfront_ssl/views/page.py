@@ -297,7 +297,12 @@ def job_page(job: dict[str, Any], *, root: str = "../../") -> str:
     from cloudfront_ssl.rules.messages import as_held, dns_records, zone_file_lines
 
     summary = job.get("summary") or {}
-    records = dns_records(summary.get("certificates"), summary.get("distributions"), job.get("route53_zones"))
+    records = dns_records(
+        summary.get("certificates"),
+        summary.get("distributions"),
+        job.get("route53_zones"),
+        summary.get("tenants"),
+    )
     rows = held_as(records, summary.get("dns_records"))
     return render(
         "job.html",
