@@ -78,6 +78,7 @@ def test_start_a_tenant_job_from_the_page_and_follow_it_to_its_tenants(server, t
     template = tenant_aws.template({"origin_domain": True})
     other = tenant_aws.template()
     holder = tenant_aws.tenant_of_someone(other, "someone-else", ["taken.saas.example"])
+    regular = tenant_aws.regular_distribution(["regular.saas.example"])
     driver = browser
     driver.set_window_size(1400, 1600)
     _sign_in(driver, url)
@@ -93,16 +94,27 @@ def test_start_a_tenant_job_from_the_page_and_follow_it_to_its_tenants(server, t
     # The account is one of the configured ones; its multi-tenant distributions are listed.
     connection = driver.find_element(By.ID, "opt-aws_conn_id")
     offered = {
-        option.get_attribute("value") for option in driver.find_elements(By.CSS_SELECTOR, "#connections option")
+        option.get_attribute("value")
+        for option in driver.find_elements(By.CSS_SELECTOR, "#connections option")
     }
     assert offered == {"aws_default", TENANT_CONN_ID}
     _replace(connection, TENANT_CONN_ID)
     _wait(
         driver,
-        lambda d: {o.get_attribute("value") for o in d.find_elements(By.CSS_SELECTOR, "#template option")}
-        == {template, other},
+        lambda d: (
+            {o.get_attribute("value") for o in d.find_elements(By.CSS_SELECTOR, "#template option")}
+            == {template, other}
+        ),
     )
     assert "multi-tenant" in driver.find_element(By.ID, "template-status").text
+    # The source distributions (hidden with tenant hosting) are that account's too, templates left out.
+    _wait(
+        driver,
+        lambda d: (
+            {o.get_attribute("value") for o in d.find_elements(By.CSS_SELECTOR, "#source option")}
+            == {regular}
+        ),
+    )
     driver.find_element(By.ID, "template-filter").send_keys(template)
     _wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#template option")) == 1)
     driver.find_element(By.CSS_SELECTOR, f"#template option[value='{template}']").click()
