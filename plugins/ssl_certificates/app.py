@@ -16,7 +16,8 @@ distributions through :class:`ssl_certificates.distributions.DistributionDirecto
 come from Airflow's database. Settings (Airflow config, section ``ssl_certificates``): ``aws_conn_id``
 (default ``aws_default``: the New job page's distributions until the user picks another account),
 ``aws_conn_ids`` (comma-separated: the accounts whose certificates are listed, and whose distributions
-``api/distributions`` may list; default the one ``aws_conn_id``) and ``cache_seconds`` (default 60). A job view reads the job's resources through the job's own ``aws_conn_id``.
+``api/distributions`` may list; default the one ``aws_conn_id``) and ``cache_seconds`` (default 60).
+A job view reads the job's resources through the job's own ``aws_conn_id``.
 """
 
 from __future__ import annotations
