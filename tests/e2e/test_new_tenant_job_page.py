@@ -177,3 +177,9 @@ def test_start_a_tenant_job_from_the_page_and_follow_it_to_its_tenants(server, t
     assert {row.get_attribute("data-tenant") for row in rows} == {t["Id"] for t in made.values()}
     assert ".cloudfront.net" in text  # the routing endpoint
     driver.save_screenshot(str(OUTPUT / "new-tenant-job-done.png"))
+    # The jobs list counts them.
+    listed = requests.get(
+        f"{url}/ssl-certificates/api/jobs", params={"name": "shop.saas.example"}, headers=auth
+    )
+    (job,) = [j for j in listed.json()["jobs"] if j["run_id"] == run_id]
+    assert job["tenants"] == 2 and job["distributions"] == 0 and job["certificates"] == 0

@@ -153,7 +153,7 @@ def list_jobs(
 
 
 def _add_counts_and_errors(session: Session, jobs: list[dict[str, Any]], *, read_logs: bool) -> None:
-    """Set each job's ``certificates``, ``distributions`` and ``error`` with one query per table."""
+    """Set each job's ``certificates``, ``distributions``, ``tenants`` and ``error`` with one query per table."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
     from sqlalchemy import select, tuple_
@@ -166,7 +166,7 @@ def _add_counts_and_errors(session: Session, jobs: list[dict[str, Any]], *, read
         select(XComModel).where(
             tuple_(XComModel.dag_id, XComModel.run_id).in_(keys),
             XComModel.task_id.in_(
-                [SUMMARY, *CERTIFICATE_STEPS, *DISTRIBUTION_STEPS, *EARLIER_DISTRIBUTION_STEPS]
+                [SUMMARY, *CERTIFICATE_STEPS, *DISTRIBUTION_STEPS, *EARLIER_DISTRIBUTION_STEPS, *TENANT_STEPS]
             ),
             XComModel.key == "return_value",
         )
@@ -192,6 +192,7 @@ def _add_counts_and_errors(session: Session, jobs: list[dict[str, Any]], *, read
         if summary and isinstance(summary[0], dict):
             certificates = len(summary[0].get("certificates") or [])
             distributions = len(summary[0].get("distributions") or [])
+            tenants = len(summary[0].get("tenants") or [])
         else:
             certificates = sum(_count(v) for t in CERTIFICATE_STEPS for v in values.get(t, []))
             distributions = sum(
@@ -199,8 +200,10 @@ def _add_counts_and_errors(session: Session, jobs: list[dict[str, Any]], *, read
                 for t in (*DISTRIBUTION_STEPS, *EARLIER_DISTRIBUTION_STEPS)
                 for v in values.get(t, [])
             )
+            tenants = sum(_count(v) for t in TENANT_STEPS for v in values.get(t, []))
         job["certificates"] = certificates
         job["distributions"] = distributions
+        job["tenants"] = tenants
         job["error"] = (
             _run_error(
                 job["state"], failed.get((job["dag_id"], job["run_id"]), []), read_logs=read_logs, kept=kept
