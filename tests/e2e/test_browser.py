@@ -359,6 +359,7 @@ def test_a_newcomer_follows_a_job_to_its_end_reads_its_records_and_every_page_fi
                 ".filter(function (e) { return e.name.indexOf('/api/jobs/') >= 0; }).length"
             )
 
+        time.sleep(2)  # a request sent just before the job's end was seen may still be on its way
         calls = api_calls()
         time.sleep(7)
         assert api_calls() == calls

@@ -357,6 +357,63 @@ def certificate_tenants(client: Any) -> dict[str, list[str]]:
     return users
 
 
+def is_multi_tenant(summary: dict[str, Any]) -> bool:
+    """Whether a distribution summary or config is a multi-tenant distribution (a tenants' template)."""
+    return summary.get("ConnectionMode") == TENANT_MODE
+
+
+def account_tenants(client: Any, summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every tenant of the account, in one paginated sweep of the tenant listing; none, without a call,
+    when ``summaries`` (the account's distributions) hold no multi-tenant distribution: a tenant
+    always belongs to one."""
+    if not any(is_multi_tenant(summary) for summary in summaries):
+        return []
+    return tenants_if_served(client)
+
+
+def tenant_entry(tenant: dict[str, Any]) -> dict[str, Any]:
+    """A tenant as the certificates page, the API and the inventory name it: ``id``, ``name``,
+    ``distribution_id`` (its multi-tenant distribution), ``domains``, ``certificate_arn`` (the ACM
+    certificate of its customizations, if any) and ``enabled``."""
+    return {
+        "id": tenant["Id"],
+        "name": tenant.get("Name") or "",
+        "distribution_id": tenant.get("DistributionId") or "",
+        "domains": tenant_domains(tenant),
+        "certificate_arn": tenant_certificate(tenant),
+        "enabled": bool(tenant.get("Enabled", True)),
+    }
+
+
+def tenants_by_certificate(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """``{certificate ARN: [tenant entries]}`` from :func:`tenant_entry` entries, each list by name."""
+    users: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        if entry.get("certificate_arn"):
+            users.setdefault(entry["certificate_arn"], []).append(entry)
+    for found in users.values():
+        found.sort(key=lambda entry: (entry["name"], entry["id"]))
+    return users
+
+
+def managed_certificate(client: Any, tenant_id: str) -> dict[str, Any] | None:
+    """The certificate CloudFront manages for a tenant (``GetManagedCertificateDetails``):
+    ``{"status", "certificate_arn"}``, or None when the tenant has none."""
+    from botocore.exceptions import ClientError
+
+    try:
+        details = client.get_managed_certificate_details(Identifier=tenant_id).get(
+            "ManagedCertificateDetails"
+        )
+    except ClientError as error:
+        if is_not_found(error):
+            return None
+        raise
+    if not details:
+        return None
+    return {"status": details.get("CertificateStatus"), "certificate_arn": details.get("CertificateArn")}
+
+
 # --- removing ------------------------------------------------------------------------------------
 
 
