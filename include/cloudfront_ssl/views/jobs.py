@@ -40,6 +40,7 @@ DISTRIBUTION_KEYS = ("id", "arn", "domain_name", "aliases", "certificate_arn")
 DNS_RECORD_KEYS = ("zone_id", "name", "type", "value", "alias_target")
 SITE_KEYS = (
     "distribution_id",
+    "tenant_id",
     "names_before",
     "names_after",
     "names_added",
@@ -368,7 +369,7 @@ def clean_summary(summary: Any) -> dict[str, Any]:
     }
     if isinstance(summary.get("site"), dict):
         cleaned["site"] = _pick(summary["site"], SITE_KEYS)
-    elif summary.get("distribution_id"):
+    elif summary.get("distribution_id") or summary.get("tenant_id"):
         cleaned["site"] = _pick(summary, SITE_KEYS)
     return cleaned
 
