@@ -408,6 +408,8 @@ def find_validation_records(
     """With ``route53_validation``: the validation records missing from Route 53 (the create job's step)."""
     from cloudfront_ssl.steps import create_job
 
+    if not certificates:  # a given certificate, or one CloudFront manages: nothing to validate
+        return {"write": [], "in_place": [], "not_automated": [], "zones": {}}
     return create_job.find_validation_records(
         create_params(_config(params), plan["certificate_names"]), certificates
     )
