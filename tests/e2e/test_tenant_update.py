@@ -531,3 +531,40 @@ def test_the_watcher_sees_a_domain_its_certificate_does_not_cover(tenant_aws):
         )
         time.sleep(0.3)
     assert any(entry.startswith("uncovered.example.com served with") for entry in watcher.uncovered)
+
+
+def test_managed_certificate_waits_share_one_client_and_poll_only_what_is_needed(tenant_aws, proxied):
+    """Two waits (two jobs) in one triggerer loop, four tenants: one client, and per poll one
+    GetManagedCertificateDetails per tenant still waiting; CloudFront is asked to verify a tenant's DNS
+    only while its certificate is pending and its names were not yet found right."""
+    import asyncio
+
+    from cloudfront_ssl.steps import tenant_wait
+
+    template = tenant_aws.template()
+    ids = [make_tenant(tenant_aws, template, [f"w{i}.example.com"], managed=True)[0] for i in range(4)]
+    proxied.clear()
+    # Two polls of every tenant see its certificate pending; the third sees it issued.
+    proxied.rewrite(
+        "GetManagedCertificateDetails",
+        ISSUED,
+        b"<CertificateStatus>pending-validation</CertificateStatus>",
+        8,
+    )
+
+    async def two_waits():
+        deadline = time.time() + 60
+        triggers = [
+            tenant_wait.ManagedCertificatesTrigger(ids[:2], PROXIED_CONN_ID, 0.5, deadline),
+            tenant_wait.ManagedCertificatesTrigger(ids[2:], PROXIED_CONN_ID, 0.5, deadline),
+        ]
+        events = await asyncio.gather(*(anext(trigger.run()) for trigger in triggers))
+        return events, tenant_wait.shared_client(PROXIED_CONN_ID)
+
+    events, shared = asyncio.run(two_waits())
+
+    assert [event.payload["status"] for event in events] == ["issued", "issued"]
+    assert set(events[0].payload["certificates"]) | set(events[1].payload["certificates"]) == set(ids)
+    assert shared.opened == 1 and shared.users == 0
+    assert proxied.count("GetManagedCertificateDetails") == 12  # 4 tenants x 3 polls
+    assert proxied.count("VerifyDnsConfiguration") == 4  # once each: found right at the first pending poll

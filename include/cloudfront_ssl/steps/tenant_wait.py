@@ -160,6 +160,8 @@ class ManagedCertificatesTrigger(BaseTrigger):
     :param previous: tenant id -> the managed certificate it had before (an update adding names): that
         one issued does not count.
     :param domains: tenant id -> the names the awaited certificate must cover.
+    :param issued: tenant id -> certificate ARN of tenants found issued before the wait (by the
+        operator's first check): not polled, reported in the event with the others.
     """
 
     def __init__(
@@ -171,6 +173,7 @@ class ManagedCertificatesTrigger(BaseTrigger):
         error_grace_seconds: float = ERROR_GRACE_SECONDS,
         previous: dict[str, str] | None = None,
         domains: dict[str, list[str]] | None = None,
+        issued: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.tenant_ids = list(tenant_ids)
@@ -180,6 +183,7 @@ class ManagedCertificatesTrigger(BaseTrigger):
         self.error_grace_seconds = error_grace_seconds
         self.previous = dict(previous or {})
         self.domains = {key: list(value) for key, value in (domains or {}).items()}
+        self.issued = dict(issued or {})
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Plain arguments only, so that the triggerer can rebuild the trigger."""
@@ -193,6 +197,7 @@ class ManagedCertificatesTrigger(BaseTrigger):
                 "error_grace_seconds": self.error_grace_seconds,
                 "previous": self.previous,
                 "domains": self.domains,
+                "issued": self.issued,
             },
         )
 
@@ -211,8 +216,8 @@ class ManagedCertificatesTrigger(BaseTrigger):
                 shared.release_nowait()
 
     async def _wait(self, client: Any) -> dict[str, Any]:
-        pending = list(self.tenant_ids)
-        issued: dict[str, str] = {}
+        pending = [tenant_id for tenant_id in self.tenant_ids if tenant_id not in self.issued]
+        issued: dict[str, str] = dict(self.issued)
         last_dns: dict[str, list[dict[str, Any]]] = {}
         dns_right: set[str] = set()  # tenants whose names CloudFront found pointed right: not asked again
         last_success = time.monotonic()
@@ -336,6 +341,16 @@ class WaitForManagedCertificatesOperator(BaseOperator):
             raise AirflowSkipException("no managed certificate to wait for")
         interval = poll_interval(float(self.poll_interval_seconds))
         deadline = time.time() + float(self.validation_timeout_hours) * 3600
+        previous = {
+            tenant["id"]: tenant["previous_certificate_arn"]
+            for tenant in waited
+            if tenant.get("previous_certificate_arn")
+        }
+        domains = {tenant["id"]: list(tenant.get("domains") or []) for tenant in waited}
+        issued = self._first_check(managed, previous, domains)
+        if len(issued) == len(managed):
+            self.log.info("Every managed certificate is issued already")
+            return issued
         self.log.info(
             "Waiting for the managed certificates of %d tenant(s), checking every %s s",
             len(managed),
@@ -348,17 +363,45 @@ class WaitForManagedCertificatesOperator(BaseOperator):
                 poll_interval_seconds=interval,
                 deadline=deadline,
                 error_grace_seconds=float(self.error_grace_seconds),
-                previous={
-                    tenant["id"]: tenant["previous_certificate_arn"]
-                    for tenant in waited
-                    if tenant.get("previous_certificate_arn")
-                },
-                domains={tenant["id"]: list(tenant.get("domains") or []) for tenant in waited},
+                previous=previous,
+                domains=domains,
+                issued=issued,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=max(deadline - time.time(), 0) + 2 * interval + 600),
         )
         return {}  # not reached: defer() raises
+
+    def _first_check(
+        self, tenant_ids: list[str], previous: dict[str, str], domains: dict[str, list[str]]
+    ) -> dict[str, str]:
+        """One read of each certificate on the worker (one call per tenant): those issued already need
+        no deferral. A passing error leaves the tenants to the trigger; a final one fails the step."""
+        from cloudfront_ssl.aws.cloudfront import cloudfront_hook
+        from cloudfront_ssl.aws.tenants import managed_certificate
+
+        client = cloudfront_hook(self.aws_conn_id).conn
+        issued: dict[str, str] = {}
+        for tenant_id in tenant_ids:
+            try:
+                details = managed_certificate(client, tenant_id)
+            except Exception as error:
+                if is_final(error) or is_not_found(error):
+                    raise ManagedCertificateError(
+                        f"the managed certificate of tenant {tenant_id} cannot be read: {describe_error(error)}"
+                    ) from None
+                self.log.warning(
+                    "CloudFront could not be read (%s); the wait tries again", describe_error(error)
+                )
+                return issued
+            check = {
+                "status": details["status"],
+                "certificate_arn": details["arn"],
+                "domains": details["domains"],
+            }
+            if is_awaited_certificate(check, previous.get(tenant_id), domains.get(tenant_id) or []):
+                issued[tenant_id] = details["arn"] or ""
+        return issued
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, str]:
         """Resume after the trigger: the issued certificates, or the reason the wait failed."""
