@@ -568,3 +568,48 @@ def test_managed_certificate_waits_share_one_client_and_poll_only_what_is_needed
     assert shared.opened == 1 and shared.users == 0
     assert proxied.count("GetManagedCertificateDetails") == 12  # 4 tenants x 3 polls
     assert proxied.count("VerifyDnsConfiguration") == 4  # once each: found right at the first pending poll
+
+
+def test_the_plan_api_says_what_a_tenant_update_changes_and_changes_nothing(tenant_aws, airflow_db):
+    """``POST /ssl-certificates/api/plan`` with ``tenant_id``: the update's own check as a dry run."""
+    from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
+
+    from tests.plugin_support import reset_catalog_cache, signed_in_airflow, token
+
+    template = tenant_aws.template()
+    tenant_id, certificate = make_tenant(tenant_aws, template, ["plan.example.com", "old.example.com"])
+    tenant_aws.tenant_of_someone(template, "taken.example.com", ["taken.example.com"])
+    before = (tenant_state(tenant_aws, tenant_id), certificate_arns(tenant_aws))
+    with signed_in_airflow(airflow_db), TestClient(create_app()) as client:
+        reset_catalog_cache()
+        auth = {"Authorization": f"Bearer {token(client)}"}
+        planned = client.post(
+            "/ssl-certificates/api/plan",
+            json={
+                "tenant_id": tenant_id,
+                "names": ["plan.example.com", "www.plan.example.com"],
+                "aws_conn_id": TENANT_CONN_ID,
+            },
+            headers=auth,
+        )
+        refused = client.post(
+            "/ssl-certificates/api/plan",
+            json={
+                "tenant_id": tenant_id,
+                "names": ["plan.example.com", "taken.example.com"],
+                "aws_conn_id": TENANT_CONN_ID,
+            },
+            headers=auth,
+        )
+    assert planned.status_code == 200, planned.text
+    site = planned.json()["site"]
+    assert site["tenant_id"] == tenant_id and site["distribution_id"] is None
+    assert site["names_before"] == ["plan.example.com", "old.example.com"]
+    assert site["names_added"] == ["www.plan.example.com"] and site["names_removed"] == ["old.example.com"]
+    assert site["certificate_before"] == certificate and site["managed"] is False
+    assert planned.json()["certificates"][0]["names"] == ["plan.example.com", "www.plan.example.com"]
+    assert refused.status_code == 422
+    (error,) = refused.json()["errors"]
+    assert error["field"] == "names" and "taken.example.com is already a domain of tenant" in error["message"]
+    assert (tenant_state(tenant_aws, tenant_id), certificate_arns(tenant_aws)) == before
