@@ -423,8 +423,8 @@ def _plan(conf: dict[str, Any], session: Any) -> dict[str, Any]:
 
 
 def _is_update(conf: dict[str, Any]) -> bool:
-    """An ``ssl_update_site`` conf (it names the distribution it changes) rather than a create job's."""
-    return "distribution_id" in conf
+    """An ``ssl_update_site`` conf (it names the distribution or tenant it changes) rather than a create job's."""
+    return "distribution_id" in conf or "tenant_id" in conf
 
 
 def _distributions(

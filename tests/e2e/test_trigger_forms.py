@@ -544,7 +544,7 @@ def test_the_create_form_refuses_a_bad_name_before_a_run_exists(server, browser)
 
 
 UPDATE_SECTIONS = {
-    "Site": ["Distribution id", "Names (one per line)", "Aggregate under wildcards"],
+    "Site": ["Distribution id", "Tenant id", "Names (one per line)", "Aggregate under wildcards"],
     "Certificate": ["Certificate ARN", "Delete the replaced certificate"],
 }
 

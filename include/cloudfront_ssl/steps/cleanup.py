@@ -39,6 +39,7 @@ __all__ = [
     "cleanup_failed_job",
     "ConfigError",
     "finish_cleanup",
+    "delete_deployed_tenants",
     "finish_removal",
     "remove_job_resources",
     "start_cleanup",
@@ -122,6 +123,8 @@ def remove_job_resources(
         return started["result"]
     if wait:
         cf = cloudfront.cloudfront_hook(aws_conn_id).conn
+        for tenant_id in started.get("deploying_tenants") or []:
+            _wait_for_tenant(cf, tenant_id, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds)
         for distribution_id in started["deploying"]:
             try:
                 wait_until_deployed(
@@ -134,6 +137,55 @@ def remove_job_resources(
                 if not is_not_found(error):
                     raise
     return finish_removal(aws_conn_id, started, wait=wait, dns_results=dns_results)
+
+
+def _wait_for_tenant(
+    client: Any,
+    tenant_id: str,
+    *,
+    poll_seconds: float,
+    timeout_seconds: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Wait in this process until CloudFront has deployed a tenant's disabling (or it is gone); the
+    last step names a tenant still deploying after ``timeout_seconds``."""
+    from cloudfront_ssl.aws import tenants
+
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() <= deadline:
+        try:
+            tenant = client.get_distribution_tenant(Identifier=tenant_id)["DistributionTenant"]
+        except Exception as error:
+            if is_not_found(error):
+                return
+            raise
+        if tenants.is_deployed(tenant):
+            return
+        sleep(poll_seconds)
+
+
+def delete_deployed_tenants(
+    client: Any, result: dict[str, Any], tenant_ids: list[str], problems: list[str]
+) -> None:
+    """Delete the disabled tenants CloudFront has deployed; name the others in ``problems``."""
+    from cloudfront_ssl.aws import tenants
+
+    entries = {entry["id"]: entry for entry in result.get("tenants") or []}
+    for tenant_id in tenant_ids:
+        entry = entries.setdefault(tenant_id, {"id": tenant_id, "action": ""})
+        try:
+            outcome = tenants.delete_disabled_tenant(client, tenant_id)
+        except Exception as error:
+            entry["action"] = f"failed: {aws_error_code(error) or type(error).__name__}"
+            problems.append(f"tenant {tenant_id}: {error}")
+            continue
+        if outcome == "deploying":
+            problem = f"tenant {tenant_id} is still deploying its disabling; run the clean-up again later"
+            entry["action"] = f"failed: {problem}"
+            problems.append(problem)
+            continue
+        entry["action"] = "deleted"
+        log.info("Deleted tenant %s", tenant_id)
 
 
 def _set_action(result: dict[str, Any], distribution_id: str, action: str) -> None:
@@ -185,6 +237,7 @@ def start_removal(
         "run_id": run_id,
         "result": result,
         "deploying": [],
+        "deploying_tenants": [],
         "problems": [],
     }
     dns_results = list(dns_results or [])
@@ -215,12 +268,17 @@ def start_removal(
             result["dns_records"] += _remove_validation_records(acm_client, dns_results, dry_run=True)
         return started
 
+    # Tenants are disabled first too; they are deleted once deployed, by the last step.
     for entry in result.get("tenants") or []:
         try:
-            tenants.delete_tenant(cf, entry["id"], poll_seconds=DEFAULT_POLL_SECONDS, timeout_seconds=DEFAULT_TIMEOUT_SECONDS)
-            entry["action"] = "deleted"
-            log.info("Deleted tenant %s (%s)", entry["id"], entry["name"])
+            if tenants.disable_tenant(cf, entry["id"]):
+                log.info("Disabled tenant %s (%s)", entry["id"], entry["name"])
+            entry["action"] = "disabled"
+            started["deploying_tenants"].append(entry["id"])
         except Exception as error:
+            if is_not_found(error):
+                entry["action"] = "deleted"
+                continue
             entry["action"] = f"failed: {aws_error_code(error) or type(error).__name__}"
             started["problems"].append(f"tenant {entry['id']}: {error}")
     # Disable them all first: CloudFront then deploys the changes in parallel.
@@ -294,6 +352,9 @@ def finish_removal(
                 continue
             _set_action(result, distribution_id, f"failed: {aws_error_code(error) or type(error).__name__}")
             problems.append(f"distribution {distribution_id}: {error}")
+
+    if wait:
+        delete_deployed_tenants(cf, result, list(started.get("deploying_tenants") or []), problems)
 
     # A certificate stays while a distribution or a tenant (the job's undeleted ones included) serves it.
     from cloudfront_ssl.aws import tenants
@@ -385,11 +446,13 @@ def start_cleanup(
     except ConfigError as error:
         raise JobInputError(str(error)) from None
     require_connection(config.aws_conn_id)
-    if config.distribution_id is not None:  # one site, not one job's resources
-        from cloudfront_ssl.steps.site_removal import start_site_removal
+    if config.distribution_id is not None or config.tenant_id is not None:  # one site, not one job's
+        from cloudfront_ssl.steps.site_removal import start_site_removal, start_tenant_removal
 
         if config.dns_aws_conn_id:
             require_connection(config.dns_aws_conn_id, "dns_aws_conn_id")
+        if config.tenant_id is not None:
+            return start_tenant_removal(config)
         return start_site_removal(config)
     assert config.job_run_id is not None  # the model requires one of the two
     state = job_state(config.job_dag_id, config.job_run_id) if job_state else None
@@ -417,6 +480,10 @@ def start_cleanup(
 def finish_cleanup(started: dict[str, Any]) -> dict[str, Any]:
     """The ``ssl_cleanup_job``'s last step, after the deferred wait: :func:`finish_removal` (or, for
     one site, :func:`cloudfront_ssl.steps.site_removal.finish_site_removal`)."""
+    if "tenant" in started:
+        from cloudfront_ssl.steps.site_removal import finish_tenant_removal
+
+        return finish_tenant_removal(started)
     if "site" in started:
         from cloudfront_ssl.steps.site_removal import finish_site_removal
 

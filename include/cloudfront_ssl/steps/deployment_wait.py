@@ -1,21 +1,26 @@
-"""Waiting, without holding a worker slot, until CloudFront has deployed disabled distributions.
+"""Waiting, without holding a worker slot, until CloudFront has deployed changed distributions and tenants.
 
-CloudFront refuses to delete a distribution until its disabling is deployed to every edge location
-(minutes, sometimes a quarter of an hour). The clean-up waits for that with botocore's own waiter
-(``distribution_deployed``) through the Amazon provider's waiter trigger, in the triggerer, so a
-clean-up of a whole fleet holds no worker while CloudFront works. This module lives in the installed
-package, so the triggerer can import it.
+CloudFront refuses to delete a distribution (or a distribution tenant) until its disabling is
+deployed to every edge location (minutes, sometimes a quarter of an hour), and ACM refuses to delete
+a certificate that a change being deployed stopped serving. The jobs wait for that in the triggerer,
+so a clean-up of a whole fleet holds no worker while CloudFront works: distributions with botocore's
+own waiter (``distribution_deployed``) through the Amazon provider's waiter trigger; tenants, which
+have no botocore waiter, with :class:`TenantsDeployedTrigger` (one ``GetDistributionTenant`` per
+tenant still deploying per poll). This module lives in the installed package, so the triggerer can
+import it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
 
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
 from airflow.sdk import BaseOperator
-from airflow.triggers.base import TriggerEvent
+from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from cloudfront_ssl.aws.cloudfront import cloudfront_hook
 from cloudfront_ssl.errors import is_not_found
@@ -98,14 +103,119 @@ class DistributionsDeployedTrigger(AwsBaseWaiterTrigger):
         yield TriggerEvent({"status": "success", "distribution_ids": self.distribution_ids})
 
 
+class TenantsDeployedTrigger(BaseTrigger):
+    """Wait until every given distribution tenant is ``Deployed`` (or gone); fires ``{"status":
+    "success", "tenant_ids"}``, or ``{"status": "error", "message", "tenant_ids"}`` once ``timeout_seconds``
+    have passed or CloudFront answers with a final error.
+
+    :param tenant_ids: the tenants to wait for.
+    :param aws_conn_id: the Airflow connection that reaches CloudFront.
+    :param poll_seconds: seconds between two polls (each reads only the tenants still deploying).
+    :param timeout_seconds: give up after this long.
+    """
+
+    def __init__(
+        self,
+        *,
+        tenant_ids: list[str],
+        aws_conn_id: str | None,
+        poll_seconds: float = DEFAULT_DELAY_SECONDS,
+        timeout_seconds: float = DEFAULT_DELAY_SECONDS * DEFAULT_MAX_ATTEMPTS,
+    ) -> None:
+        super().__init__()
+        self.tenant_ids = list(tenant_ids)
+        self.aws_conn_id = aws_conn_id
+        self.poll_seconds = poll_seconds
+        self.timeout_seconds = timeout_seconds
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Plain arguments only, so that the triggerer can rebuild the trigger."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "tenant_ids": self.tenant_ids,
+                "aws_conn_id": self.aws_conn_id,
+                "poll_seconds": self.poll_seconds,
+                "timeout_seconds": self.timeout_seconds,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll the tenants still deploying until none is, on one client."""
+        from cloudfront_ssl.aws.tenants import is_deployed
+        from cloudfront_ssl.errors import describe_error, is_final
+
+        deadline = time.monotonic() + float(self.timeout_seconds)
+        pending = list(self.tenant_ids)
+        async with await cloudfront_hook(self.aws_conn_id).get_async_conn() as client:
+            while pending:
+                for tenant_id in list(pending):
+                    try:
+                        tenant = (await client.get_distribution_tenant(Identifier=tenant_id))[
+                            "DistributionTenant"
+                        ]
+                    except Exception as error:
+                        if is_not_found(error):
+                            pending.remove(tenant_id)
+                            continue
+                        if is_final(error):
+                            yield TriggerEvent(
+                                {
+                                    "status": "error",
+                                    "message": describe_error(error),
+                                    "tenant_ids": self.tenant_ids,
+                                }
+                            )
+                            return
+                        self.log.warning("Tenant %s could not be read (%s); trying again", tenant_id, error)
+                        continue
+                    if is_deployed(tenant):
+                        self.log.info("Tenant %s is deployed", tenant_id)
+                        pending.remove(tenant_id)
+                if not pending:
+                    break
+                if time.monotonic() >= deadline:
+                    yield TriggerEvent(
+                        {
+                            "status": "error",
+                            "message": f"tenant(s) {', '.join(pending)} still deploying after "
+                            f"{self.timeout_seconds:.0f} s",
+                            "tenant_ids": self.tenant_ids,
+                        }
+                    )
+                    return
+                await asyncio.sleep(float(self.poll_seconds))
+        yield TriggerEvent({"status": "success", "tenant_ids": self.tenant_ids})
+
+
+def _deploying(started: Any, key: str) -> list[str]:
+    """The ids under ``key`` of one step result or of several (a step that did not run gives None)."""
+    results = started if isinstance(started, list) else [started]
+    return [item for result in results if isinstance(result, dict) for item in result.get(key) or []]
+
+
+def _conn_id(started: Any) -> str | None:
+    results = started if isinstance(started, list) else [started]
+    return next(
+        (
+            result.get("aws_conn_id")
+            for result in results
+            if isinstance(result, dict) and result.get("aws_conn_id")
+        ),
+        None,
+    )
+
+
 class WaitForDistributionsDeployedOperator(BaseOperator):
-    """Wait until CloudFront has deployed the distributions a clean-up disabled, deferring meanwhile.
+    """Wait until CloudFront has deployed the distributions and tenants a job changed, deferring meanwhile.
 
-    It checks each distribution once; when all are deployed it returns at once, otherwise it defers
-    to :class:`DistributionsDeployedTrigger`. It never fails on a distribution still deploying: the
-    next step deletes what is deployed and names what is not (running the clean-up again finishes it).
+    It checks each distribution and tenant once; when all are deployed it returns at once, otherwise
+    it defers to :class:`DistributionsDeployedTrigger` and then (for tenants) to
+    :class:`TenantsDeployedTrigger`. It never fails on one still deploying: the next step deletes what
+    is deployed and names what is not (running the clean-up again finishes it).
 
-    :param started: the clean-up's first step's result (``{"aws_conn_id", "deploying": [ids], ...}``),
+    :param started: the step result (or a list of step results, None for a step that did not run)
+        with ``aws_conn_id``, ``deploying`` (distribution ids) and ``deploying_tenants`` (tenant ids),
         templated (an XCom).
     :param waiter_delay: seconds between two checks while deferred.
     :param waiter_max_attempts: checks of one distribution before the wait gives up.
@@ -128,13 +238,12 @@ class WaitForDistributionsDeployedOperator(BaseOperator):
         self.waiter_max_attempts = waiter_max_attempts
 
     def execute(self, context: Any) -> list[str]:
-        """Check every distribution once; return when all are deployed, defer otherwise."""
-        started = self.started or {}
-        distribution_ids = list(started.get("deploying") or [])
-        if not distribution_ids:
-            self.log.info("No distribution to wait for")
+        """Check every distribution and tenant once; return when all are deployed, defer otherwise."""
+        distribution_ids = _deploying(self.started, "deploying")
+        if not distribution_ids and not _deploying(self.started, "deploying_tenants"):
+            self.log.info("Nothing to wait for")
             return []
-        client = cloudfront_hook(started.get("aws_conn_id")).conn
+        client = cloudfront_hook(_conn_id(self.started)).conn
         pending = []
         for distribution_id in distribution_ids:
             try:
@@ -147,12 +256,12 @@ class WaitForDistributionsDeployedOperator(BaseOperator):
                 pending.append(distribution_id)
         if not pending:
             self.log.info("CloudFront has deployed all %d distribution(s)", len(distribution_ids))
-            return distribution_ids
+            return self._wait_for_tenants(client)
         self.log.info("%d distribution(s) deploying: %s", len(pending), pending)
         self.defer(
             trigger=DistributionsDeployedTrigger(
                 distribution_ids=pending,
-                aws_conn_id=started.get("aws_conn_id"),
+                aws_conn_id=_conn_id(self.started),
                 waiter_delay=self.waiter_delay,
                 waiter_max_attempts=self.waiter_max_attempts,
             ),
@@ -161,8 +270,50 @@ class WaitForDistributionsDeployedOperator(BaseOperator):
         )
         return distribution_ids  # not reached: defer() raises
 
+    def _wait_for_tenants(self, client: Any = None) -> list[str]:
+        """Return the ids waited for when every tenant is deployed; defer for those that are not."""
+        from cloudfront_ssl.aws.tenants import is_deployed
+
+        distribution_ids = _deploying(self.started, "deploying")
+        tenant_ids = _deploying(self.started, "deploying_tenants")
+        if not tenant_ids:
+            return distribution_ids
+        client = client or cloudfront_hook(_conn_id(self.started)).conn
+        pending = []
+        for tenant_id in tenant_ids:
+            try:
+                tenant = client.get_distribution_tenant(Identifier=tenant_id)["DistributionTenant"]
+            except Exception as error:
+                if is_not_found(error):
+                    continue
+                raise
+            if not is_deployed(tenant):
+                pending.append(tenant_id)
+        if not pending:
+            self.log.info("CloudFront has deployed all %d tenant(s)", len(tenant_ids))
+            return distribution_ids + tenant_ids
+        self.log.info("%d tenant(s) deploying: %s", len(pending), pending)
+        self.defer(
+            trigger=TenantsDeployedTrigger(
+                tenant_ids=pending,
+                aws_conn_id=_conn_id(self.started),
+                poll_seconds=self.waiter_delay,
+                timeout_seconds=self.waiter_delay * self.waiter_max_attempts,
+            ),
+            method_name="execute_complete_tenants",
+            timeout=timedelta(seconds=self.waiter_delay * self.waiter_max_attempts + 600),
+        )
+        return tenant_ids  # not reached: defer() raises
+
     def execute_complete(self, context: Any, event: dict[str, Any]) -> list[str]:
-        """Resume after the trigger; a distribution still deploying is named by the next step."""
+        """Resume after the distributions' wait; then the tenants' (a distribution still deploying is
+        named by the next step)."""
         if event.get("status") != "success":
             self.log.warning("The wait for CloudFront ended: %s", event.get("message"))
-        return list(event.get("distribution_ids") or [])
+        return self._wait_for_tenants()
+
+    def execute_complete_tenants(self, context: Any, event: dict[str, Any]) -> list[str]:
+        """Resume after the tenants' wait; a tenant still deploying is named by the next step."""
+        if event.get("status") != "success":
+            self.log.warning("The wait for CloudFront ended: %s", event.get("message"))
+        return _deploying(self.started, "deploying") + _deploying(self.started, "deploying_tenants")

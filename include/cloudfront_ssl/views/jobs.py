@@ -42,6 +42,7 @@ DNS_RECORD_KEYS = ("zone_id", "name", "type", "value", "alias_target")
 TENANT_KEYS = ("id", "arn", "name", "domains", "routing_endpoint", "certificate_arn", "managed")
 SITE_KEYS = (
     "distribution_id",
+    "tenant_id",
     "names_before",
     "names_after",
     "names_added",
@@ -376,7 +377,7 @@ def clean_summary(summary: Any) -> dict[str, Any]:
         cleaned["tenants"] = [t for t in tenants if t]
     if isinstance(summary.get("site"), dict):
         cleaned["site"] = _pick(summary["site"], SITE_KEYS)
-    elif summary.get("distribution_id"):
+    elif summary.get("distribution_id") or summary.get("tenant_id"):
         cleaned["site"] = _pick(summary, SITE_KEYS)
     return cleaned
 
