@@ -516,22 +516,20 @@ def tenants_by_certificate(entries: list[dict[str, Any]]) -> dict[str, list[dict
     return users
 
 
-def managed_certificate(client: Any, tenant_id: str) -> dict[str, Any] | None:
-    """The certificate CloudFront manages for a tenant (``GetManagedCertificateDetails``):
-    ``{"status", "certificate_arn"}``, or None when the tenant has none."""
+def find_managed_certificate(client: Any, tenant_id: str) -> dict[str, Any] | None:
+    """The certificate CloudFront manages for a tenant, as the inventory reports it:
+    ``{"status", "certificate_arn"}``, or None when the tenant (or its managed certificate) is gone."""
     from botocore.exceptions import ClientError
 
     try:
-        details = client.get_managed_certificate_details(Identifier=tenant_id).get(
-            "ManagedCertificateDetails"
-        )
+        found = managed_certificate(client, tenant_id)
     except ClientError as error:
         if is_not_found(error):
             return None
         raise
-    if not details:
+    if not (found["arn"] or found["status"]):
         return None
-    return {"status": details.get("CertificateStatus"), "certificate_arn": details.get("CertificateArn")}
+    return {"status": found["status"] or None, "certificate_arn": found["arn"]}
 
 
 # --- removing ------------------------------------------------------------------------------------

@@ -124,7 +124,7 @@ def certificate_report(acm_client: Any, cloudfront_client: Any) -> dict[str, lis
         tenant["id"]: details
         for tenant in account_tenants
         if not tenant["certificate_arn"]
-        and (details := tenants.managed_certificate(cloudfront_client, tenant["id"])) is not None
+        and (details := tenants.find_managed_certificate(cloudfront_client, tenant["id"])) is not None
     }
     tenant_users = tenants.tenants_by_certificate(
         [
