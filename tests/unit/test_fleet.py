@@ -122,7 +122,7 @@ sites:
 
 
 def test_every_problem_is_reported_at_once_each_with_its_line():
-    text = f"""\
+    text = """\
 defaults:
   source_distribution_id: nope
   route53_validaton: true
