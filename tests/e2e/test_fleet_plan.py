@@ -136,6 +136,33 @@ def test_create_jobs_with_site_tag_what_they_make_and_the_plan_finds_them(fleet)
     assert "fleet_remove" in " ".join(plan["fleet-b"].reasons)
 
 
+def test_the_account_is_read_in_bulk_never_one_call_per_site(fleet, monkeypatch):
+    """Whatever the number of sites: one page of GetResources, ListDistributions, ListDistributionTenants;
+    no tags read site by site while no site drifted."""
+    import collections
+
+    from botocore.endpoint import Endpoint
+
+    from cloudfront_ssl.aws.fleet_sites import read_account_sites
+    from cloudfront_ssl.rules.fleet import read_fleet_text
+
+    for index in range(3):
+        fleet.create_distribution([f"other{index}.fleet.example"])  # no site
+    calls: collections.Counter[str] = collections.Counter()
+    original = Endpoint.make_request
+
+    def counted(endpoint, operation_model, request_dict):
+        calls[operation_model.name] += 1
+        return original(endpoint, operation_model, request_dict)
+
+    monkeypatch.setattr(Endpoint, "make_request", counted)
+    wanted = read_fleet_text(
+        fleet_text(fleet, {"fleet-a": ["a.fleet.example"], "fleet-c": ["c.fleet.example"]})
+    )
+    assert set(read_account_sites("aws_default", wanted)) == {"fleet-a", "fleet-b"}
+    assert dict(calls) == {"GetResources": 1, "ListDistributions": 1, "ListDistributionTenants": 1}
+
+
 def test_a_site_deleted_outside_is_simply_absent(fleet):
     from cloudfront_ssl.aws.fleet_sites import read_account_sites
 
@@ -186,3 +213,52 @@ def test_names_and_certificates_changed_outside_are_drift_and_an_update_job_puts
     assert account["fleet-b"].certificate_arn != foreign and account["fleet-b"].site_certificate
     assert SITE_TAG not in tags_of_certificate(aws, foreign)  # the person's certificate is left as it was
     assert [entry.action for entry in plan_fleet(wanted, account, remove=False)] == ["keep", "keep"]
+
+
+def test_tenant_sites_are_found_through_the_tenant_listing(tenant_aws, airflow_db):
+    """Tenants made by create jobs with ``site``: found by the tenant listing and their tags (the
+    emulator's Tagging API does not know tenants), with an ACM certificate of the site's own or a
+    managed one, and planned as kept."""
+    from cloudfront_ssl.aws.fleet_sites import read_account_sites
+    from cloudfront_ssl.rules.fleet import plan_fleet, read_fleet_text
+    from tests.tenants import TENANT_CONN_ID
+
+    template = tenant_aws.template()
+    text = (
+        "defaults:\n"
+        "  hosting: tenant\n"
+        f"  multi_tenant_distribution_id: {template}\n"
+        f"  notification_topic_arn: {tenant_aws.aws.topic_arn}\n"
+        "  poll_interval_seconds: 1\n"
+        f"  aws_conn_id: {TENANT_CONN_ID}\n"
+        "sites:\n"
+        "  - site: tenant-acm\n"
+        "    names: [t1.fleet.example, www.t1.fleet.example]\n"
+        "  - site: tenant-managed\n"
+        "    names: t2.fleet.example\n"
+        "    certificate_source: managed\n"
+    )
+    wanted = read_fleet_text(text)
+    dag = load_dag("ssl_create_certificates")
+    for entry in wanted:
+        result = run_dag(dag, entry.conf)
+        assert result.state == "success", result.task_states
+    tenant_aws.tenant_of_someone(template, "not-a-site.example", ["other.fleet.example"])
+
+    account = read_account_sites(TENANT_CONN_ID, wanted)
+    assert set(account) == {"tenant-acm", "tenant-managed"}
+    acm_site, managed = account["tenant-acm"], account["tenant-managed"]
+    assert acm_site.hosting == "tenant" and acm_site.resource_arn.endswith(acm_site.resource_id)
+    assert sorted(acm_site.names) == ["t1.fleet.example", "www.t1.fleet.example"]
+    assert acm_site.site_certificate and not acm_site.managed_certificate and not acm_site.names_changed
+    assert managed.managed_certificate and managed.names == ("t2.fleet.example",)
+    assert [entry.action for entry in plan_fleet(wanted, account, remove=False)] == ["keep", "keep"]
+    # A file that moves tenant-acm to a distribution: reported, never applied.
+    moved = read_fleet_text(
+        text.replace(
+            "  - site: tenant-acm\n",
+            "  - site: tenant-acm\n    hosting: distribution\n    source_distribution_id: E2QWRUHEXAMPLE\n",
+        )
+    )
+    entry = plan_fleet(moved, account, remove=False)[0]
+    assert entry.action == "change" and not entry.apply and "left to a person" in entry.reasons[0]

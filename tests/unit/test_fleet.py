@@ -597,11 +597,18 @@ def test_two_thousand_sites_plan_in_a_blink():
 
 
 def test_the_jobs_tag_a_site_with_its_id_and_names_digest():
-    tags = job_tags("ssl_create_certificates", "run-1", {"team": "web"}, "acme", ["www.acme.com", "acme.com"])
-    assert tags[-2:] == [
+    arn = "arn:aws:acm:us-east-1:123456789012:certificate/0b8c2f5e-1111-2222-3333-444455556666"
+    tags = job_tags(
+        "ssl_create_certificates", "run-1", {"team": "web"}, "acme", ["www.acme.com", "acme.com"], arn
+    )
+    assert tags[-3:] == [
         {"Key": SITE_TAG, "Value": "acme"},
         {"Key": SITE_NAMES_TAG, "Value": site_names_digest(["acme.com", "www.acme.com", "ACME.com"])},
+        {"Key": "cloudfront-ssl:site-certificate", "Value": arn},
     ]
+    from cloudfront_ssl.rules.config import aws_tag_text_problem
+
+    assert all(aws_tag_text_problem(tag["Value"]) is None for tag in tags)  # AWS takes every value
     assert job_tags("d", "r", {}) == [
         {"Key": "airflow:dag_id", "Value": "d"},
         {"Key": "airflow:run_id", "Value": "r"},
@@ -627,9 +634,9 @@ def test_site_is_a_key_of_the_create_and_update_jobs(model_name):
             config.ConfigError, match=r"site: .* is not a site id: 1 to 63 lower-case letters"
         ):
             config.parse_config(model, {**base, "site": bad})
-    many = {f"t{i}": "x" for i in range(47)}
+    many = {f"t{i}": "x" for i in range(46)}
     assert model.model_validate({**base, "tags": many}).site is None
-    with pytest.raises(config.ConfigError, match="at most 46 tags with a site"):
+    with pytest.raises(config.ConfigError, match="at most 45 tags with a site"):
         config.parse_config(model, {**base, "tags": many, "site": "a"})
 
 

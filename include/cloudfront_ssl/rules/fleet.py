@@ -550,8 +550,9 @@ class AccountSite:
     :param names: its aliases (a distribution) or domains (a tenant), lower-case.
     :param certificate_arn: the ACM certificate it serves now (None: CloudFront's default certificate,
         or a managed one).
-    :param site_certificate: whether that certificate carries this site's tag (a job of the fleet
-        requested it); False means it was replaced outside the file.
+    :param site_certificate: whether that certificate is the site's own: the one a job of the package
+        gave it (the site's tag ``cloudfront-ssl:site-certificate`` names it), or one that carries this
+        site's tag; False means it was replaced outside the file.
     :param job: ``{"dag_id", "run_id"}`` of the job that made the resource, from its tags.
     :param names_changed: its names are not the ones a job of the package gave it (the digest in its
         tag ``cloudfront-ssl:site-names`` does not match them): they were changed outside the file.
