@@ -262,3 +262,34 @@ def test_tenant_sites_are_found_through_the_tenant_listing(tenant_aws, airflow_d
     )
     entry = plan_fleet(moved, account, remove=False)[0]
     assert entry.action == "change" and not entry.apply and "left to a person" in entry.reasons[0]
+
+
+def test_the_fleet_file_is_read_from_a_path_or_s3(aws, tmp_path):
+    import boto3
+
+    from cloudfront_ssl.aws.fleet_sites import read_fleet_file
+    from cloudfront_ssl.errors import JobInputError
+    from cloudfront_ssl.rules.fleet import FleetFileError
+
+    text = "sites:\n  - site: a\n    names: a.com\n"
+    path = tmp_path / "fleet.yaml"
+    path.write_text(text)
+    assert read_fleet_file(str(path), None) == text
+    with pytest.raises(JobInputError, match=f"fleet file {tmp_path}/missing.yaml: no such file"):
+        read_fleet_file(str(tmp_path / "missing.yaml"), None)
+    with pytest.raises(JobInputError, match="is a directory, not a file"):
+        read_fleet_file(str(tmp_path), None)
+    (tmp_path / "latin1.yaml").write_bytes("sites:\n  - site: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(FleetFileError, match=r"line 2: .*latin1.yaml is not UTF-8 text \(byte 0xe9\)"):
+        read_fleet_file(str(tmp_path / "latin1.yaml"), None)
+
+    s3 = boto3.client("s3", endpoint_url=aws.url, region_name="us-east-1")
+    s3.create_bucket(Bucket="fleet-files")
+    s3.put_object(Bucket="fleet-files", Key="prod/fleet.yaml", Body=text.encode())
+    assert read_fleet_file("s3://fleet-files/prod/fleet.yaml", "aws_default") == text
+    with pytest.raises(JobInputError, match="bucket fleet-files has no object prod/other.yaml"):
+        read_fleet_file("s3://fleet-files/prod/other.yaml", "aws_default")
+    with pytest.raises(JobInputError, match="there is no bucket no-such-bucket"):
+        read_fleet_file("s3://no-such-bucket/fleet.yaml", "aws_default")
+    with pytest.raises(JobInputError, match="an S3 location is s3://BUCKET/KEY"):
+        read_fleet_file("s3://fleet-files", "aws_default")
