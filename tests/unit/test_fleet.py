@@ -290,6 +290,18 @@ def test_a_billion_laughs_is_refused_quickly():
         ]
 
 
+def test_merge_bombs_and_recursive_anchors_are_refused_in_words():
+    lines = ["x0: &m0 {a: 1, b: 2}"]
+    for level in range(1, 12):
+        lines.append(f"x{level}: &m{level} {{<<: [{', '.join([f'*m{level - 1}'] * 9)}]}}")
+    started = time.monotonic()
+    found = problems("\n".join(lines) + "\ndefaults:\n  <<: *m11\nsites: []\n")
+    assert time.monotonic() - started < 5
+    assert "once its anchors and aliases are expanded" in found[0]
+    recursive = problems("defaults: &d\n  tags: *d\nsites: [{site: a, names: a.com}]\n")
+    assert "once its anchors and aliases are expanded" in recursive[0]
+
+
 def test_deep_nesting_is_refused_in_words():
     found = one_problem("sites: " + "[" * 100_000 + "]" * 100_000 + "\n")
     assert "nest" in found or "not valid YAML" in found

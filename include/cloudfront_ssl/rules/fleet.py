@@ -172,17 +172,24 @@ def _kind(node: yaml.Node) -> str:
     return f"the value {quote_input(node.value)}"
 
 
-def _pairs(node: yaml.MappingNode, problems: _Problems, where: str) -> Iterator[tuple[str, yaml.Node, int]]:
+def _pairs(
+    node: yaml.MappingNode, problems: _Problems, where: str, depth: int = 0
+) -> Iterator[tuple[str, yaml.Node, int]]:
     """The mapping's ``(key, value node, line)``, merge keys (``<<``) applied; a key given twice, or a
-    key that is not a plain string, is a problem."""
+    key that is not a plain string, is a problem. Merged mappings count against the walk's budget."""
     seen: dict[str, int] = {}
     merged: list[tuple[str, yaml.Node, int]] = []
+    if depth > MAX_DEPTH:
+        raise _TooLarge
     for key_node, value_node in node.value:
+        problems.values += 1
+        if problems.values > MAX_VALUES:
+            raise _TooLarge
         if key_node.tag == "tag:yaml.org,2002:merge":
             sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
             for source in sources:
                 if isinstance(source, yaml.MappingNode):
-                    merged += [(key, value, line) for key, value, line in _pairs(source, problems, where)]
+                    merged += list(_pairs(source, problems, where, depth + 1))
                 else:
                     problems.add(_line(key_node), f"{where}: << merges a mapping, not {_kind(source)}")
             continue
