@@ -204,7 +204,10 @@ def test_names_and_certificates_changed_outside_are_drift_and_an_update_job_puts
     assert "~ change fleet-a (line 6) [drift]" in text and "+ www.a.fleet.example" in text
     assert "Plan: 0 to create, 2 to change, 0 to remove, 0 unchanged (2 changed outside the file)." in text
 
-    # Applying the plan's jobs (as ssl_fleet does) puts both back; the next plan is empty.
+    # Applying the plan's jobs (as ssl_fleet does) puts both back; the next plan is empty. fleet-a's
+    # old certificate is kept here, to see the site's tag move off it.
+    old_a = account["fleet-a"].certificate_arn
+    plan["fleet-a"].job["conf"]["delete_replaced_certificate"] = False
     for entry in plan.values():
         result = run_dag(load_dag(entry.job["dag_id"]), entry.job["conf"])
         assert result.state == "success", result.task_states
@@ -212,6 +215,12 @@ def test_names_and_certificates_changed_outside_are_drift_and_an_update_job_puts
     assert sorted(account["fleet-a"].names) == sorted(sites["fleet-a"])
     assert account["fleet-b"].certificate_arn != foreign and account["fleet-b"].site_certificate
     assert SITE_TAG not in tags_of_certificate(aws, foreign)  # the person's certificate is left as it was
+    # The update jobs moved the site's tag onto the certificates they requested.
+    for name in ("fleet-a", "fleet-b"):
+        assert tags_of_certificate(aws, account[name].certificate_arn)[SITE_TAG] == name
+    assert account["fleet-a"].certificate_arn != old_a
+    assert SITE_TAG not in tags_of_certificate(aws, old_a)
+    assert not account["fleet-a"].names_changed
     assert [entry.action for entry in plan_fleet(wanted, account, remove=False)] == ["keep", "keep"]
 
 
