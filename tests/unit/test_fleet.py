@@ -669,3 +669,20 @@ def test_a_site_is_one_certificate_line_of_the_create_job():
         ).site
         == "a"
     )
+
+
+def test_a_name_moved_between_sites_waits_for_the_site_that_frees_it():
+    account = {"a": held("a", ["a.com", "moved.com"]), "old": held("old", ["old.com", "gone.com"])}
+    wanted = [site("a", ["a.com"]), site("b", ["b.com", "moved.com"]), site("c", ["gone.com"])]
+    plan = by_site(plan_fleet(wanted, account, remove=True))
+    assert plan["b"].apply and plan["b"].after == ("a",)
+    assert plan["c"].apply and plan["c"].after == ("old",)
+    assert "  + create b (line 1) [after a]" in plan_text(list(plan.values())).splitlines()
+    assert plan["a"].after == () and plan["old"].after == ()
+    # Without fleet_remove the old site keeps gone.com: c cannot take it, and says why.
+    plan = by_site(plan_fleet(wanted, account, remove=False))
+    assert not plan["c"].apply and plan["c"].after == ()
+    assert plan["c"].reasons[-1] == (
+        "gone.com is served by site old, which is not changed: it frees the name only once that is applied"
+    )
+    assert plan["b"].apply and plan["b"].after == ("a",)

@@ -16,7 +16,7 @@ not UTF-8) is refused in words, never with a traceback.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import yaml
@@ -593,6 +593,9 @@ class PlannedSite:
     :param names_after: what the file says (empty for a remove).
     :param line: the site's line in the file (None for a remove).
     :param job: ``{"dag_id", "conf"}`` of the job that applies it, or None.
+    :param after: the sites whose jobs must end first: they free a name this site takes (CloudFront
+        serves a name on one distribution or tenant only). Applying starts this site's job once
+        theirs have succeeded.
     """
 
     site: str
@@ -604,6 +607,7 @@ class PlannedSite:
     names_after: tuple[str, ...]
     line: int | None
     job: dict[str, Any] | None
+    after: tuple[str, ...] = ()
 
 
 UPDATE_KEYS = tuple(
@@ -759,7 +763,40 @@ def plan_fleet(
                 job={"dag_id": CLEANUP_DAG_ID, "conf": conf},
             )
         )
-    return plan
+    return _order_moved_names(plan)
+
+
+def _order_moved_names(plan: list[PlannedSite]) -> list[PlannedSite]:
+    """Mark each site that takes a name another site of the account serves now: it goes ``after`` that
+    site's job, which frees the name; or, when that site keeps the name (a removal not applied), it is
+    not applied, and the reason says which site holds the name."""
+    by_site = {entry.site: entry for entry in plan}
+    holder = {name: entry.site for entry in plan for name in entry.names_before}
+    ordered: list[PlannedSite] = []
+    for entry in plan:
+        if not entry.apply:
+            ordered.append(entry)
+            continue
+        after: list[str] = []
+        blocked: list[str] = []
+        for name in entry.names_after:
+            other = holder.get(name)
+            if other is None or other == entry.site:
+                continue
+            freeing = by_site[other]
+            if freeing.apply and name not in freeing.names_after:
+                if other not in after:
+                    after.append(other)
+            else:
+                blocked.append(
+                    f"{name} is served by site {other}, which is not changed: it frees the name only once that is applied"
+                )
+        if blocked:
+            entry = replace(entry, apply=False, reasons=(*entry.reasons, *blocked), after=())
+        elif after:
+            entry = replace(entry, after=tuple(after))
+        ordered.append(entry)
+    return ordered
 
 
 def needs_approval(plan: list[PlannedSite]) -> bool:
@@ -798,6 +835,8 @@ def plan_text(plan: list[PlannedSite]) -> str:
         flags = [
             flag for flag, on in (("drift", entry.drift), ("reported, not applied", not entry.apply)) if on
         ]
+        if entry.after:
+            flags.append(f"after {', '.join(entry.after)}")
         shown = f" [{', '.join(flags)}]" if flags else ""
         lines.append(f"  {_SYMBOLS[entry.action]} {entry.action} {entry.site}{where}{shown}")
         for name in entry.names_after:
