@@ -49,8 +49,12 @@ MAX_FILE_BYTES = 10_000_000
 """A fleet file larger than this is refused before it is parsed (2,000 sites take about 150 kB)."""
 MAX_SITES = 10_000
 """At most this many sites in one file (AWS's default quota of distribution tenants per account)."""
-MAX_VALUES = 500_000
-"""At most this many YAML values, counting each use of an alias again: bounds anchor-and-alias bombs."""
+VALUES_PER_CHARACTER = 10
+EXTRA_VALUES = 10_000
+"""A file's values, counting each use of an alias again, may number at most ten per character of the
+file, plus this. Written out plainly every value takes at least one character, and anchors that share a
+block among sites (``<<: *common``) stay far below; only aliases that multiply the file (a "billion
+laughs") go beyond, and they are stopped within that budget, in a moment."""
 MAX_DEPTH = 50
 """At most this deep a nesting of lists and mappings (a create-job conf needs three)."""
 MAX_SHOWN_PROBLEMS = 200
@@ -146,9 +150,11 @@ def decode_fleet_file(data: bytes, where: str = "the fleet file") -> str:
 class _Problems:
     """The problems found so far, and the walk's budget of values."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: int = EXTRA_VALUES) -> None:
         self.items: list[FleetFileProblem] = []
         self.values = 0
+        self.budget = budget
+        self.constructor = yaml.constructor.SafeConstructor()
 
     def add(self, line: int | None, message: str) -> None:
         self.items.append(FleetFileProblem(line, message))
@@ -183,7 +189,7 @@ def _pairs(
         raise _TooLarge
     for key_node, value_node in node.value:
         problems.values += 1
-        if problems.values > MAX_VALUES:
+        if problems.values > problems.budget:
             raise _TooLarge
         if key_node.tag == "tag:yaml.org,2002:merge":
             sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
@@ -217,7 +223,7 @@ def _value(node: yaml.Node, problems: _Problems, depth: int = 0) -> Any:
     the budget stops it long before it costs memory or time.
     """
     problems.values += 1
-    if problems.values > MAX_VALUES or depth > MAX_DEPTH:
+    if problems.values > problems.budget or depth > MAX_DEPTH:
         raise _TooLarge
     if isinstance(node, yaml.SequenceNode):
         return [_value(item, problems, depth + 1) for item in node.value]
@@ -233,13 +239,10 @@ def _value(node: yaml.Node, problems: _Problems, depth: int = 0) -> Any:
                 value_node, problems, depth + 1
             )
         return result
-    return _scalar(node)
-
-
-def _scalar(node: yaml.ScalarNode) -> Any:
-    """A scalar node's value as YAML's safe loader reads it (``true``, ``12``, ``null``, text...)."""
-    constructor = yaml.constructor.SafeConstructor()
-    return constructor.construct_object(node, deep=True)
+    if node.tag == "tag:yaml.org,2002:str":
+        return node.value
+    # true, 12, null...: as YAML's safe loader reads them.
+    return problems.constructor.construct_object(node, deep=True)
 
 
 def _compose(text: str, problems: _Problems) -> yaml.Node | None:
@@ -417,7 +420,7 @@ def read_fleet_text(text: str) -> list[FleetSite]:
     type, a bad create-job key or value (in the create job's own words), a site id that is invalid or
     given twice (naming both lines), a name that is invalid or in two sites (naming both).
     """
-    problems = _Problems()
+    problems = _Problems(budget=VALUES_PER_CHARACTER * len(text) + EXTRA_VALUES)
     if len(text) > MAX_FILE_BYTES:
         raise FleetFileError(
             [
@@ -435,8 +438,8 @@ def read_fleet_text(text: str) -> list[FleetSite]:
         problems.items = [
             FleetFileProblem(
                 None,
-                f"the fleet file holds more than {MAX_VALUES:,} values, or nests them more than "
-                f"{MAX_DEPTH} deep, once its anchors and aliases are expanded; write it out plainly",
+                f"the fleet file's anchors and aliases expand to more than {problems.budget:,} values (far "
+                f"more than the file holds), or nest them more than {MAX_DEPTH} deep; write it out plainly",
             )
         ]
     except RecursionError:
