@@ -70,17 +70,25 @@ class CallCounter:
         from botocore.endpoint import Endpoint
 
         self.counts: collections.Counter[str] = collections.Counter()
+        self.seconds: collections.Counter[str] = collections.Counter()
+        self.last_seconds: collections.Counter[str] = collections.Counter()
         original = Endpoint.make_request
         counter = self
 
         def make_request(endpoint: Any, operation_model: Any, request_dict: Any) -> Any:
             counter.counts[operation_model.name] += 1
-            return original(endpoint, operation_model, request_dict)
+            begun = time.perf_counter()
+            try:
+                return original(endpoint, operation_model, request_dict)
+            finally:
+                counter.seconds[operation_model.name] += time.perf_counter() - begun
 
         Endpoint.make_request = make_request  # type: ignore[method-assign]
 
     def take(self) -> collections.Counter[str]:
+        """The calls counted since the last take (their time spent answering: ``last_seconds``)."""
         taken, self.counts = self.counts, collections.Counter()
+        self.last_seconds, self.seconds = self.seconds, collections.Counter()
         return taken
 
 
@@ -172,6 +180,7 @@ def run_fleet_bench() -> None:
 
         counter = CallCounter()
         phases: list[tuple[float, float, float]] = []
+        answered: list[dict[str, float]] = []
 
         def package(paced: bool) -> tuple[float, collections.Counter[str], dict[str, int]]:
             for service in pacing.PACED_SERVICES:
@@ -185,7 +194,9 @@ def run_fleet_bench() -> None:
             plan = plan_fleet(sites, account, remove=False)
             elapsed = time.perf_counter() - begun
             phases.append((read - begun, listed - read, elapsed - (listed - begun)))
-            return elapsed, counter.take(), plan_counts(plan)
+            counted = counter.take()
+            answered.append(dict(counter.last_seconds))
+            return elapsed, counted, plan_counts(plan)
 
         def reference() -> tuple[float, collections.Counter[str], int]:
             """The plain way: list the distributions, then read each one's tags."""
@@ -224,6 +235,10 @@ def run_fleet_bench() -> None:
     print(f"{'package, default paces (5/s per service)':<44}{paced_s:>9.2f}  {calls(paced_calls)}")
     print(f"{'package, paces off':<44}{free_s:>9.2f}  {calls(free_calls)}")
     print("of which, paced: the file {:.2f} s, the account {:.2f} s, the plan {:.2f} s".format(*phases[1]))
+    print(
+        "time spent waiting for the emulator's answers, paces off: "
+        + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in sorted(answered[2].items()))
+    )
     print(f"{'reference: boto3 loop, tags per site':<44}{reference_s:>9.2f}  {calls(reference_calls)}")
     print(
         f"moto pages GetResources by about 100 tags (20 site distributions a page here); AWS by "
