@@ -52,6 +52,7 @@ CREATE_SECTIONS = {
         "Validation timeout (hours)",
         "AWS connection id",
         "Clean up on failure",
+        "Fleet site id",
     ],
 }
 IMPORT_SECTIONS = {
