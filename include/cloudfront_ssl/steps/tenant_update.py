@@ -211,7 +211,7 @@ def update_tenant(
     ``certificate_before``, ``replaced_certificate_arn``, ``wait_for_certificate`` (a managed
     certificate to wait for) and ``aws_conn_id``.
     """
-    from cloudfront_ssl.steps.update_site import uncovered
+    from cloudfront_ssl.steps.update_site import mark_site, uncovered
 
     config = _config(params)
     assert config.tenant_id is not None
@@ -255,6 +255,11 @@ def update_tenant(
         certificate_arn or "a certificate managed by CloudFront",
     )
     entry = tenants.tenant_result(client, tenant, managed=bool(plan.get("managed")))
+    if config.site and certificate_arn:
+        # The fleet's marks follow the change: the names and certificate the site serves now. A
+        # managed tenant is marked once its old names are dropped (drop_old_domains).
+        replaced = plan["certificate_before"] if plan["certificate_before"] != certificate_arn else None
+        mark_site(config, client, entry["arn"], names, certificate_arn, replaced)
     return {
         **entry,
         "aws_conn_id": config.aws_conn_id,
@@ -301,6 +306,8 @@ def drop_old_domains(
         raise AirflowSkipException("the job changes a distribution")
     if not tenant.get("managed"):
         return tenant
+    from cloudfront_ssl.steps.update_site import mark_site
+
     config = _config(params)
     assert config.tenant_id is not None
     client = cloudfront.cloudfront_hook(config.aws_conn_id).conn
@@ -308,6 +315,8 @@ def drop_old_domains(
     if tenant.get("wait_for_certificate") and (issued or {}).get(config.tenant_id) is None:
         raise FinalError(f"tenant {config.tenant_id}: the wait did not see its new certificate issued")
     updated = tenants.set_tenant_domains(client, config.tenant_id, domains=tenant["names_after"])
+    if config.site:
+        mark_site(config, client, tenant["arn"], tenant["names_after"], None, None)
     log.info(
         "Tenant %s: serves %s (%s); managed certificate %s",
         config.tenant_id,

@@ -494,10 +494,11 @@ def mark_site(
     cloudfront_client: Any,
     distribution_arn: str,
     names: list[str],
-    certificate_arn: str,
+    certificate_arn: str | None,
     replaced: str | None,
 ) -> None:
-    """With ``site``: tag the distribution as the site serving ``names`` with ``certificate_arn``
+    """With ``site``: tag the distribution (or tenant) as the site serving ``names`` with ``certificate_arn``
+    (None: a certificate CloudFront manages)
     (:func:`cloudfront_ssl.rules.tags.site_tags`), and take the site's tag off the certificate it no
     longer serves, so that the site's tag sits on the certificate the site serves only. Idempotent."""
     cloudfront_client.tag_resource(
