@@ -182,12 +182,10 @@ def check(params: dict[str, Any], dag_id: str, run_id: str, ti: Any = None) -> d
     if claims is not None:
         # First thing: other checks wait for this job's names instead of missing them.
         claims.publish(None)
-    try:
+    if claims is None:
         return _checked(params, dag_id, run_id, claims)
-    except BaseException:
-        if claims is not None:
-            claims.withdraw()
-        raise
+    with claims.withdrawn_on_failure():  # a refused job holds no claim; a wait for earlier jobs keeps it
+        return _checked(params, dag_id, run_id, claims)
 
 
 def _checked(params: dict[str, Any], dag_id: str, run_id: str, claims: TaskClaims | None) -> dict[str, Any]:
