@@ -49,8 +49,9 @@ def read_private_key(config: ImportJobConfig) -> str:
         return config.private_key
     secret_id = config.private_key_secret_id
     assert secret_id is not None  # the model requires one of the two
-    from airflow.providers.amazon.aws.hooks.secrets_manager import SecretsManagerHook
     from botocore.exceptions import ClientError
+
+    from cloudfront_ssl.aws.pacing import SecretsManagerHook
 
     # A secret ARN names its region; a plain name lives in the connection's region.
     region = secret_id.split(":")[3] if secret_id.startswith("arn:") else None
