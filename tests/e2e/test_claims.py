@@ -371,6 +371,7 @@ def test_a_later_check_waits_without_a_slot_for_an_earlier_import_job_to_claim(a
     later.wait_for(f"Waiting for job {earlier_run} of {IMPORT} to publish")  # its check deferred
     time.sleep(3)
     assert later.process.poll() is None, later.output[-3000:]  # still waiting, not decided
+    assert "new_state=deferred" in later.output  # Airflow recorded the check deferred: no worker slot held
     assert check_state(IMPORT, earlier_run) == "scheduled"  # the import job's check has not started
     (waiting,) = [c for c in claim_variables().values() if c["dag_id"] == CREATE]
     assert not waiting["held"] and "www.imported.example.com" in waiting["names"]

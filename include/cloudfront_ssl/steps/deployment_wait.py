@@ -185,6 +185,10 @@ class WaitForDistributionsDeployedOperator(BaseOperator):
         return list(event.get("distribution_ids") or [])
 
 
+STARTED_XCOM_KEY = "cleanup_started"
+"""The XCom where ``cleanup_on_failure`` keeps its first half's result while it waits."""
+
+
 class CleanupOnFailureOperator(DecoratedOperator, PythonOperator):
     """A job DAG's ``cleanup_on_failure`` task (TaskFlow) that waits for CloudFront without a worker.
 
@@ -235,6 +239,8 @@ class CleanupOnFailureOperator(DecoratedOperator, PythonOperator):
             self.log.info(
                 "%d distribution(s) deploying: %s; waiting without holding a worker", len(pending), pending
             )
+            # Kept for the resumed task in an XCom of its own (a deferral's kwargs are lost under dag.test).
+            context["ti"].xcom_push(key=STARTED_XCOM_KEY, value=started)
             self.defer(
                 trigger=DistributionsDeployedTrigger(
                     distribution_ids=pending,
@@ -243,15 +249,15 @@ class CleanupOnFailureOperator(DecoratedOperator, PythonOperator):
                     waiter_max_attempts=self.waiter_max_attempts,
                 ),
                 method_name="execute_complete",
-                kwargs={"started": started},
                 timeout=deployment_timeout(pending, self.waiter_delay, self.waiter_max_attempts),
             )
         return finish_cleanup(started)
 
-    def execute_complete(self, context: Any, event: dict[str, Any], started: dict[str, Any]) -> Any:
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
         """Delete what is deployed once the wait ends; a distribution still deploying is named in the error."""
-        if event.get("status") != "success":
+        if event and event.get("status") != "success":
             self.log.warning("The wait for CloudFront ended: %s", event.get("message"))
+        started = context["ti"].xcom_pull(task_ids=self.task_id, key=STARTED_XCOM_KEY)
         return finish_cleanup(started)
 
 
