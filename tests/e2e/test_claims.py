@@ -490,3 +490,88 @@ def test_a_check_reads_only_the_claims_of_jobs_that_can_still_hold_one(create_da
     assert history >= 5
     assert len(read) <= 1  # at most the previous job's claim, removed since its job ended
     assert [c["run_id"] for c in claim_variables().values()] == [result.run_id]
+
+
+class MemoryStore:
+    """What a check reads through Airflow's API, held in memory: claims, runs and their check steps."""
+
+    def __init__(self) -> None:
+        from cloudfront_ssl.steps.claims import RunFacts
+
+        self.values: dict[str, str] = {}
+        self.runs: dict[tuple[str, str], RunFacts] = {}
+        self.checks: dict[tuple[str, str], str | None] = {}
+
+    def add_run(self, dag_id: str, run_id: str, at: str, conf: dict, check: str | None = None) -> None:
+        from cloudfront_ssl.steps.claims import RunFacts
+
+        self.runs[(dag_id, run_id)] = RunFacts("running", at, conf)
+        self.checks[(dag_id, run_id)] = check
+
+    def keys(self):
+        return list(self.values)
+
+    def read(self, key):
+        return self.values.get(key)
+
+    def write(self, key, value):
+        self.values[key] = value
+
+    def remove(self, key):
+        self.values.pop(key, None)
+
+    def run_state(self, dag_id, run_id):
+        facts = self.runs.get((dag_id, run_id))
+        return facts.state if facts else None
+
+    def active_runs(self, dag_id):
+        return sum(1 for (dag, _), facts in self.runs.items() if dag == dag_id and facts.state == "running")
+
+    def check_states(self, dag_id):
+        return {run: state for (dag, run), state in self.checks.items() if dag == dag_id}
+
+    def run(self, dag_id, run_id):
+        return self.runs.get((dag_id, run_id))
+
+
+def test_a_check_waits_for_an_earlier_import_job_only_so_long_then_refuses_naming_it():
+    """An earlier import job that never claims (its check never gets a slot) makes a later check wait,
+    deferred, until the wait's deadline; then the later job is refused, naming it, and holds no claim.
+    An earlier create job's names come from its conf: no wait, and only a name it wants is refused."""
+    import time as clock
+
+    from cloudfront_ssl.steps.claims import ClaimsPending, ClaimsUnreadableError, TaskClaims, resumed_wait
+
+    store = MemoryStore()
+    store.add_run(IMPORT, "import-1", "2026-01-01T00:00:00+00:00", {"create_distributions": True})
+    store.add_run(CREATE, "create-1", "2026-01-01T00:00:01+00:00", {"certificates": ["a.example.com"]})
+    store.add_run(CREATE, "create-2", "2026-01-01T00:00:02+00:00", {}, check="running")
+    claims = TaskClaims(None, CREATE, "create-2", triggered_at="2026-01-01T00:00:02+00:00", store=store)
+
+    assert claims.held(["a.example.com"]) == {"a.example.com": f"job create-1 of {CREATE}"}  # from its conf
+    with pytest.raises(ClaimsPending) as pending:
+        claims.held(["b.example.com"])
+    assert pending.value.runs == [(IMPORT, "import-1")]
+    assert pending.value.deadline > clock.time() + 3000  # an hour to claim
+
+    with resumed_wait(clock.time() - 1), pytest.raises(ClaimsUnreadableError) as refused:
+        claims.held(["b.example.com"])
+    assert f"job import-1 of {IMPORT}, triggered earlier, did not publish the names" in str(refused.value)
+    (own,) = [json.loads(value) for value in store.values.values()]
+    assert own["run_id"] == "create-2" and own["names"] == [] and not own["held"]
+
+    # Once the import job has claimed (other names), the later check goes on.
+    store.checks[(IMPORT, "import-1")] = "running"
+    store.write(
+        "cloudfront_ssl.claim.import",
+        json.dumps(
+            {
+                "dag_id": IMPORT,
+                "run_id": "import-1",
+                "triggered_at": "2026-01-01T00:00:00+00:00",
+                "names": ["c.example.com"],
+            }
+        ),
+    )
+    assert claims.held(["b.example.com"]) == {}
+    assert json.loads(store.values[claims.key])["held"]
