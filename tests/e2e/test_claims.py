@@ -129,6 +129,7 @@ from tests.dag_runs import load_dag
 
 barrier, parties = os.environ.get("CLAIMS_BARRIER"), int(os.environ.get("CLAIMS_PARTIES", "0"))
 release = os.environ.get("CLAIMS_RELEASE")
+then = os.environ.get("CLAIMS_THEN")
 real_run_task = dag_module._run_task
 
 
@@ -144,6 +145,10 @@ def run_task(*, ti, task, run_triggerer=False):
             print("CHECK_HELD=" + ti.run_id, flush=True)
             while not Path(release).exists():
                 time.sleep(0.1)
+    # After the check, the job's next steps wait until the test lets them go on (the job keeps running).
+    elif then and ti.task_id != "check":
+        while not Path(then).exists():
+            time.sleep(0.1)
     return real_run_task(ti=ti, task=task, run_triggerer=run_triggerer)
 
 
@@ -160,6 +165,7 @@ class Job:
 
     :param barrier: a directory where racing jobs wait before their check until ``parties`` runs exist.
     :param release: a file: the job's check stays scheduled (not started) until it exists.
+    :param then: a file: the job's steps after its check wait until it exists (the job stays running).
     """
 
     def __init__(
@@ -171,8 +177,11 @@ class Job:
         barrier: Path | None = None,
         parties: int = 0,
         release: Path | None = None,
+        then: Path | None = None,
     ) -> None:
         env = os.environ.copy()
+        if then is not None:
+            env["CLAIMS_THEN"] = str(then)
         if barrier is not None:
             env.update(CLAIMS_BARRIER=str(barrier), CLAIMS_PARTIES=str(parties))
         if release is not None:
@@ -361,7 +370,8 @@ def test_a_later_check_waits_without_a_slot_for_an_earlier_import_job_to_claim(a
     }
     release = tmp_path / "release"
     now = datetime.now(UTC)
-    earlier = Job(IMPORT, now, import_conf, release=release)
+    then = tmp_path / "then"
+    earlier = Job(IMPORT, now, import_conf, release=release, then=then)
     earlier_run = earlier.value("CHECK_HELD=")
     later = Job(
         CREATE,
@@ -377,10 +387,14 @@ def test_a_later_check_waits_without_a_slot_for_an_earlier_import_job_to_claim(a
     assert not waiting["held"] and "www.imported.example.com" in waiting["names"]
 
     release.touch()
+    # The import job's check claims its names and goes on; the job stays running (its next steps held)
+    # while the later job's check resumes and decides.
     later_run = later.finish()
+    assert run_record(later_run)[2:] == ("failed", "failed"), later.output[-3000:]
+    assert run_record(earlier_run, IMPORT)[2:] == ("running", "success"), earlier.output[-3000:]
+    then.touch()
     assert earlier.finish() == earlier_run
     assert run_record(earlier_run, IMPORT)[2:] == ("success", "success"), earlier.output[-3000:]
-    assert run_record(later_run)[2:] == ("failed", "failed"), later.output[-3000:]
     refusal = [m["message"] for m in aws.messages() if "is claimed by job" in m["message"]]
     assert (
         len(refusal) == 1
