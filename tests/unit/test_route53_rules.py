@@ -145,9 +145,9 @@ def test_a_zone_is_read_whole_only_when_its_pages_are_fewer_than_the_names_wante
 
 
 def test_route53_and_acm_are_paced_at_the_rates_aws_publishes_by_default():
-    from cloudfront_ssl.aws.pacing import PACED_SERVICES
-
     import botocore.session
+
+    from cloudfront_ssl.aws.pacing import PACED_SERVICES
 
     assert {service: pace.default for service, pace in PACED_SERVICES.items()} == {
         "acm": 5.0,
