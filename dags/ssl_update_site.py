@@ -50,6 +50,7 @@ from airflow.sdk import DAG, TriggerRule, task
 
 from cloudfront_ssl.rules.config import UpdateSiteConfig, dag_params
 from cloudfront_ssl.steps import update_site
+from cloudfront_ssl.steps.claims_wait import check_step
 from cloudfront_ssl.steps.deployment_wait import WaitForDistributionsDeployedOperator
 from cloudfront_ssl.steps.dns_wait import WaitForDnsChangesOperator
 from cloudfront_ssl.steps.job_dag import closing_steps, job_default_args
@@ -80,7 +81,7 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
 
-    @task(retries=0, multiple_outputs=False)
+    @check_step
     def check(params: dict[str, Any], dag: Any, run_id: str, ti: Any) -> dict[str, Any]:
         """Refuse a bad update before anything changes; claim the names and the distribution."""
         return update_site.check(params, dag.dag_id, run_id, ti)

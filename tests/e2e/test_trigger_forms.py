@@ -258,6 +258,53 @@ def test_every_refused_line_is_in_one_answer(server):
     assert "certificates[3] (line 4): a.example.com is already in certificates[0] (line 1)" in detail
 
 
+PATTERN_REFUSALS = {
+    # (DAG, field, value, words the refusal must hold)
+    "create-source-distribution-id": (
+        CREATE,
+        "source_distribution_id",
+        "not an id",
+        "'not an id' is not a CloudFront distribution id: 8 to 20 capital letters and digits",
+    ),
+    "create-notification-topic-arn": (
+        CREATE,
+        "notification_topic_arn",
+        "my-topic",
+        "'my-topic' is not an SNS topic ARN, such as arn:aws:sns:us-east-1:123456789012:ssl-owners",
+    ),
+    "import-source-distribution-id": (
+        IMPORT,
+        "source_distribution_id",
+        "e2abcdef123",
+        "'e2abcdef123' is not a CloudFront distribution id",
+    ),
+    "import-notification-topic-arn": (
+        IMPORT,
+        "notification_topic_arn",
+        "arn:aws:sqs:us-east-1:123456789012:queue",
+        "is not an SNS topic ARN",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "field", "value", "words"), PATTERN_REFUSALS.values(), ids=PATTERN_REFUSALS.keys()
+)
+def test_a_value_that_breaks_a_pattern_is_refused_in_words(server, dag_id, field, value, words):
+    """Airflow's trigger endpoint answers 400 saying what the field takes, not the regular expression."""
+    conf = {**(_VALID_CREATE if dag_id == CREATE else _valid_import()), field: value}
+    before = _runs(server, dag_id)
+
+    response = _trigger(server, dag_id, conf)
+
+    assert response.status_code == 400, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith(f"Invalid input for param {field}: "), detail
+    assert words in detail and "leave it empty for none" in detail, detail
+    assert not [mark for mark in (*REGULAR_EXPRESSION_MARKS, "[A-Z0-9]", "\\d") if mark in detail], detail
+    assert _runs(server, dag_id) == before
+
+
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
 @pytest.mark.parametrize("field", ["validation_timeout_hours", "poll_interval_seconds"])
 def test_a_number_that_is_not_finite_is_refused_at_trigger_time(server, field, number):

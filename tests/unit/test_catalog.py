@@ -116,6 +116,7 @@ class Hook:
 def fake(monkeypatch):
     aws = FakeAws(certificates=200, distributions=50)
     monkeypatch.setattr(catalog.acm, "acm_hook", lambda conn_id: Hook(aws))
+    monkeypatch.setattr(catalog.connections, "account_number", lambda conn_id: Hook.account_id)
     monkeypatch.setattr(catalog.acm, "tagging_hook", lambda conn_id: Hook(aws))
     monkeypatch.setattr(catalog.cloudfront, "cloudfront_hook", lambda conn_id: Hook(aws))
     return aws

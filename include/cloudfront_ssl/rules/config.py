@@ -150,6 +150,74 @@ def register_trigger_checks() -> None:
 
     FormatChecker.checkers[CERTIFICATE_LINES_FORMAT] = (_check_certificate_lines, ())
     FormatChecker.checkers[FINITE_NUMBER_FORMAT] = (_check_finite, ())
+    for pattern, words in _param_patterns().items():
+        FormatChecker.checkers[pattern_format(pattern)] = (_PatternCheck(pattern, words), ())
+
+
+# A param with a `pattern` (an id, an ARN) gets a format of its own too, named after its pattern
+# (dag_params adds it), whose check refuses what the pattern refuses with what the value must be in words.
+PATTERN_FORMAT_PREFIX = "cloudfront-ssl-pattern-"
+
+
+def pattern_format(pattern: str) -> str:
+    """The jsonschema format that checks ``pattern`` and refuses in words (a name jsonschema can key on)."""
+    import hashlib
+
+    return PATTERN_FORMAT_PREFIX + hashlib.sha256(pattern.encode()).hexdigest()[:16]
+
+
+def _pattern_words() -> list[tuple[str, str]]:
+    """What a value of each kind must be, in words, by the part of a pattern that says it."""
+    return [
+        (
+            _DISTRIBUTION_ID_PATTERN,
+            "a CloudFront distribution id: 8 to 20 capital letters and digits, such as E2QWRUHEXAMPLE",
+        ),
+        (_TOPIC_ARN_PATTERN, "an SNS topic ARN, such as arn:aws:sns:us-east-1:123456789012:ssl-owners"),
+        (_CONNECTION_GROUP_ID_PATTERN, "a CloudFront connection group id: cg_ and letters and digits"),
+        (
+            _ARN_PATTERN,
+            "an ACM certificate ARN in us-east-1, such as arn:aws:acm:us-east-1:123456789012:certificate/1234abcd-...",
+        ),
+    ]
+
+
+def pattern_refusal(pattern: str, value: str, title: str = "this field") -> str:
+    """Why ``value`` is refused by ``pattern``, in words (the field is named by Airflow's answer)."""
+    words = next((text for part, text in _pattern_words() if part in pattern), f"in the form {title} takes")
+    if re.search(pattern, "") is not None:
+        words += "; leave it empty for none"
+    return f"{quote_input(value)} is not {words}"
+
+
+class _PatternCheck:
+    """A format check: refuse what ``pattern`` refuses, with :func:`pattern_refusal`'s words."""
+
+    def __init__(self, pattern: str, title: str) -> None:
+        self.pattern = pattern
+        self.title = title
+
+    def __call__(self, value: Any) -> bool:
+        if isinstance(value, str) and re.search(self.pattern, value) is None:
+            raise TriggerRefusal(pattern_refusal(self.pattern, value, self.title))
+        return True
+
+
+def _param_patterns() -> dict[str, str]:
+    """``{pattern: the title of a field that has it}`` over every config model's fields."""
+    found: dict[str, str] = {}
+    for model in [value for value in globals().values() if isinstance(value, type)]:
+        if not issubclass(model, BaseModel) or model.__module__ != __name__ or model is BaseModel:
+            continue
+        try:
+            properties = model.model_json_schema().get("properties", {})
+        except Exception:  # a model that has no JSON schema is no DAG's params
+            continue
+        for name, schema in properties.items():
+            pattern = _simplify(dict(schema)).get("pattern")
+            if isinstance(pattern, str):
+                found.setdefault(pattern, str(schema.get("title") or name))
+    return found
 
 
 MAX_LINE_LENGTH = 3000
@@ -1131,6 +1199,8 @@ def dag_params(model: type[BaseModel], order: list[str]) -> dict[str, Any]:
         types = field_schema.get("type") or []
         if {"number", "integer"} & ({types} if isinstance(types, str) else set(types)):
             field_schema["format"] = FINITE_NUMBER_FORMAT  # JSON Schema's comparisons let NaN pass
+        if isinstance(field_schema.get("pattern"), str) and "format" not in field_schema:
+            field_schema["format"] = pattern_format(field_schema["pattern"])  # refused in words
         extras = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         form = {
             "description": info.description,

@@ -43,6 +43,7 @@ __all__ = [
     "finish_removal",
     "remove_job_resources",
     "start_cleanup",
+    "start_failed_job_cleanup",
     "start_removal",
 ]
 
@@ -228,7 +229,12 @@ def start_removal(
     result: dict[str, Any] = {"dry_run": dry_run, "distributions": [], "certificates": [], "dns_records": []}
     if job_tenants:
         result["tenants"] = [
-            {"id": tenant["Id"], "name": tenant["Name"], "domains": tenants.tenant_domains(tenant), "action": "would delete"}
+            {
+                "id": tenant["Id"],
+                "name": tenant["Name"],
+                "domains": tenants.tenant_domains(tenant),
+                "action": "would delete",
+            }
             for tenant in job_tenants
         ]
     started: dict[str, Any] = {
@@ -509,10 +515,7 @@ def cleanup_failed_job(
     nothing is created after it. Removal is idempotent; an error fails the step, whose retry (or
     ``ssl_cleanup_job``) finishes it.
     """
-    if not params.get("cleanup_on_failure") or failed_steps == 0:
-        return None
-    if not created_anything:
-        log.info("cleanup_on_failure: job %s created nothing, so there is nothing to remove", run_id)
+    if not _cleanup_wanted(params, run_id, failed_steps, created_anything):
         return None
     log.info("cleanup_on_failure: removing what job %s of %s created", run_id, dag_id)
     return remove_job_resources(
@@ -523,3 +526,36 @@ def cleanup_failed_job(
         poll_seconds=poll_seconds,
         dns_results=dns_results,
     )
+
+
+def _cleanup_wanted(params: dict[str, Any], run_id: str, failed_steps: int, created_anything: bool) -> bool:
+    if not params.get("cleanup_on_failure") or failed_steps == 0:
+        return False
+    if not created_anything:
+        log.info("cleanup_on_failure: job %s created nothing, so there is nothing to remove", run_id)
+        return False
+    return True
+
+
+def start_failed_job_cleanup(
+    params: dict[str, Any],
+    dag_id: str,
+    run_id: str,
+    *,
+    failed_steps: int,
+    created_anything: bool = True,
+    dns_results: list[dict[str, Any]] | None = None,
+) -> dict[str, Any] | None:
+    """The first half of the job DAGs' ``cleanup_on_failure`` step: :func:`start_removal` of a failed job.
+
+    None when there is nothing to do (as :func:`cleanup_failed_job`). Otherwise what
+    :func:`start_removal` returns, with ``dns_results``: the step then waits, deferred, until the
+    disabled distributions are deployed (:mod:`cloudfront_ssl.steps.deployment_wait`) and finishes with
+    :func:`finish_cleanup`.
+    """
+    if not _cleanup_wanted(params, run_id, failed_steps, created_anything):
+        return None
+    log.info("cleanup_on_failure: removing what job %s of %s created", run_id, dag_id)
+    aws_conn_id = params.get("aws_conn_id") or "aws_default"
+    started = start_removal(aws_conn_id, dag_id, run_id, dry_run=False, dns_results=dns_results)
+    return {**started, "aws_conn_id": aws_conn_id, "dns_results": dns_results}

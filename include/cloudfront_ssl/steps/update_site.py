@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from pydantic import ValidationError
@@ -356,17 +357,14 @@ def check(params: dict[str, Any], dag_id: str, run_id: str, ti: Any = None) -> d
     claims = TaskClaims(ti, dag_id, run_id) if ti is not None else None
     if claims is not None:
         claims.publish(_claimed_names(params))
-    try:
+    # Refused, or AWS could not be read: this job goes no further, so it holds no claim (a wait for
+    # earlier jobs' claims keeps it).
+    with claims.withdrawn_on_failure() if claims is not None else nullcontext():
         result = plan_update_site(
             params, dag_id=dag_id, run_id=run_id, claims=claims, require_connection=require_connection
         )
         if not result["valid"]:
             raise JobInputError("; ".join(entry["message"] for entry in result["errors"]))
-    except BaseException:
-        # Refused, or AWS could not be read: this job goes no further, so it holds no claim.
-        if claims is not None:
-            claims.withdraw()
-        raise
     for note in result["notes"]:
         log.info("%s", note)
     site = result["site"]

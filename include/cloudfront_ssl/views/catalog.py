@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from cloudfront_ssl.aws import acm, cloudfront, tenants
+from cloudfront_ssl.aws import acm, cloudfront, connections, tenants
 from cloudfront_ssl.rules.messages import iso
 from cloudfront_ssl.rules.names import covers
 from cloudfront_ssl.rules.tags import job_of
@@ -132,7 +132,7 @@ class CertificateCatalog:
         once per ``tag_ttl_seconds``). Raises when the connection's credentials do not work."""
         now = self.clock()
         if self._account is None or now - self._account[0] > self.tag_ttl_seconds:
-            self._account = (now, acm.acm_hook(self.aws_conn_id).account_id)
+            self._account = (now, connections.account_number(self.aws_conn_id))
         return {"conn_id": self.aws_conn_id, "id": self._account[1]}
 
     def clear(self) -> None:
