@@ -265,3 +265,45 @@ def test_managed_certificate_that_is_never_issued_fails_the_wait(
     assert expected in failure
     if status == "pending-validation":
         assert "app.customer.example invalid-configuration (no CNAME)" in failure
+
+
+def test_a_failed_tenant_job_with_cleanup_on_failure_removes_its_tenant_waiting_deferred(
+    dag, tenant_aws, proxied, capfd, caplog
+):
+    """A managed certificate that CloudFront never issues fails the job; its cleanup_on_failure step
+    disables the tenant, gives its worker up while CloudFront deploys that, then deletes the tenant."""
+    proxied.rewrite(
+        "GetManagedCertificateDetails", ISSUED, b"<CertificateStatus>failed</CertificateStatus>"
+    )
+    template = tenant_aws.template()
+    before = {tenant["Id"] for tenant in tenant_aws.tenants()}
+    conf = tenant_aws.conf(
+        template,
+        ["cleaned.customer.example"],
+        certificate_source="managed",
+        aws_conn_id="aws_tenants_proxied",
+        cleanup_on_failure=True,
+    )
+    dag.get_task("cleanup_on_failure").waiter_delay = 1
+    made_before = proxied.count("CreateDistributionTenant")
+    capfd.readouterr()
+    # The disabling deploys for a few polls.
+    proxied.rewrite(
+        "GetDistributionTenant",
+        b"<Enabled>false</Enabled>",
+        b"<Enabled>false</Enabled><Status>InProgress</Status>",
+        3,
+    )
+
+    result = run_dag(dag, conf)
+
+    output = capfd.readouterr()
+    logged = output.out + output.err + caplog.text
+    assert result.state == "failed"
+    assert proxied.count("CreateDistributionTenant") == made_before + 1  # the job made its tenant
+    assert result.task_states["cleanup_on_failure"] == ["success"], logged[-6000:]
+    assert "tenant(s) deploying" in logged and "Pausing task as DEFERRED" in logged
+    removed = result.xcom("cleanup_on_failure")
+    assert [tenant["action"] for tenant in removed["tenants"]] == ["deleted"]
+    assert {tenant["Id"] for tenant in tenant_aws.tenants()} == before
+    assert proxied.count("DeleteDistributionTenant") == 1
