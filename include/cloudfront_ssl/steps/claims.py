@@ -546,6 +546,9 @@ class TaskClaims:
                 return action()
             except Exception as error:
                 reason = f"{type(error).__name__}: {error}"
+                detail = getattr(error, "detail", None)  # what Airflow's API said, for a ServerResponseError
+                if detail:
+                    reason += f" {detail}"
                 if attempt == READ_ATTEMPTS:
                     raise ClaimsUnreadableError(
                         f"could not {what} through Airflow's API after {READ_ATTEMPTS} tries ({reason}); "
