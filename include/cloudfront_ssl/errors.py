@@ -186,6 +186,8 @@ NOT_FOUND_CODES = frozenset(
         "NotFoundException",
         "EntityNotFound",  # CloudFront distribution tenants, connection groups
         "NoSuchResource",
+        "NoSuchKey",  # S3
+        "NoSuchBucket",  # S3
     }
 )
 """AWS error codes that say the resource named in the request does not exist."""

@@ -40,11 +40,19 @@ CREATE_SECTIONS = {
         "Hosted zone ids (one per line)",
         "Route 53 connection id",
     ],
+    "Tenants (CloudFront SaaS Manager)": [
+        "Hosting",
+        "Multi-tenant distribution id",
+        "Connection group id",
+        "Certificate source",
+        "Tenant parameters",
+    ],
     "Advanced": [
         "Poll interval (seconds)",
         "Validation timeout (hours)",
         "AWS connection id",
         "Clean up on failure",
+        "Fleet site id",
     ],
 }
 IMPORT_SECTIONS = {

@@ -151,6 +151,7 @@ def test_route53_and_acm_are_paced_at_the_rates_aws_publishes_by_default():
         "acm": 5.0,
         "cloudfront": 5.0,
         "route53": 5.0,
+        "resourcegroupstaggingapi": 5.0,
     }
     assert PACED_SERVICES["route53"].send_event == "before-send.route-53"
     assert PACED_SERVICES["acm"].setting == "acm_calls_per_second"

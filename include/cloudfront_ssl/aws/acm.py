@@ -76,12 +76,11 @@ def acm_hook(aws_conn_id: str | None, *, botocore_retries: bool = True) -> AwsBa
 
 
 def tagging_hook(aws_conn_id: str | None) -> AwsBaseHook:
-    """The provider's hook for the Resource Groups Tagging API in us-east-1, where the certificates are."""
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+    """The provider's hook for the Resource Groups Tagging API in us-east-1, where the certificates are,
+    paced by :mod:`cloudfront_ssl.aws.pacing`."""
+    from cloudfront_ssl.aws.pacing import TaggingHook
 
-    return AwsBaseHook(
-        aws_conn_id=aws_conn_id, client_type="resourcegroupstaggingapi", region_name=ACM_REGION
-    )
+    return TaggingHook(aws_conn_id=aws_conn_id, region_name=ACM_REGION)
 
 
 JOB_TAG_PAGE_SIZE = 100

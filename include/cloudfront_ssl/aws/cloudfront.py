@@ -360,6 +360,7 @@ def create_distribution_for_job(
     run_id: str,
     user_tags: dict[str, str],
     first_try: bool = False,
+    site: str | None = None,
 ) -> dict[str, Any]:
     """Create one distribution of a job from the source's current config; the job steps' entry point.
 
@@ -376,6 +377,6 @@ def create_distribution_for_job(
         dag_id=dag_id,
         run_id=run_id,
         item=group["item"],
-        tags=job_tags(dag_id, run_id, user_tags),
+        tags=job_tags(dag_id, run_id, user_tags, site, group["aliases"]),
         first_try=first_try,
     )

@@ -9,7 +9,7 @@ included). Each service has its own setting in ``[ssl_certificates]`` (see :data
 own limiters, so a fleet of N processes can together reach N times a cap.
 
 The clients come from one hook class per service (:class:`AcmHook`, :class:`CloudFrontHook`,
-:class:`Route53Hook`, :class:`SnsHook`): the Amazon provider's hooks, whose ``get_session`` registers
+:class:`Route53Hook`, :class:`SnsHook`, :class:`TaggingHook`): the Amazon provider's hooks, whose ``get_session`` registers
 the limiters through botocore's own event system (``before-send.<service>``) on the session the
 clients are made from. The provider's credential handling and retries are untouched, and no call
 site can forget the pace.
@@ -66,6 +66,11 @@ PACED_SERVICES: dict[str, ServicePace] = {
     # SNS's API quotas are tens to thousands a second per account (Publish the highest); a job sends
     # a handful of messages, so 10 keeps a burst of failing jobs from reaching any of them.
     "sns": ServicePace("sns", "sns", "sns_calls_per_second", 10.0),
+    # The Resource Groups Tagging API publishes no rate for GetResources; the reads that use it (the
+    # fleet's sites, the page's job tags, the rotation's secrets) are a few pages at a time.
+    "resourcegroupstaggingapi": ServicePace(
+        "resourcegroupstaggingapi", "resource-groups-tagging-api", "tagging_calls_per_second", 5.0
+    ),
 }
 """Every service whose clients the package paces, by boto3's service name."""
 
@@ -259,6 +264,19 @@ class Route53Hook(PacedSession, AwsBaseHook):
         kwargs["region_name"] = kwargs.get("region_name") or GLOBAL_REGION
         if not kwargs.get("config"):
             kwargs["config"] = Config(retries={"mode": "standard", "max_attempts": 10})
+        super().__init__(*args, **kwargs)
+
+
+class TaggingHook(PacedSession, AwsBaseHook):
+    """The provider's AWS hook for the Resource Groups Tagging API, paced; in us-east-1 unless told
+    otherwise (where the account's certificates for CloudFront and its CloudFront resources are).
+
+    Takes ``AwsBaseHook``'s arguments except ``client_type``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["client_type"] = "resourcegroupstaggingapi"
+        kwargs["region_name"] = kwargs.get("region_name") or GLOBAL_REGION
         super().__init__(*args, **kwargs)
 
 

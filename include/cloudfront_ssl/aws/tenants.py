@@ -287,6 +287,7 @@ def create_tenant_for_job(
     first_try: bool,
     client: Any = None,
     endpoints: dict[str, str] | None = None,
+    site: str | None = None,
 ) -> dict[str, Any]:
     """Create the tenant of one item (or find the one an earlier try made); return the summary entry.
 
@@ -294,6 +295,7 @@ def create_tenant_for_job(
         managed certificate.
     :param client: a CloudFront client to reuse across the job's tenants (made from the connection
         when None); ``endpoints`` caches routing endpoints by connection group across them too.
+    :param site: the fleet site the tenant belongs to (tag ``cloudfront-ssl:site``), or None.
     """
     from cloudfront_ssl.aws.cloudfront import cloudfront_hook
 
@@ -308,7 +310,7 @@ def create_tenant_for_job(
             certificate_arn=group.get("certificate_arn"),
             connection_group_id=connection_group_id,
             parameters=parameters,
-            tags=job_tags(dag_id, run_id, user_tags),
+            tags=job_tags(dag_id, run_id, user_tags, site, group["names"]),
         )
     return tenant_result(client, tenant, managed=not group.get("certificate_arn"), endpoints=endpoints)
 

@@ -28,6 +28,7 @@ from cloudfront_ssl.rules.tags import (
     JOB_TAG_COUNT,
     MAX_TAGS,
     RESERVED_PREFIXES,
+    SITE_TAG_COUNT,
     is_reserved_key,
 )
 
@@ -39,6 +40,9 @@ _CONNECTION_GROUP_ID_PATTERN = r"cg_[A-Za-z0-9]{1,64}"
 _CONNECTION_GROUP_ID = re.compile(f"^{_CONNECTION_GROUP_ID_PATTERN}$")
 _PARAMETER_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 _DISTRIBUTION_ID = re.compile(f"^{_DISTRIBUTION_ID_PATTERN}$")
+SITE_ID_PATTERN = r"[a-z0-9-]{1,63}"
+"""A fleet site's id (the ``site`` key of the jobs and of the fleet file)."""
+_SITE_ID = re.compile(f"^{SITE_ID_PATTERN}$")
 
 SECTION_NAMES = "Certificates"
 SECTION_CERTIFICATE = "Certificate"
@@ -191,6 +195,46 @@ def check_tags(tags: dict[str, str], *, budget: int) -> None:
         problem = aws_tag_text_problem(value)
         if problem:
             raise ValueError(f"tag {shown}: the value {problem}")
+
+
+def site_id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a site id (1..63 lower-case letters, digits and hyphens), or None."""
+    if _SITE_ID.match(value):
+        return None
+    return f"{quote_input(value)} is not a site id: 1 to 63 lower-case letters, digits and hyphens"
+
+
+def _site_field() -> Any:
+    return Field(
+        None,
+        max_length=63,
+        description="The fleet site this job makes or changes: everything it creates is tagged "
+        "cloudfront-ssl:site with it, which is how the ssl_fleet DAG finds its sites. 1 to 63 "
+        "lower-case letters, digits and hyphens. Empty: no site.",
+        json_schema_extra=_form(SECTION_ADVANCED, "Fleet site id", pattern=f"^\\s*({SITE_ID_PATTERN})?\\s*$"),
+    )
+
+
+def _site_value(value: Any) -> Any:
+    """A blank site is none; anything else must be a site id."""
+    if not isinstance(value, str):
+        return value
+    value = value.strip()
+    if not value:
+        return None
+    problem = site_id_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _site_tag_budget(tags: dict[str, str], site: str | None) -> None:
+    """The site's tags take two of the 50 tags AWS allows beside the job's two."""
+    budget = MAX_TAGS - JOB_TAG_COUNT - SITE_TAG_COUNT
+    if site and len(tags) > budget:
+        raise ValueError(
+            f"tags: at most {budget} tags with a site (AWS takes {MAX_TAGS} per resource; the job sets the rest)"
+        )
 
 
 # --- the models -----------------------------------------------------------------------------------------
@@ -412,6 +456,12 @@ class CreateJobConfig(JobOptions):
         'JSON object, e.g. {"origin_domain": "app.example.net"}.',
         json_schema_extra=_form(SECTION_TENANTS, "Tenant parameters"),
     )
+    site: str | None = _site_field()
+
+    @field_validator("site", mode="before")
+    @classmethod
+    def _site(cls, value: Any) -> Any:
+        return _site_value(value)
 
     @field_validator("multi_tenant_distribution_id")
     @classmethod
@@ -464,6 +514,11 @@ class CreateJobConfig(JobOptions):
 
     @model_validator(mode="after")
     def _source_needed(self) -> CreateJobConfig:
+        _site_tag_budget(self.tags, self.site)
+        if self.site and sum(not is_blank_item(item) for item in self.certificates) != 1:
+            raise ValueError(
+                "site: a site is one distribution or tenant: give exactly one certificate line with it"
+            )
         if self.hosting == "tenant":
             if not self.multi_tenant_distribution_id:
                 raise ValueError(MULTI_TENANT_NEEDED)
@@ -496,6 +551,7 @@ class CreateJobConfig(JobOptions):
             "validation_timeout_hours",
             "aws_conn_id",
             "cleanup_on_failure",
+            "site",
         ]
 
 
@@ -858,6 +914,17 @@ class UpdateSiteConfig(AwsOptions):
         "does), unless the distribution already uses it.",
         json_schema_extra=_form(SECTION_ADVANCED, "Clean up on failure"),
     )
+    site: str | None = _site_field()
+
+    @field_validator("site", mode="before")
+    @classmethod
+    def _site(cls, value: Any) -> Any:
+        return _site_value(value)
+
+    @model_validator(mode="after")
+    def _site_tags(self) -> UpdateSiteConfig:
+        _site_tag_budget(self.tags, self.site)
+        return self
 
     @field_validator("distribution_id")
     @classmethod
@@ -919,6 +986,7 @@ class UpdateSiteConfig(AwsOptions):
             "validation_timeout_hours",
             "aws_conn_id",
             "cleanup_on_failure",
+            "site",
         ]
 
 

@@ -8,7 +8,8 @@ no Airflow.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 
 from cloudfront_ssl.vocabulary import CREATE_DAG_ID, IMPORT_DAG_ID, JOB_DAG_IDS  # noqa: F401 (re-exported)
 
@@ -20,13 +21,47 @@ JOB_TAG_COUNT = 2
 """How many tags a job adds to the user's own."""
 MAX_TAGS = 50
 """ACM and CloudFront take at most 50 tags per resource."""
+SITE_TAG = "cloudfront-ssl:site"
+"""The tag that names the fleet site a resource belongs to (a job's ``site`` conf key); the fleet finds
+its sites in the account by it."""
+SITE_NAMES_TAG = "cloudfront-ssl:site-names"
+"""On a site's distribution or tenant: a digest of the names a job of the package gave it
+(:func:`site_names_digest`), so that names changed outside the package show as drift."""
+SITE_TAG_COUNT = 2
+"""How many tags a job with a ``site`` adds beside :data:`JOB_TAG_COUNT` (at most)."""
 
 
-def job_tags(dag_id: str, run_id: str, user_tags: Mapping[str, str]) -> list[dict[str, str]]:
-    """The tags of everything a job creates: the user's, then ``airflow:dag_id`` and ``airflow:run_id``."""
+def site_names_digest(names: Iterable[str]) -> str:
+    """A short digest of a set of names (order and repeats do not count): fits a tag value, which may
+    hold neither ``*`` nor 256 characters of names."""
+    text = "\n".join(sorted({name.lower() for name in names}))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def site_tags(site: str | None, names: Sequence[str] = ()) -> list[dict[str, str]]:
+    """The tags that mark a fleet site's resource: ``cloudfront-ssl:site``, and with the names it
+    serves, ``cloudfront-ssl:site-names``. None without a site."""
+    if not site:
+        return []
+    tags = [{"Key": SITE_TAG, "Value": site}]
+    if names:
+        tags.append({"Key": SITE_NAMES_TAG, "Value": site_names_digest(names)})
+    return tags
+
+
+def job_tags(
+    dag_id: str,
+    run_id: str,
+    user_tags: Mapping[str, str],
+    site: str | None = None,
+    site_names: Sequence[str] = (),
+) -> list[dict[str, str]]:
+    """The tags of everything a job creates: the user's, then ``airflow:dag_id`` and ``airflow:run_id``,
+    then the site's tags when the job makes or changes a fleet site (:func:`site_tags`; ``site_names``
+    only on what serves the names: a distribution or a tenant)."""
     tags = [{"Key": key, "Value": value} for key, value in user_tags.items()]
     tags += [{"Key": TAG_DAG_ID, "Value": dag_id}, {"Key": TAG_RUN_ID, "Value": run_id}]
-    return tags
+    return tags + site_tags(site, site_names)
 
 
 def tag_dict(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:

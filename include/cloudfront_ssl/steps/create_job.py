@@ -86,7 +86,7 @@ def request_certificates(
     client = acm.acm_hook(config.aws_conn_id).conn
     wanted = [request["names"] for request in plan["certificates"]]
     existing = {} if first_try else acm.find_earlier_requests(client, dag_id, run_id, wanted)
-    tags = job_tags(dag_id, run_id, config.tags)
+    tags = job_tags(dag_id, run_id, config.tags, config.site)
     request_client = acm.acm_hook(config.aws_conn_id, botocore_retries=False).conn
     arns = []
     for index, names in enumerate(wanted):

@@ -149,20 +149,21 @@ def create_distributions(
     run_id: str,
     user_tags: dict[str, str],
     try_number: int = 1,
+    site: str | None = None,
 ) -> list[dict[str, Any]]:
     """Create a job's distributions from the source's current config; one result per group, in order.
 
     ``groups`` hold ``item``, ``aliases`` and ``certificate_arn``. On the step's first try nothing of
     it can exist yet, so nothing is searched; a later try first finds what earlier tries made
     (:func:`earlier_distributions`). A source that cannot be read fails the step itself (every item
-    needs it). Never raises for one item: see the module's docstring for the results.
+    needs it). Never raises for one item: see the module's docstring for the results. With ``site``
+    every distribution carries the site's tags (``cloudfront-ssl:site`` and a digest of its aliases).
     """
     if not groups:
         return []
     client = cloudfront.cloudfront_hook(aws_conn_id).conn
     source = cloudfront.get_source_config(client, source_distribution_id)
     earlier = earlier_distributions(client, groups, dag_id, run_id) if try_number > 1 else {}
-    tags = job_tags(dag_id, run_id, user_tags)
     results: dict[int, dict[str, Any]] = {}
     to_create = []
     for group in groups:
@@ -185,7 +186,7 @@ def create_distributions(
             dag_id=dag_id,
             run_id=run_id,
             item=group["item"],
-            tags=tags,
+            tags=job_tags(dag_id, run_id, user_tags, site, group["aliases"]),
             first_try=True,
         )
 

@@ -74,6 +74,7 @@ def create_distributions_step(model: type[BaseModel]) -> Any:
             run_id=run_id,
             user_tags=config.tags,
             try_number=ti.try_number,
+            site=getattr(config, "site", None),  # the import job makes no fleet site
         )
         return item_results(ti, results, "distribution(s)")
 

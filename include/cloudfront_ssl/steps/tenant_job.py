@@ -178,6 +178,7 @@ def create_tenants(
             first_try=first_try,
             client=client,
             endpoints=endpoints,
+            site=config.site,
         )
         log.info(
             "Tenant %s (%s) serves %s; its names point at %s",

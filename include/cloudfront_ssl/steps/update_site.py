@@ -34,6 +34,7 @@ from cloudfront_ssl.errors import (
 from cloudfront_ssl.rules import site_messages
 from cloudfront_ssl.rules.config import UpdateSiteConfig, parse_config
 from cloudfront_ssl.rules.names import InvalidNameError, covers, normalize_item, plan_certificates
+from cloudfront_ssl.rules.tags import SITE_TAG, site_tags
 from cloudfront_ssl.steps.claims import ClaimReader, TaskClaims
 from cloudfront_ssl.steps.plan import Error, config_errors, error
 from cloudfront_ssl.steps.site_removal import made_by_this_package
@@ -68,6 +69,8 @@ def create_params(config: UpdateSiteConfig, certificate_names: list[str]) -> dic
         "dns_aws_conn_id": config.dns_aws_conn_id,
         "poll_interval_seconds": config.poll_interval_seconds,
         "validation_timeout_hours": config.validation_timeout_hours,
+        # The site's tag moves onto the certificate the update requests.
+        "site": config.site,
     }
 
 
@@ -434,6 +437,9 @@ def update_distribution(
         certificate_arn,
     )
     result.pop("etag", None)
+    replaced = plan["certificate_before"] if plan["certificate_before"] != certificate_arn else None
+    if config.site:
+        mark_site(config, client, result["arn"], names, replaced)
     return {
         **result,
         # For the deferred wait before the replaced certificate goes: ACM refuses to delete a
@@ -446,6 +452,29 @@ def update_distribution(
         if plan["certificate_before"] != certificate_arn
         else None,
     }
+
+
+def mark_site(
+    config: UpdateSiteConfig, client: Any, distribution_arn: str, names: list[str], replaced: str | None
+) -> None:
+    """With ``site``: tag the distribution as the site serving ``names`` (``cloudfront-ssl:site`` and the
+    names' digest), and take the site's tag off the certificate it no longer serves, so that the site
+    tag sits on the certificate the site serves only. Both are idempotent."""
+    client.tag_resource(
+        Resource=distribution_arn, Tags={"Items": site_tags(config.site, names)}
+    )
+    if not replaced:
+        return
+    acm_client = acm.acm_hook(config.aws_conn_id).conn
+    try:
+        if acm.certificate_tags(acm_client, replaced).get(SITE_TAG) == config.site:
+            acm_client.remove_tags_from_certificate(
+                CertificateArn=replaced, Tags=[{"Key": SITE_TAG, "Value": config.site}]
+            )
+            log.info("Took the tag %s=%s off the replaced certificate %s", SITE_TAG, config.site, replaced)
+    except Exception as failure:
+        if not is_not_found(failure):
+            raise
 
 
 def point_added_names(params: dict[str, Any], distribution: dict[str, Any], run_id: str) -> dict[str, Any]:

@@ -1,0 +1,176 @@
+"""End-to-end: sites made by real create jobs with ``site``, found again in the account by their tag,
+and planned against a fleet file; then changed outside the package (a name dropped in CloudFront, a
+certificate replaced) and reported as drift; an update job with ``site`` puts a site back.
+
+Runs against moto in server mode (dag.test()); every AWS change outside the package is a plain boto3
+call, as a person in the console would make it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.dag_runs import load_dag, run_dag
+
+SITE_TAG = "cloudfront-ssl:site"
+
+
+def fleet_text(aws, sites: dict[str, list[str]]) -> str:
+    lines = [
+        "defaults:",
+        f"  source_distribution_id: {aws.source_distribution_id}",
+        f"  notification_topic_arn: {aws.topic_arn}",
+        "  poll_interval_seconds: 1",
+        "sites:",
+    ]
+    for site, names in sites.items():
+        lines += [f"  - site: {site}", f"    names: [{', '.join(names)}]"]
+    return "\n".join(lines) + "\n"
+
+
+def create_site(aws, site: str, names: list[str]):
+    """Run the create job for one site, as ssl_fleet would start it."""
+    from cloudfront_ssl.rules.fleet import read_fleet_text
+
+    (wanted,) = read_fleet_text(fleet_text(aws, {site: names}))
+    result = run_dag(load_dag("ssl_create_certificates"), wanted.conf)
+    assert result.state == "success", result.task_states
+    return result
+
+
+def tags_of_distribution(aws, arn):
+    items = aws.cloudfront.list_tags_for_resource(Resource=arn)["Tags"].get("Items") or []
+    return {tag["Key"]: tag["Value"] for tag in items}
+
+
+def tags_of_certificate(aws, arn):
+    return {tag["Key"]: tag.get("Value") for tag in aws.acm.list_tags_for_certificate(CertificateArn=arn)["Tags"]}
+
+
+def issued(aws, names, timeout=30.0):
+    arn = aws.acm.request_certificate(
+        DomainName=names[0], SubjectAlternativeNames=list(names), ValidationMethod="DNS"
+    )["CertificateArn"]
+    deadline = time.monotonic() + timeout
+    while aws.acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"] != "ISSUED":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    return arn
+
+
+def edit_distribution(aws, distribution_id, *, aliases=None, certificate_arn=None):
+    """Change a distribution outside the package, as a person in the console does."""
+    current = aws.cloudfront.get_distribution_config(Id=distribution_id)
+    config = current["DistributionConfig"]
+    if aliases is not None:
+        config["Aliases"] = {"Quantity": len(aliases), "Items": aliases}
+    if certificate_arn is not None:
+        config["ViewerCertificate"]["ACMCertificateArn"] = certificate_arn
+    aws.cloudfront.update_distribution(Id=distribution_id, IfMatch=current["ETag"], DistributionConfig=config)
+
+
+@pytest.fixture
+def fleet(aws, airflow_db):
+    """Two sites made by create jobs with ``site``: fleet-a and fleet-b."""
+    create_site(aws, "fleet-a", ["a.fleet.example", "www.a.fleet.example"])
+    create_site(aws, "fleet-b", ["b.fleet.example"])
+    return aws
+
+
+def test_create_jobs_with_site_tag_what_they_make_and_the_plan_finds_them(fleet):
+    from cloudfront_ssl.aws.fleet_sites import read_account_sites
+    from cloudfront_ssl.rules.fleet import plan_fleet, plan_text, read_fleet_text
+
+    aws = fleet
+    account = read_account_sites("aws_default")
+    assert set(account) == {"fleet-a", "fleet-b"}
+    site = account["fleet-a"]
+    assert site.hosting == "distribution"
+    assert sorted(site.names) == ["a.fleet.example", "www.a.fleet.example"]
+    assert site.site_certificate and not site.names_changed
+    assert site.job is not None and site.job["dag_id"] == "ssl_create_certificates"
+    # What the create job made carries the site's tag: the distribution and its certificate.
+    assert tags_of_distribution(aws, site.resource_arn)[SITE_TAG] == "fleet-a"
+    assert tags_of_certificate(aws, site.certificate_arn)[SITE_TAG] == "fleet-a"
+    # The source distribution, untagged, is no site.
+    assert aws.source_distribution_id not in {entry.resource_id for entry in account.values()}
+
+    # The same file plans nothing.
+    same = read_fleet_text(
+        fleet_text(aws, {"fleet-a": ["www.a.fleet.example", "a.fleet.example"], "fleet-b": ["b.fleet.example"]})
+    )
+    plan = plan_fleet(same, account, remove=False)
+    assert [entry.action for entry in plan] == ["keep", "keep"]
+    assert "Plan: 0 to create, 0 to change, 0 to remove, 2 unchanged." in plan_text(plan)
+
+    # A new file: fleet-a gains a name, fleet-c is new, fleet-b is gone.
+    changed = read_fleet_text(
+        fleet_text(aws, {"fleet-a": ["a.fleet.example", "www.a.fleet.example", "new.a.fleet.example"], "fleet-c": ["c.fleet.example"]})
+    )
+    plan = {entry.site: entry for entry in plan_fleet(changed, account, remove=False)}
+    assert plan["fleet-a"].action == "change" and plan["fleet-a"].apply and not plan["fleet-a"].drift
+    assert plan["fleet-a"].job == {
+        "dag_id": "ssl_update_site",
+        "conf": {
+            "distribution_id": site.resource_id,
+            "names": ["a.fleet.example", "www.a.fleet.example", "new.a.fleet.example"],
+            "site": "fleet-a",
+            "notification_topic_arn": aws.topic_arn,
+            "poll_interval_seconds": 1,
+        },
+    }
+    assert plan["fleet-c"].action == "create" and plan["fleet-c"].job["dag_id"] == "ssl_create_certificates"
+    assert plan["fleet-b"].action == "remove" and not plan["fleet-b"].apply
+    assert "fleet_remove" in " ".join(plan["fleet-b"].reasons)
+
+
+def test_a_site_deleted_outside_is_simply_absent(fleet):
+    from cloudfront_ssl.aws.fleet_sites import read_account_sites
+
+    aws = fleet
+    site = read_account_sites("aws_default")["fleet-b"]
+    current = aws.cloudfront.get_distribution_config(Id=site.resource_id)
+    config = current["DistributionConfig"]
+    config["Enabled"] = False
+    etag = aws.cloudfront.update_distribution(Id=site.resource_id, IfMatch=current["ETag"], DistributionConfig=config)["ETag"]
+    aws.cloudfront.delete_distribution(Id=site.resource_id, IfMatch=etag)
+    assert set(read_account_sites("aws_default")) == {"fleet-a"}
+
+
+def test_names_and_certificates_changed_outside_are_drift_and_an_update_job_puts_them_back(fleet):
+    from cloudfront_ssl.aws.fleet_sites import read_account_sites
+    from cloudfront_ssl.rules.fleet import plan_fleet, plan_text, read_fleet_text
+
+    aws = fleet
+    sites = {"fleet-a": ["a.fleet.example", "www.a.fleet.example"], "fleet-b": ["b.fleet.example"]}
+    wanted = read_fleet_text(fleet_text(aws, sites))
+    account = read_account_sites("aws_default")
+    # Outside the package: fleet-a loses a name in CloudFront; fleet-b is given another certificate.
+    edit_distribution(aws, account["fleet-a"].resource_id, aliases=["a.fleet.example"])
+    foreign = issued(aws, ["b.fleet.example"])
+    edit_distribution(aws, account["fleet-b"].resource_id, certificate_arn=foreign)
+
+    account = read_account_sites("aws_default")
+    assert account["fleet-a"].names_changed and account["fleet-a"].site_certificate
+    assert not account["fleet-b"].site_certificate and account["fleet-b"].certificate_arn == foreign
+    plan = {entry.site: entry for entry in plan_fleet(wanted, account, remove=False)}
+    assert plan["fleet-a"].action == "change" and plan["fleet-a"].drift
+    assert plan["fleet-a"].names_before == ("a.fleet.example",)
+    assert "names changed outside the file" in plan["fleet-a"].reasons[0]
+    assert plan["fleet-b"].action == "change" and plan["fleet-b"].drift
+    assert "certificate changed outside the file" in plan["fleet-b"].reasons[0]
+    text = plan_text(plan_fleet(wanted, account, remove=False))
+    assert "~ change fleet-a (line 6) [drift]" in text and "+ www.a.fleet.example" in text
+    assert "Plan: 0 to create, 2 to change, 0 to remove, 0 unchanged (2 changed outside the file)." in text
+
+    # Applying the plan's jobs (as ssl_fleet does) puts both back; the next plan is empty.
+    for entry in plan.values():
+        result = run_dag(load_dag(entry.job["dag_id"]), entry.job["conf"])
+        assert result.state == "success", result.task_states
+    account = read_account_sites("aws_default")
+    assert sorted(account["fleet-a"].names) == sorted(sites["fleet-a"])
+    assert account["fleet-b"].certificate_arn != foreign and account["fleet-b"].site_certificate
+    assert SITE_TAG not in tags_of_certificate(aws, foreign)  # the person's certificate is left as it was
+    assert [entry.action for entry in plan_fleet(wanted, account, remove=False)] == ["keep", "keep"]
