@@ -9,8 +9,8 @@ runs of ``ssl_fleet``: 403 otherwise. The data comes from :mod:`cloudfront_ssl.v
 The routes are added to the plugin's app by :func:`add_routes`, called once from ``app.py``.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations, which name the
+# dependencies handed to add_routes, when the routes are defined.
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request

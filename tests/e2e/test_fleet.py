@@ -123,6 +123,16 @@ def aliases(distribution: dict[str, Any]) -> set[str]:
     return set(distribution["DistributionConfig"]["Aliases"].get("Items") or [])
 
 
+def set_aliases(emulator: Any, distribution_id: str, names: list[str]) -> None:
+    """Change a distribution's aliases outside any job, as a person in the console would."""
+    config = emulator.cloudfront.get_distribution_config(Id=distribution_id)
+    changed = config["DistributionConfig"]
+    changed["Aliases"] = {"Quantity": len(names), "Items": names} if names else {"Quantity": 0}
+    emulator.cloudfront.update_distribution(
+        Id=distribution_id, IfMatch=config["ETag"], DistributionConfig=changed
+    )
+
+
 def start(stack: AirflowStack, name: str, settings: dict[str, str]) -> None:
     stack.start(name, "standalone", env=settings)
     stack.wait_healthy(timeout=300)
@@ -248,13 +258,7 @@ def test_a_site_left_out_of_the_file_is_reported_not_removed(fleet):
 
 
 def test_drift_is_reported_and_put_back(fleet):
-    alpha = fleet.sites()["fleet-alpha"]
-    config = fleet.emulator.cloudfront.get_distribution_config(Id=alpha["Id"])
-    changed = config["DistributionConfig"]
-    changed["Aliases"] = {"Quantity": 1, "Items": [SITES["fleet-alpha"][0]]}
-    fleet.emulator.cloudfront.update_distribution(
-        Id=alpha["Id"], IfMatch=config["ETag"], DistributionConfig=changed
-    )
+    set_aliases(fleet.emulator, fleet.sites()["fleet-alpha"]["Id"], [SITES["fleet-alpha"][0]])
     run_id, state = fleet.run()
     assert state == "success", fleet.task_states(run_id)
     item = planned(fleet, run_id)["fleet-alpha"]
@@ -299,6 +303,38 @@ def test_a_file_with_errors_changes_nothing_and_names_its_lines(fleet):
     fleet.write(fleet_text(fleet.emulator, {s: n for s, n in SITES.items() if s != "fleet-gamma"}))
 
 
+def test_a_site_whose_job_failed_is_tried_again_at_the_next_run_and_reported_each_time(fleet):
+    blocker = fleet.emulator.create_distribution(["delta.fleet-test.example.com"])  # not the fleet's
+    SITES["fleet-delta"] = ["delta.fleet-test.example.com"]
+    fleet.write(fleet_text(fleet.emulator, {s: n for s, n in SITES.items() if s != "fleet-gamma"}))
+    failed_jobs = []
+    for _ in range(2):
+        run_id, state = fleet.run()
+        assert state == "failed", fleet.task_states(run_id)  # the run says a site failed
+        assert planned(fleet, run_id)["fleet-delta"]["action"] == "create"
+        report = fleet.xcom(run_id, "report")
+        assert report["failed"] == ["fleet-delta"], report
+        assert ended_as(fleet, run_id)["fleet-delta"] == "failed"
+        failed_jobs.append(f"fleet__fleet-delta__{run_id}")
+        site = {s["site"]: s for s in fleet.plugin("/api/fleet").json()["sites"]}["fleet-delta"]
+        assert site["state"] == "failed" and site["jobs"][0]["run_id"] == failed_jobs[-1], site
+    jobs = {job["dag_run_id"]: job["state"] for job in fleet.fleet_jobs(CREATE)}
+    assert [jobs.get(run_id) for run_id in failed_jobs] == ["failed", "failed"]
+    assert "fleet-delta" not in fleet.sites()
+
+    set_aliases(fleet.emulator, blocker, [])  # the name is free now: the next run creates the site
+    run_id, state = fleet.run()
+    assert state == "success", fleet.task_states(run_id)
+    assert ended_as(fleet, run_id)["fleet-delta"] == "applied"
+    assert aliases(fleet.sites()["fleet-delta"]) == {"delta.fleet-test.example.com"}
+    site = {s["site"]: s for s in fleet.plugin("/api/fleet").json()["sites"]}["fleet-delta"]
+    assert site["state"] == "in_step" and [job["state"] for job in site["jobs"]] == [
+        "success",
+        "failed",
+        "failed",
+    ], site
+
+
 # --- fleet_remove and fleet_approval on -------------------------------------------------------------
 
 
@@ -323,19 +359,29 @@ def answer(fleet: Fleet, run_id: str, option: str) -> Any:
 
 def test_with_fleet_remove_and_approval_a_rejection_applies_nothing(fleet):
     restart(fleet, fleet_remove="True", fleet_approval="True")
+    # beta drifts too: one of its names dropped in CloudFront.
+    set_aliases(fleet.emulator, fleet.sites()["fleet-beta"]["Id"], [SITES["fleet-beta"][0]])
     run_id = fleet.trigger()
     wait_for("the approval step waits", lambda: approval_waiting(fleet, run_id), 300, 2)
-    item = planned(fleet, run_id)["fleet-gamma"]
-    assert item["action"] == "remove" and item["apply"] is True, item
+    items = planned(fleet, run_id)
+    assert items["fleet-gamma"]["action"] == "remove" and items["fleet-gamma"]["apply"] is True, items
+    assert items["fleet-beta"]["drift"] is True and items["fleet-beta"]["apply"] is True, items
     api = fleet.plugin("/api/fleet").json()
     assert api["last_run"]["run_id"] == run_id and api["last_run"]["waiting_for_approval"] is True
+    states = {site["site"]: site["state"] for site in api["sites"]}
+    assert states["fleet-beta"] == "drift" and states["fleet-gamma"] == "to_change", states
+    assert 'id="waiting"' in fleet.plugin("/fleet").text
     answer(fleet, run_id, "Reject")
     state = fleet.wait(run_id)
     assert state == "success", fleet.task_states(run_id)
     report = fleet.xcom(run_id, "report")
     assert report["approval"]["approved"] is False and report["approval"]["by"] == "admin"
-    assert ended_as(fleet, run_id)["fleet-gamma"] == "rejected"
+    assert ended_as(fleet, run_id)["fleet-gamma"] == ended_as(fleet, run_id)["fleet-beta"] == "rejected"
     assert fleet.fleet_jobs(CLEANUP) == [] and "fleet-gamma" in fleet.sites()
+    assert aliases(fleet.sites()["fleet-beta"]) == {SITES["fleet-beta"][0]}  # still drifted
+    assert {site["site"]: site["state"] for site in fleet.plugin("/api/fleet").json()["sites"]}[
+        "fleet-beta"
+    ] == "drift"
 
 
 def test_an_approval_through_the_rest_api_removes_the_site(fleet):
@@ -345,11 +391,12 @@ def test_an_approval_through_the_rest_api_removes_the_site(fleet):
     assert answered["chosen_options"] == ["Approve"]
     state = fleet.wait(run_id)
     assert state == "success", fleet.task_states(run_id)
-    assert ended_as(fleet, run_id)["fleet-gamma"] == "applied"
+    assert ended_as(fleet, run_id)["fleet-gamma"] == ended_as(fleet, run_id)["fleet-beta"] == "applied"
+    assert aliases(fleet.sites()["fleet-beta"]) == set(SITES["fleet-beta"])  # drift put back
     (job,) = fleet.fleet_jobs(CLEANUP)
     assert job["dag_run_id"] == f"fleet__fleet-gamma__{run_id}" and job["state"] == "success"
     assert "fleet-gamma" not in fleet.sites()
-    assert set(fleet.sites()) == {"fleet-alpha", "fleet-beta"}
+    assert set(fleet.sites()) == {"fleet-alpha", "fleet-beta", "fleet-delta"}
 
     # The next run plans nothing, so it needs no approval and does not wait for one.
     run_id, state = fleet.run()

@@ -178,8 +178,8 @@ def plan_fleet_run(read: Mapping[str, Any], settings: FleetSettings) -> dict[str
     from cloudfront_ssl.rules.fleet import FleetSite, needs_approval, plan_fleet, plan_text
 
     sites = [_rebuild(FleetSite, site) for site in read["sites"]]
-    account = read_account_sites(settings.aws_conn_id)
-    plan = plan_fleet(sites, account, remove=settings.remove)
+    account = read_account_sites(settings.aws_conn_id, sites)
+    plan = plan_fleet(sites, account, remove=settings.remove, aws_conn_id=settings.aws_conn_id)
     text = plan_text(plan)
     log.info("The plan of %s:\n%s", read.get("location"), text)
     return {
