@@ -11,6 +11,7 @@ at a time. Its steps:
                      nothing; the plan is written to the log and kept as the step's XCom
 3. approval_needed   with ``fleet_approval`` and a plan that changes anything: go to ``approve``;
                      otherwise straight to ``jobs``
+   (a run triggered with ``plan_only`` stops after the plan: no approval, no job)
 4. approve           Airflow's human-in-the-loop approval: answered in the UI (Required actions) or
                      through the REST API; a rejection applies nothing
 5. jobs              one job per site to change: ``ssl_create_certificates``, ``ssl_update_site`` or
@@ -31,7 +32,7 @@ from typing import Any
 import pendulum
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, Param, task
 
 from cloudfront_ssl.steps import fleet_job
 from cloudfront_ssl.vocabulary import (
@@ -56,6 +57,14 @@ with DAG(
     max_active_runs=1,  # two fleet runs never plan or apply at once
     tags=["ssl", "acm", "cloudfront", "fleet"],
     default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
+    params={
+        "plan_only": Param(
+            False,
+            type="boolean",
+            title="Plan only",
+            description="Read the file and write the plan (log, Fleet page), start no job and ask no approval.",
+        )
+    },
     doc_md=__doc__,
 ) as dag:
 
@@ -72,9 +81,9 @@ with DAG(
         return fleet_job.plan_fleet_run(read, fleet_job.fleet_settings())
 
     @task.branch(task_id=APPROVAL_NEEDED)
-    def approval_needed(planned: dict[str, Any]) -> str:
+    def approval_needed(planned: dict[str, Any], params: dict[str, Any]) -> str:
         """Ask a person first only when the plan changes anything and fleet_approval is on."""
-        return fleet_job.approval_branch(planned)
+        return fleet_job.approval_branch(planned, plan_only=bool(params.get("plan_only")))
 
     approve = ApprovalOperator(
         task_id=APPROVE,
@@ -84,8 +93,11 @@ with DAG(
     )
 
     @task(task_id=FLEET_JOBS, trigger_rule="none_failed_min_one_success")
-    def jobs(planned: dict[str, Any], run_id: str, ti: Any) -> list[dict[str, Any]]:
-        """One job per site to change: its DAG, a run id naming the site, its conf."""
+    def jobs(planned: dict[str, Any], params: dict[str, Any], run_id: str, ti: Any) -> list[dict[str, Any]]:
+        """One job per site to change: its DAG, a run id naming the site, its conf (none: plan only)."""
+        if params.get("plan_only"):
+            fleet_job.log.info("Plan only: no job is started")
+            return []
         return fleet_job.job_triggers(planned, run_id, ti.try_number)
 
     planned = plan(read_fleet())
@@ -109,7 +121,7 @@ with DAG(
     ).expand_kwargs(triggers)
 
     @task(task_id=FLEET_REPORT, trigger_rule="all_done", retries=0, multiple_outputs=False)
-    def report(run_id: str, ti: Any) -> dict[str, Any]:
+    def report(run_id: str, params: dict[str, Any], ti: Any) -> dict[str, Any]:
         """What each site ended as; the run fails when a site's job failed or could not start."""
         from cloudfront_ssl.errors import FinalError
         from cloudfront_ssl.steps.cleanup import run_state
@@ -120,6 +132,7 @@ with DAG(
             fleet_job.approval_decision(ti.xcom_pull(task_ids=APPROVE)),
             lambda dag_id, job_run_id: run_state(ti, dag_id, job_run_id),
             fleet_run=run_id,
+            plan_only=bool(params.get("plan_only")),
         )
         fleet_job.log.info("What each site ended as:\n%s", result["text"])
         ti.xcom_push(key="return_value", value=result)

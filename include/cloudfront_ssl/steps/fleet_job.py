@@ -49,7 +49,7 @@ JOB_FAILED = "failed"
 NOT_STARTED = "not_started"
 REJECTED = "rejected"
 REPORTED = "reported"
-WAITING = "waiting"
+PLANNED = "planned"
 
 
 @dataclass(frozen=True)
@@ -192,9 +192,13 @@ def plan_fleet_run(read: Mapping[str, Any], settings: FleetSettings) -> dict[str
     }
 
 
-def approval_branch(plan: Mapping[str, Any]) -> str:
+def approval_branch(plan: Mapping[str, Any], *, plan_only: bool = False) -> str:
     """The step that comes next: ``approve`` when the plan changes anything and ``fleet_approval`` is
-    on; otherwise ``jobs`` (a plan that changes nothing, or no approval asked for)."""
+    on; otherwise ``jobs`` (a plan that changes nothing, no approval asked for, or a run that only
+    plans)."""
+    if plan_only:
+        log.info("Plan only: nothing is applied, no approval asked")
+        return FLEET_JOBS
     if plan.get("needs_approval") and plan.get("approval"):
         log.info("The plan changes the account: it waits for a person's approval (step %s)", APPROVE)
         return APPROVE
@@ -260,6 +264,7 @@ def fleet_report(
     run_state: Callable[[str, str], str | None],
     *,
     fleet_run: str,
+    plan_only: bool = False,
 ) -> dict[str, Any]:
     """What each site ended as: ``sites`` (``site``, ``action``, ``apply``, ``drift``, ``reasons``,
     ``line``, ``ended_as``, ``job`` with ``dag_id``, ``run_id``, ``state`` or None), ``counts`` by
@@ -268,7 +273,8 @@ def fleet_report(
 
     ``ended_as``: ``in_step`` (nothing to do), ``applied`` (its job succeeded), ``failed`` (its job
     failed), ``not_started`` (its job could not be started), ``rejected`` (the plan was rejected),
-    ``reported`` (a change left to a person: a removal without ``fleet_remove``, a changed hosting).
+    ``reported`` (a change left to a person: a removal without ``fleet_remove``, a changed hosting),
+    ``planned`` (a run that only planned: nothing applied).
 
     :param run_state: the state of a DAG run (``dag_id``, ``run_id``), or None when there is none.
     """
@@ -296,6 +302,8 @@ def fleet_report(
             entry["ended_as"] = IN_STEP
         elif not item.get("apply"):
             entry["ended_as"] = REPORTED
+        elif plan_only:
+            entry["ended_as"] = PLANNED
         elif rejected:
             entry["ended_as"] = REJECTED
         elif trigger is None:
@@ -320,6 +328,7 @@ def fleet_report(
         "sites": sites,
         "counts": counts,
         "approval": decision,
+        "plan_only": plan_only,
         "failed": failed,
         "text": report_text(sites, decision),
     }
