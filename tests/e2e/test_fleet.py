@@ -263,7 +263,7 @@ def test_drift_is_reported_and_put_back(fleet):
     assert state == "success", fleet.task_states(run_id)
     item = planned(fleet, run_id)["fleet-alpha"]
     assert item["drift"] is True and item["apply"] is True, item
-    assert any(item["reasons"]), item
+    assert item["reasons"] and all(isinstance(reason, str) for reason in item["reasons"]), item
     assert ended_as(fleet, run_id)["fleet-alpha"] == "applied"
     assert aliases(fleet.sites()["fleet-alpha"]) == set(SITES["fleet-alpha"])
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from markupsafe import escape
 
 from tests.dag_runs import ROOT, load_dag, run_dag
 from tests.e2e.test_fleet_plan import create_site, fleet_text
@@ -107,6 +108,8 @@ def test_sites_in_step_and_a_site_left_out_reported_to_change(client, aws, fleet
     assert 'data-site="page-beta" data-state="to_change"' in html
     assert data["last_plan"]["text"].splitlines()[0].strip() in html
     assert 'id="nav-fleet"' in html
+    assert "beta.page-fleet.example" in html and str(escape(beta["reasons"][0])) in html  # as text
+    assert beta["names_before"] == ["beta.page-fleet.example", "www.beta.page-fleet.example"], beta
 
 
 def test_each_state_from_the_plan_and_the_jobs():

@@ -144,11 +144,21 @@ def read_fleet(
         for problem in problems:
             where = f"line {problem['line']}" if problem.get("line") else "the file"
             log.error("%s, %s: %s", settings.file, where, problem["message"])
-        keep_problems(problems)
+        keep_problems(plain(problems))
         log.error("%s has %d error(s): nothing is planned or changed", settings.file, len(problems))
         raise
     log.info("%s: %d site(s)", settings.file, len(sites))
-    return {"location": settings.file, "sites": [dataclasses.asdict(site) for site in sites]}
+    return {"location": settings.file, "sites": plain([dataclasses.asdict(site) for site in sites])}
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain JSON (tuples as lists): Airflow keeps a tuple in XCom as a typed object that
+    the Fleet page and the REST API would show as such."""
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    return value
 
 
 def _rebuild(cls: Any, value: Mapping[str, Any]) -> Any:
@@ -184,7 +194,7 @@ def plan_fleet_run(read: Mapping[str, Any], settings: FleetSettings) -> dict[str
     log.info("The plan of %s:\n%s", read.get("location"), text)
     return {
         "location": read.get("location"),
-        "items": [dataclasses.asdict(item) for item in plan],
+        "items": plain([dataclasses.asdict(item) for item in plan]),
         "text": text,
         "needs_approval": needs_approval(plan),
         "approval": settings.approval,
@@ -325,7 +335,7 @@ def fleet_report(
     failed = [entry["site"] for entry in sites if entry["ended_as"] in (JOB_FAILED, NOT_STARTED)]
     return {
         "fleet_run": fleet_run,
-        "sites": sites,
+        "sites": plain(sites),
         "counts": counts,
         "approval": decision,
         "plan_only": plan_only,
