@@ -147,6 +147,10 @@ def read_fleet(
         keep_problems(plain(problems))
         log.error("%s has %d error(s): nothing is planned or changed", settings.file, len(problems))
         raise
+    except JobInputError as error:  # the file is missing, unreadable, too large...
+        log.error("%s: %s; nothing is planned or changed", settings.file, error)
+        keep_problems([{"line": None, "message": str(error)}])
+        raise
     log.info("%s: %d site(s)", settings.file, len(sites))
     return {"location": settings.file, "sites": plain([dataclasses.asdict(site) for site in sites])}
 
