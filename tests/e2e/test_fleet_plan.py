@@ -46,7 +46,9 @@ def tags_of_distribution(aws, arn):
 
 
 def tags_of_certificate(aws, arn):
-    return {tag["Key"]: tag.get("Value") for tag in aws.acm.list_tags_for_certificate(CertificateArn=arn)["Tags"]}
+    return {
+        tag["Key"]: tag.get("Value") for tag in aws.acm.list_tags_for_certificate(CertificateArn=arn)["Tags"]
+    }
 
 
 def issued(aws, names, timeout=30.0):
@@ -99,7 +101,9 @@ def test_create_jobs_with_site_tag_what_they_make_and_the_plan_finds_them(fleet)
 
     # The same file plans nothing.
     same = read_fleet_text(
-        fleet_text(aws, {"fleet-a": ["www.a.fleet.example", "a.fleet.example"], "fleet-b": ["b.fleet.example"]})
+        fleet_text(
+            aws, {"fleet-a": ["www.a.fleet.example", "a.fleet.example"], "fleet-b": ["b.fleet.example"]}
+        )
     )
     plan = plan_fleet(same, account, remove=False)
     assert [entry.action for entry in plan] == ["keep", "keep"]
@@ -107,7 +111,13 @@ def test_create_jobs_with_site_tag_what_they_make_and_the_plan_finds_them(fleet)
 
     # A new file: fleet-a gains a name, fleet-c is new, fleet-b is gone.
     changed = read_fleet_text(
-        fleet_text(aws, {"fleet-a": ["a.fleet.example", "www.a.fleet.example", "new.a.fleet.example"], "fleet-c": ["c.fleet.example"]})
+        fleet_text(
+            aws,
+            {
+                "fleet-a": ["a.fleet.example", "www.a.fleet.example", "new.a.fleet.example"],
+                "fleet-c": ["c.fleet.example"],
+            },
+        )
     )
     plan = {entry.site: entry for entry in plan_fleet(changed, account, remove=False)}
     assert plan["fleet-a"].action == "change" and plan["fleet-a"].apply and not plan["fleet-a"].drift
@@ -134,7 +144,9 @@ def test_a_site_deleted_outside_is_simply_absent(fleet):
     current = aws.cloudfront.get_distribution_config(Id=site.resource_id)
     config = current["DistributionConfig"]
     config["Enabled"] = False
-    etag = aws.cloudfront.update_distribution(Id=site.resource_id, IfMatch=current["ETag"], DistributionConfig=config)["ETag"]
+    etag = aws.cloudfront.update_distribution(
+        Id=site.resource_id, IfMatch=current["ETag"], DistributionConfig=config
+    )["ETag"]
     aws.cloudfront.delete_distribution(Id=site.resource_id, IfMatch=etag)
     assert set(read_account_sites("aws_default")) == {"fleet-a"}
 

@@ -325,6 +325,13 @@ def _read_entry(index: int, node: yaml.Node, problems: _Problems) -> _Entry | No
         problems.add(_line(node), f"{where}: a site is a mapping (site: ..., names: ...), not {_kind(node)}")
         return None
     entry = _Entry(line=_line(node))
+    ids = [
+        value.value
+        for key, value in node.value
+        if isinstance(key, yaml.ScalarNode) and key.value == "site" and isinstance(value, yaml.ScalarNode)
+    ]
+    if len(ids) == 1 and not site_id_problem(ids[0]):
+        where = f"site {ids[0]}"  # the entry's problems name it by its id once it has a good one
     for key, value_node, line in _pairs(node, problems, where):
         if key == "site":
             entry.site_line = line
@@ -361,7 +368,7 @@ def _read_entry(index: int, node: yaml.Node, problems: _Problems) -> _Entry | No
 
 
 def _site_label(entry: _Entry, index: int) -> str:
-    return f"site {entry.site}" if entry.site else f"sites[{index}]"
+    return f"site {entry.site}" if entry.site and not site_id_problem(entry.site) else f"sites[{index}]"
 
 
 def _site_conf(
@@ -377,7 +384,7 @@ def _site_conf(
     conf: dict[str, Any] = {key: value for key, (value, _) in defaults.items()}
     conf.update({key: value for key, (value, _) in entry.overrides.items()})
     conf["certificates"] = [", ".join(names)]
-    conf["site"] = entry.site
+    conf["site"] = entry.site if entry.site and not site_id_problem(entry.site) else None
     try:
         CreateJobConfig.model_validate(conf)
     except ValidationError as error:

@@ -455,14 +455,16 @@ def update_distribution(
 
 
 def mark_site(
-    config: UpdateSiteConfig, client: Any, distribution_arn: str, names: list[str], replaced: str | None
+    config: UpdateSiteConfig,
+    cloudfront_client: Any,
+    distribution_arn: str,
+    names: list[str],
+    replaced: str | None,
 ) -> None:
     """With ``site``: tag the distribution as the site serving ``names`` (``cloudfront-ssl:site`` and the
     names' digest), and take the site's tag off the certificate it no longer serves, so that the site
     tag sits on the certificate the site serves only. Both are idempotent."""
-    client.tag_resource(
-        Resource=distribution_arn, Tags={"Items": site_tags(config.site, names)}
-    )
+    cloudfront_client.tag_resource(Resource=distribution_arn, Tags={"Items": site_tags(config.site, names)})
     if not replaced:
         return
     acm_client = acm.acm_hook(config.aws_conn_id).conn
