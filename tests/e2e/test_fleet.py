@@ -170,9 +170,7 @@ def fleet(moto_server, tmp_path_factory) -> Iterator[Fleet]:
 def restart(fleet: Fleet, **settings: str) -> None:
     """Start the stack again (same database) with other fleet settings: they are read at start."""
     running = [started for started in fleet.stack.processes.started if started.name.startswith(STANDALONE)]
-    fleet.stack.processes.stop(running)
-    for started in running:
-        fleet.stack.processes.started.remove(started)
+    fleet.stack.processes.stop(running)  # and forgets them
     fleet.settings.update({f"AIRFLOW__SSL_CERTIFICATES__{k.upper()}": v for k, v in settings.items()})
     start(fleet.stack, f"{STANDALONE}-{len(fleet.runs)}", fleet.settings)
 
