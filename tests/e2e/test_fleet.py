@@ -11,6 +11,7 @@ an approval given through Airflow's REST API removes the site.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -382,9 +383,15 @@ def test_with_fleet_remove_and_approval_a_rejection_applies_nothing(fleet):
     ] == "drift"
 
 
-def test_an_approval_through_the_rest_api_removes_the_site(fleet):
+def test_an_approval_through_the_rest_api_removes_the_site_and_two_runs_never_apply_at_once(fleet):
     run_id = fleet.trigger()
     wait_for("the approval step waits", lambda: approval_waiting(fleet, run_id), 300, 2)
+    # A second fleet run waits for the first to end (max_active_runs 1): it neither plans nor applies.
+    second = fleet.trigger()
+    time.sleep(10)
+    assert fleet.api.run_state(FLEET, second) == "queued"
+    assert fleet.task_states(second).get("plan") in (None, [None])
+
     answered = answer(fleet, run_id, "Approve")
     assert answered["chosen_options"] == ["Approve"]
     state = fleet.wait(run_id)
@@ -396,8 +403,16 @@ def test_an_approval_through_the_rest_api_removes_the_site(fleet):
     assert "fleet-gamma" not in fleet.sites()
     assert set(fleet.sites()) == {"fleet-alpha", "fleet-beta", "fleet-delta"}
 
-    # The next run plans nothing, so it needs no approval and does not wait for one.
-    run_id, state = fleet.run()
-    assert state == "success", fleet.task_states(run_id)
-    assert fleet.task_states(run_id)["approve"] == ["skipped"]
-    assert set(ended_as(fleet, run_id).values()) == {"in_step"}
+    # The second run, right after one that applied everything, plans nothing: no approval, no job.
+    state = fleet.wait(second)
+    assert state == "success", fleet.task_states(second)
+    assert fleet.task_states(second)["approve"] == ["skipped"]
+    assert set(ended_as(fleet, second).values()) == {"in_step"}
+    assert (
+        fleet.api.get(run_path(FLEET, second))["start_date"]
+        >= fleet.api.get(run_path(FLEET, run_id))["end_date"]
+    )
+    sites = fleet.plugin("/api/fleet").json()["sites"]
+    assert {site["site"]: site["state"] for site in sites} == dict.fromkeys(
+        ("fleet-alpha", "fleet-beta", "fleet-delta"), "in_step"
+    )
