@@ -30,7 +30,6 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, Param, task
 
@@ -85,7 +84,7 @@ with DAG(
         """Ask a person first only when the plan changes anything and fleet_approval is on."""
         return fleet_job.approval_branch(planned, plan_only=bool(params.get("plan_only")))
 
-    approve = ApprovalOperator(
+    approve = fleet_job.FleetApprovalOperator(
         task_id=APPROVE,
         subject="Apply the fleet plan of run {{ run_id }}?",
         body=fleet_job.approval_body("{{ ti.xcom_pull(task_ids='" + PLAN_FLEET + "')['text'] }}"),
@@ -129,7 +128,7 @@ with DAG(
         result = fleet_job.fleet_report(
             ti.xcom_pull(task_ids=PLAN_FLEET),
             ti.xcom_pull(task_ids=FLEET_JOBS),
-            fleet_job.approval_decision(ti.xcom_pull(task_ids=APPROVE)),
+            fleet_job.approval_decision(ti.xcom_pull(task_ids=APPROVE, key=fleet_job.DECISION_KEY)),
             lambda dag_id, job_run_id: run_state(ti, dag_id, job_run_id),
             fleet_run=run_id,
             plan_only=bool(params.get("plan_only")),

@@ -175,3 +175,18 @@ def test_the_report_says_what_each_site_ended_as():
 
 def test_xcom_values_are_plain_json():
     assert fleet_job.plain({"a": ("x", {"b": ("y",)}), "c": 1}) == {"a": ["x", {"b": ["y"]}], "c": 1}
+
+
+def test_the_decision_kept_from_airflow_s_response_event():
+    from datetime import UTC, datetime
+
+    event = {
+        "chosen_options": ["Approve"],
+        "params_input": {},
+        "responded_by_user": {"id": "admin", "name": "admin"},
+        "responded_at": datetime(2026, 1, 1, tzinfo=UTC),
+    }
+    decision = fleet_job.approval_decision(event)
+    assert decision == {"approved": True, "by": "admin", "at": "2026-01-01T00:00:00+00:00"}
+    assert fleet_job.approval_decision(decision) == decision  # as the report reads it back
+    assert fleet_job.approval_decision(None) is None

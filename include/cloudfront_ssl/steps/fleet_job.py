@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+
 from cloudfront_ssl.vocabulary import (
     APPROVE,
     FAILED,
@@ -223,6 +225,24 @@ def approval_branch(plan: Mapping[str, Any], *, plan_only: bool = False) -> str:
     return FLEET_JOBS
 
 
+DECISION_KEY = "decision"
+"""The approval step's XCom key for the person's answer (:func:`approval_decision` reads it)."""
+
+
+class FleetApprovalOperator(ApprovalOperator):
+    """Airflow's ``ApprovalOperator`` that also keeps the answer as its XCom ``decision``.
+
+    On *Reject* the operator skips the steps after it and returns nothing (the skip ends the task), so
+    the answer is kept first: the report then says who rejected the plan.
+    """
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        """Keep the person's answer, then let ``ApprovalOperator`` go on (or skip the jobs)."""
+        if "error" not in event:
+            context["ti"].xcom_push(key=DECISION_KEY, value=approval_decision(event))
+        return super().execute_complete(context=context, event=event)
+
+
 def approval_body(plan_text: str) -> str:
     """The text a person reads before approving (Markdown, as Airflow's Required actions show it)."""
     return f"Approve to start the jobs below, one per site; reject to apply nothing.\n\n```\n{plan_text}\n```"
@@ -257,8 +277,10 @@ def job_triggers(plan: Mapping[str, Any], fleet_run: str, try_number: int = 1) -
 
 
 def approval_decision(response: Any) -> dict[str, Any] | None:
-    """The person's answer to the approval step (its XCom), as ``{"approved", "by", "at"}``; None when
-    no approval was asked for."""
+    """The person's answer to the approval step (Airflow's response event, or its XCom ``decision``),
+    as ``{"approved", "by", "at"}``; None when no approval was asked for."""
+    if isinstance(response, Mapping) and "approved" in response:
+        return dict(response)
     if not isinstance(response, Mapping):
         return None
     chosen = list(response.get("chosen_options") or [])
