@@ -1,11 +1,12 @@
 """``make bench``: the wait at fleet scale, the create job (its request phase, and the whole job with its
-distributions), Route 53 for a large job and the DAG files' parse time, each next to its reference.
+distributions), the tenant job, the fleet plan of 2,000 sites, Route 53 for a large job and the DAG
+files' parse time, each next to its reference.
 
 Every figure is measured in this one run, side by side with what it is compared to; nothing here
 is an assertion. ACM calls are counted where they arrive: at a counting proxy in front of the
 emulator (moto in server mode, in a process of its own), never by the code under test.
 
-    python scripts/bench.py [--jobs 1000] [--certs 10] [--interval 10] [--skip wait,triggerer,create,distributions,tenants,route53,parse] [--route53-names 1000]
+    python scripts/bench.py [--jobs 1000] [--certs 10] [--interval 10] [--skip wait,triggerer,create,distributions,tenants,fleet,route53,parse] [--route53-names 1000]
 """
 
 from __future__ import annotations
@@ -832,6 +833,28 @@ def run_create_with_distributions_bench(args: argparse.Namespace) -> None:
     server.stop()
 
 
+def fleet_bench() -> None:
+    """Planning a 2,000-site fleet file against an account holding them, next to a boto3 loop that reads
+    each site's tags (scripts/bench_fleet.py)."""
+    print(
+        "\n== The fleet plan, 2,000 sites: read the file, read the account in bulk, plan "
+        "vs a boto3 loop reading tags site by site ==",
+        flush=True,
+    )
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_fleet.py")],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    if done.returncode != 0:
+        print(done.stderr[-4000:], file=sys.stderr)
+        print("fleet bench failed (see above)")
+        return
+    print(done.stdout.strip())
+
+
 def tenant_bench(args: argparse.Namespace) -> None:
     """A 100-tenant job's marginal cost per tenant next to a plain boto3 loop (ministack for CloudFront)."""
     print("\n== The tenant job (managed certificates, ministack) vs a plain CreateDistributionTenant loop ==", flush=True)
@@ -1230,6 +1253,8 @@ def main() -> None:
         create_with_distributions_bench(args)
     if "tenants" not in skip:
         tenant_bench(args)
+    if "fleet" not in skip:
+        fleet_bench()
     if "route53" not in skip:
         route53_bench(args)
     if "parse" not in skip:

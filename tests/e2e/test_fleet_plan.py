@@ -136,6 +136,33 @@ def test_create_jobs_with_site_tag_what_they_make_and_the_plan_finds_them(fleet)
     assert "fleet_remove" in " ".join(plan["fleet-b"].reasons)
 
 
+def test_the_account_is_read_in_bulk_never_one_call_per_site(fleet, monkeypatch):
+    """Whatever the number of sites: one page of GetResources, ListDistributions, ListDistributionTenants;
+    no tags read site by site while no site drifted."""
+    import collections
+
+    from botocore.endpoint import Endpoint
+
+    from cloudfront_ssl.aws.fleet_sites import read_account_sites
+    from cloudfront_ssl.rules.fleet import read_fleet_text
+
+    for index in range(3):
+        fleet.create_distribution([f"other{index}.fleet.example"])  # no site
+    calls: collections.Counter[str] = collections.Counter()
+    original = Endpoint.make_request
+
+    def counted(endpoint, operation_model, request_dict):
+        calls[operation_model.name] += 1
+        return original(endpoint, operation_model, request_dict)
+
+    monkeypatch.setattr(Endpoint, "make_request", counted)
+    wanted = read_fleet_text(
+        fleet_text(fleet, {"fleet-a": ["a.fleet.example"], "fleet-c": ["c.fleet.example"]})
+    )
+    assert set(read_account_sites("aws_default", wanted)) == {"fleet-a", "fleet-b"}
+    assert dict(calls) == {"GetResources": 1, "ListDistributions": 1, "ListDistributionTenants": 1}
+
+
 def test_a_site_deleted_outside_is_simply_absent(fleet):
     from cloudfront_ssl.aws.fleet_sites import read_account_sites
 
@@ -177,7 +204,10 @@ def test_names_and_certificates_changed_outside_are_drift_and_an_update_job_puts
     assert "~ change fleet-a (line 6) [drift]" in text and "+ www.a.fleet.example" in text
     assert "Plan: 0 to create, 2 to change, 0 to remove, 0 unchanged (2 changed outside the file)." in text
 
-    # Applying the plan's jobs (as ssl_fleet does) puts both back; the next plan is empty.
+    # Applying the plan's jobs (as ssl_fleet does) puts both back; the next plan is empty. fleet-a's
+    # old certificate is kept here, to see the site's tag move off it.
+    old_a = account["fleet-a"].certificate_arn
+    plan["fleet-a"].job["conf"]["delete_replaced_certificate"] = False
     for entry in plan.values():
         result = run_dag(load_dag(entry.job["dag_id"]), entry.job["conf"])
         assert result.state == "success", result.task_states
@@ -185,4 +215,90 @@ def test_names_and_certificates_changed_outside_are_drift_and_an_update_job_puts
     assert sorted(account["fleet-a"].names) == sorted(sites["fleet-a"])
     assert account["fleet-b"].certificate_arn != foreign and account["fleet-b"].site_certificate
     assert SITE_TAG not in tags_of_certificate(aws, foreign)  # the person's certificate is left as it was
+    # The update jobs moved the site's tag onto the certificates they requested.
+    for name in ("fleet-a", "fleet-b"):
+        assert tags_of_certificate(aws, account[name].certificate_arn)[SITE_TAG] == name
+    assert account["fleet-a"].certificate_arn != old_a
+    assert SITE_TAG not in tags_of_certificate(aws, old_a)
+    assert not account["fleet-a"].names_changed
     assert [entry.action for entry in plan_fleet(wanted, account, remove=False)] == ["keep", "keep"]
+
+
+def test_tenant_sites_are_found_through_the_tenant_listing(tenant_aws, airflow_db):
+    """Tenants made by create jobs with ``site``: found by the tenant listing and their tags (the
+    emulator's Tagging API does not know tenants), with an ACM certificate of the site's own or a
+    managed one, and planned as kept."""
+    from cloudfront_ssl.aws.fleet_sites import read_account_sites
+    from cloudfront_ssl.rules.fleet import plan_fleet, read_fleet_text
+    from tests.tenants import TENANT_CONN_ID
+
+    template = tenant_aws.template()
+    text = (
+        "defaults:\n"
+        "  hosting: tenant\n"
+        f"  multi_tenant_distribution_id: {template}\n"
+        f"  notification_topic_arn: {tenant_aws.aws.topic_arn}\n"
+        "  poll_interval_seconds: 1\n"
+        f"  aws_conn_id: {TENANT_CONN_ID}\n"
+        "sites:\n"
+        "  - site: tenant-acm\n"
+        "    names: [t1.fleet.example, www.t1.fleet.example]\n"
+        "  - site: tenant-managed\n"
+        "    names: t2.fleet.example\n"
+        "    certificate_source: managed\n"
+    )
+    wanted = read_fleet_text(text)
+    dag = load_dag("ssl_create_certificates")
+    for entry in wanted:
+        result = run_dag(dag, entry.conf)
+        assert result.state == "success", result.task_states
+    tenant_aws.tenant_of_someone(template, "not-a-site.example", ["other.fleet.example"])
+
+    account = read_account_sites(TENANT_CONN_ID, wanted)
+    assert set(account) == {"tenant-acm", "tenant-managed"}
+    acm_site, managed = account["tenant-acm"], account["tenant-managed"]
+    assert acm_site.hosting == "tenant" and acm_site.resource_arn.endswith(acm_site.resource_id)
+    assert sorted(acm_site.names) == ["t1.fleet.example", "www.t1.fleet.example"]
+    assert acm_site.site_certificate and not acm_site.managed_certificate and not acm_site.names_changed
+    assert managed.managed_certificate and managed.names == ("t2.fleet.example",)
+    assert [entry.action for entry in plan_fleet(wanted, account, remove=False)] == ["keep", "keep"]
+    # A file that moves tenant-acm to a distribution: reported, never applied.
+    moved = read_fleet_text(
+        text.replace(
+            "  - site: tenant-acm\n",
+            "  - site: tenant-acm\n    hosting: distribution\n    source_distribution_id: E2QWRUHEXAMPLE\n",
+        )
+    )
+    entry = plan_fleet(moved, account, remove=False)[0]
+    assert entry.action == "change" and not entry.apply and "left to a person" in entry.reasons[0]
+
+
+def test_the_fleet_file_is_read_from_a_path_or_s3(aws, tmp_path):
+    import boto3
+
+    from cloudfront_ssl.aws.fleet_sites import read_fleet_file
+    from cloudfront_ssl.errors import JobInputError
+    from cloudfront_ssl.rules.fleet import FleetFileError
+
+    text = "sites:\n  - site: a\n    names: a.com\n"
+    path = tmp_path / "fleet.yaml"
+    path.write_text(text)
+    assert read_fleet_file(str(path), None) == text
+    with pytest.raises(JobInputError, match=f"fleet file {tmp_path}/missing.yaml: no such file"):
+        read_fleet_file(str(tmp_path / "missing.yaml"), None)
+    with pytest.raises(JobInputError, match="is a directory, not a file"):
+        read_fleet_file(str(tmp_path), None)
+    (tmp_path / "latin1.yaml").write_bytes("sites:\n  - site: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(FleetFileError, match=r"line 2: .*latin1.yaml is not UTF-8 text \(byte 0xe9\)"):
+        read_fleet_file(str(tmp_path / "latin1.yaml"), None)
+
+    s3 = boto3.client("s3", endpoint_url=aws.url, region_name="us-east-1")
+    s3.create_bucket(Bucket="fleet-files")
+    s3.put_object(Bucket="fleet-files", Key="prod/fleet.yaml", Body=text.encode())
+    assert read_fleet_file("s3://fleet-files/prod/fleet.yaml", "aws_default") == text
+    with pytest.raises(JobInputError, match="bucket fleet-files has no object prod/other.yaml"):
+        read_fleet_file("s3://fleet-files/prod/other.yaml", "aws_default")
+    with pytest.raises(JobInputError, match="there is no bucket no-such-bucket"):
+        read_fleet_file("s3://no-such-bucket/fleet.yaml", "aws_default")
+    with pytest.raises(JobInputError, match="an S3 location is s3://BUCKET/KEY"):
+        read_fleet_file("s3://fleet-files", "aws_default")

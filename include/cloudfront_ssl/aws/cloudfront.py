@@ -377,6 +377,6 @@ def create_distribution_for_job(
         dag_id=dag_id,
         run_id=run_id,
         item=group["item"],
-        tags=job_tags(dag_id, run_id, user_tags, site, group["aliases"]),
+        tags=job_tags(dag_id, run_id, user_tags, site, group["aliases"], group["certificate_arn"]),
         first_try=first_try,
     )

@@ -5,16 +5,19 @@ A site of the account is a distribution or a distribution tenant tagged ``cloudf
 few paginated calls, whatever the number of sites:
 
 - the Resource Groups Tagging API's ``GetResources`` with the tag as filter, for CloudFront's resources
-  and ACM's certificates (their tags, 100 resources a page);
+  (their tags, 100 resources a page);
 - CloudFront's ``ListDistributions`` (aliases and served certificate, up to 1,000 a page) and
   ``ListDistributionTenants`` (domains and certificate);
 
-and never one call per site. The few exceptions each read one resource's tags, and only where the bulk
-answer is silent: a served certificate the Tagging API does not list (replaced outside the file, or
-too new for the Tagging API, which is eventually consistent); a distribution that serves a name of a
-site the Tagging API does not list yet (``wanted``); and tenants, when the Tagging API lists no tenant at
-all (an endpoint whose Tagging API does not know CloudFront SaaS Manager). A site whose resource was
-deleted outside is absent.
+and never one call per site. A site's own tags say which certificate and which names a job of the
+package gave it (``cloudfront-ssl:site-certificate``, ``cloudfront-ssl:site-names``), so no
+certificate's tags need reading to tell drift. The few exceptions each read one resource's tags, and
+only where the bulk answer is silent: a served certificate that is not the one the site's tag names
+(its own tags say whether it is the site's: one ``ListTagsForCertificate``, for a site that drifted);
+a distribution that serves a name of a site the Tagging API does not list yet (``wanted``: the Tagging
+API is eventually consistent); and tenants, when the Tagging API lists no tenant at all (an endpoint
+whose Tagging API does not know CloudFront SaaS Manager). A site whose resource was deleted outside is
+absent.
 """
 
 from __future__ import annotations
@@ -27,13 +30,20 @@ from typing import Any
 from cloudfront_ssl.aws import acm, cloudfront, tenants
 from cloudfront_ssl.errors import JobInputError, is_access_refused, is_not_found
 from cloudfront_ssl.rules.fleet import MAX_FILE_BYTES, AccountSite, FleetSite, decode_fleet_file
-from cloudfront_ssl.rules.tags import SITE_NAMES_TAG, SITE_TAG, job_of, site_names_digest, tag_dict
+from cloudfront_ssl.rules.tags import (
+    SITE_CERTIFICATE_TAG,
+    SITE_NAMES_TAG,
+    SITE_TAG,
+    job_of,
+    site_names_digest,
+    tag_dict,
+)
 
 log = logging.getLogger(__name__)
 
-SITE_RESOURCE_TYPES = ["cloudfront", "acm:certificate"]
+SITE_RESOURCE_TYPES = ["cloudfront"]
 """What GetResources is asked about: every CloudFront resource type (distributions, and tenants where
-the Tagging API knows them) and ACM's certificates."""
+the Tagging API knows them)."""
 TAGGING_PAGE_SIZE = 100
 """GetResources' largest page of resources."""
 DISTRIBUTIONS_PAGE_SIZE = 1000
@@ -96,8 +106,7 @@ def _read_s3(location: str, aws_conn_id: str | None) -> bytes:
 
 
 def tagged_site_resources(tagging_client: Any) -> dict[str, dict[str, str]]:
-    """``{ARN: tags}`` of every CloudFront resource and ACM certificate that carries the site tag
-    (GetResources, 100 a page)."""
+    """``{ARN: tags}`` of every CloudFront resource that carries the site tag (GetResources, 100 a page)."""
     found: dict[str, dict[str, str]] = {}
     pages = tagging_client.get_paginator("get_resources").paginate(
         TagFilters=[{"Key": SITE_TAG}],
@@ -133,11 +142,11 @@ def _all_distributions(client: Any) -> list[dict[str, Any]]:
 
 
 class _CertificateTags:
-    """The tags of served certificates: from the bulk answer, else read once each."""
+    """The tags of served certificates, read once each, only when the site's own tags do not settle it."""
 
-    def __init__(self, aws_conn_id: str | None, bulk: dict[str, dict[str, str]]) -> None:
+    def __init__(self, aws_conn_id: str | None) -> None:
         self.aws_conn_id = aws_conn_id
-        self.known = bulk
+        self.known: dict[str, dict[str, str]] = {}
         self._client: Any = None
 
     def of(self, arn: str) -> dict[str, str]:
@@ -165,7 +174,10 @@ def _site(
     *,
     managed: bool = False,
 ) -> AccountSite:
-    served_site = certificates.of(certificate_arn).get(SITE_TAG) if certificate_arn else None
+    own = bool(certificate_arn) and (
+        tags.get(SITE_CERTIFICATE_TAG) == certificate_arn
+        or certificates.of(str(certificate_arn)).get(SITE_TAG) == site
+    )
     digest = tags.get(SITE_NAMES_TAG)
     return AccountSite(
         site=site,
@@ -174,7 +186,7 @@ def _site(
         resource_arn=arn,
         names=tuple(names),
         certificate_arn=certificate_arn,
-        site_certificate=served_site == site,
+        site_certificate=own,
         job=job_of(tags),
         names_changed=bool(digest) and digest != site_names_digest(names),
         managed_certificate=managed,
@@ -196,9 +208,7 @@ def read_account_sites(aws_conn_id: str | None, wanted: Iterable[FleetSite] = ()
     tagging = TaggingHook(aws_conn_id=aws_conn_id).conn
     client = cloudfront.cloudfront_hook(aws_conn_id).conn
     tagged = tagged_site_resources(tagging)
-    certificates = _CertificateTags(
-        aws_conn_id, {arn: tags for arn, tags in tagged.items() if _kind(arn) == "certificate"}
-    )
+    certificates = _CertificateTags(aws_conn_id)
     wanted_by_name = {name: site.site for site in wanted for name in site.names}
     candidates: list[tuple[str, str, dict[str, Any], dict[str, str]]] = []
 

@@ -310,7 +310,7 @@ def create_tenant_for_job(
             certificate_arn=group.get("certificate_arn"),
             connection_group_id=connection_group_id,
             parameters=parameters,
-            tags=job_tags(dag_id, run_id, user_tags, site, group["names"]),
+            tags=job_tags(dag_id, run_id, user_tags, site, group["names"], group.get("certificate_arn")),
         )
     return tenant_result(client, tenant, managed=not group.get("certificate_arn"), endpoints=endpoints)
 

@@ -16,7 +16,7 @@ not UTF-8) is refused in words, never with a traceback.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import yaml
@@ -49,8 +49,12 @@ MAX_FILE_BYTES = 10_000_000
 """A fleet file larger than this is refused before it is parsed (2,000 sites take about 150 kB)."""
 MAX_SITES = 10_000
 """At most this many sites in one file (AWS's default quota of distribution tenants per account)."""
-MAX_VALUES = 500_000
-"""At most this many YAML values, counting each use of an alias again: bounds anchor-and-alias bombs."""
+VALUES_PER_CHARACTER = 10
+EXTRA_VALUES = 10_000
+"""A file's values, counting each use of an alias again, may number at most ten per character of the
+file, plus this. Written out plainly every value takes at least one character, and anchors that share a
+block among sites (``<<: *common``) stay far below; only aliases that multiply the file (a "billion
+laughs") go beyond, and they are stopped within that budget, in a moment."""
 MAX_DEPTH = 50
 """At most this deep a nesting of lists and mappings (a create-job conf needs three)."""
 MAX_SHOWN_PROBLEMS = 200
@@ -146,9 +150,11 @@ def decode_fleet_file(data: bytes, where: str = "the fleet file") -> str:
 class _Problems:
     """The problems found so far, and the walk's budget of values."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: int = EXTRA_VALUES) -> None:
         self.items: list[FleetFileProblem] = []
         self.values = 0
+        self.budget = budget
+        self.constructor = yaml.constructor.SafeConstructor()
 
     def add(self, line: int | None, message: str) -> None:
         self.items.append(FleetFileProblem(line, message))
@@ -172,17 +178,24 @@ def _kind(node: yaml.Node) -> str:
     return f"the value {quote_input(node.value)}"
 
 
-def _pairs(node: yaml.MappingNode, problems: _Problems, where: str) -> Iterator[tuple[str, yaml.Node, int]]:
+def _pairs(
+    node: yaml.MappingNode, problems: _Problems, where: str, depth: int = 0
+) -> Iterator[tuple[str, yaml.Node, int]]:
     """The mapping's ``(key, value node, line)``, merge keys (``<<``) applied; a key given twice, or a
-    key that is not a plain string, is a problem."""
+    key that is not a plain string, is a problem. Merged mappings count against the walk's budget."""
     seen: dict[str, int] = {}
     merged: list[tuple[str, yaml.Node, int]] = []
+    if depth > MAX_DEPTH:
+        raise _TooLarge
     for key_node, value_node in node.value:
+        problems.values += 1
+        if problems.values > problems.budget:
+            raise _TooLarge
         if key_node.tag == "tag:yaml.org,2002:merge":
             sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
             for source in sources:
                 if isinstance(source, yaml.MappingNode):
-                    merged += [(key, value, line) for key, value, line in _pairs(source, problems, where)]
+                    merged += list(_pairs(source, problems, where, depth + 1))
                 else:
                     problems.add(_line(key_node), f"{where}: << merges a mapping, not {_kind(source)}")
             continue
@@ -210,7 +223,7 @@ def _value(node: yaml.Node, problems: _Problems, depth: int = 0) -> Any:
     the budget stops it long before it costs memory or time.
     """
     problems.values += 1
-    if problems.values > MAX_VALUES or depth > MAX_DEPTH:
+    if problems.values > problems.budget or depth > MAX_DEPTH:
         raise _TooLarge
     if isinstance(node, yaml.SequenceNode):
         return [_value(item, problems, depth + 1) for item in node.value]
@@ -226,13 +239,10 @@ def _value(node: yaml.Node, problems: _Problems, depth: int = 0) -> Any:
                 value_node, problems, depth + 1
             )
         return result
-    return _scalar(node)
-
-
-def _scalar(node: yaml.ScalarNode) -> Any:
-    """A scalar node's value as YAML's safe loader reads it (``true``, ``12``, ``null``, text...)."""
-    constructor = yaml.constructor.SafeConstructor()
-    return constructor.construct_object(node, deep=True)
+    if node.tag == "tag:yaml.org,2002:str":
+        return node.value
+    # true, 12, null...: as YAML's safe loader reads them.
+    return problems.constructor.construct_object(node, deep=True)
 
 
 def _compose(text: str, problems: _Problems) -> yaml.Node | None:
@@ -410,7 +420,7 @@ def read_fleet_text(text: str) -> list[FleetSite]:
     type, a bad create-job key or value (in the create job's own words), a site id that is invalid or
     given twice (naming both lines), a name that is invalid or in two sites (naming both).
     """
-    problems = _Problems()
+    problems = _Problems(budget=VALUES_PER_CHARACTER * len(text) + EXTRA_VALUES)
     if len(text) > MAX_FILE_BYTES:
         raise FleetFileError(
             [
@@ -428,8 +438,8 @@ def read_fleet_text(text: str) -> list[FleetSite]:
         problems.items = [
             FleetFileProblem(
                 None,
-                f"the fleet file holds more than {MAX_VALUES:,} values, or nests them more than "
-                f"{MAX_DEPTH} deep, once its anchors and aliases are expanded; write it out plainly",
+                f"the fleet file's anchors and aliases expand to more than {problems.budget:,} values (far "
+                f"more than the file holds), or nest them more than {MAX_DEPTH} deep; write it out plainly",
             )
         ]
     except RecursionError:
@@ -550,8 +560,9 @@ class AccountSite:
     :param names: its aliases (a distribution) or domains (a tenant), lower-case.
     :param certificate_arn: the ACM certificate it serves now (None: CloudFront's default certificate,
         or a managed one).
-    :param site_certificate: whether that certificate carries this site's tag (a job of the fleet
-        requested it); False means it was replaced outside the file.
+    :param site_certificate: whether that certificate is the site's own: the one a job of the package
+        gave it (the site's tag ``cloudfront-ssl:site-certificate`` names it), or one that carries this
+        site's tag; False means it was replaced outside the file.
     :param job: ``{"dag_id", "run_id"}`` of the job that made the resource, from its tags.
     :param names_changed: its names are not the ones a job of the package gave it (the digest in its
         tag ``cloudfront-ssl:site-names`` does not match them): they were changed outside the file.
@@ -585,6 +596,9 @@ class PlannedSite:
     :param names_after: what the file says (empty for a remove).
     :param line: the site's line in the file (None for a remove).
     :param job: ``{"dag_id", "conf"}`` of the job that applies it, or None.
+    :param after: the sites whose jobs must end first: they free a name this site takes (CloudFront
+        serves a name on one distribution or tenant only). Applying starts this site's job once
+        theirs have succeeded.
     """
 
     site: str
@@ -596,6 +610,7 @@ class PlannedSite:
     names_after: tuple[str, ...]
     line: int | None
     job: dict[str, Any] | None
+    after: tuple[str, ...] = ()
 
 
 UPDATE_KEYS = tuple(
@@ -751,7 +766,40 @@ def plan_fleet(
                 job={"dag_id": CLEANUP_DAG_ID, "conf": conf},
             )
         )
-    return plan
+    return _order_moved_names(plan)
+
+
+def _order_moved_names(plan: list[PlannedSite]) -> list[PlannedSite]:
+    """Mark each site that takes a name another site of the account serves now: it goes ``after`` that
+    site's job, which frees the name; or, when that site keeps the name (a removal not applied), it is
+    not applied, and the reason says which site holds the name."""
+    by_site = {entry.site: entry for entry in plan}
+    holder = {name: entry.site for entry in plan for name in entry.names_before}
+    ordered: list[PlannedSite] = []
+    for entry in plan:
+        if not entry.apply:
+            ordered.append(entry)
+            continue
+        after: list[str] = []
+        blocked: list[str] = []
+        for name in entry.names_after:
+            other = holder.get(name)
+            if other is None or other == entry.site:
+                continue
+            freeing = by_site[other]
+            if freeing.apply and name not in freeing.names_after:
+                if other not in after:
+                    after.append(other)
+            else:
+                blocked.append(
+                    f"{name} is served by site {other}, which is not changed: it frees the name only once that is applied"
+                )
+        if blocked:
+            entry = replace(entry, apply=False, reasons=(*entry.reasons, *blocked), after=())
+        elif after:
+            entry = replace(entry, after=tuple(after))
+        ordered.append(entry)
+    return ordered
 
 
 def needs_approval(plan: list[PlannedSite]) -> bool:
@@ -790,6 +838,8 @@ def plan_text(plan: list[PlannedSite]) -> str:
         flags = [
             flag for flag, on in (("drift", entry.drift), ("reported, not applied", not entry.apply)) if on
         ]
+        if entry.after:
+            flags.append(f"after {', '.join(entry.after)}")
         shown = f" [{', '.join(flags)}]" if flags else ""
         lines.append(f"  {_SYMBOLS[entry.action]} {entry.action} {entry.site}{where}{shown}")
         for name in entry.names_after:

@@ -27,7 +27,10 @@ its sites in the account by it."""
 SITE_NAMES_TAG = "cloudfront-ssl:site-names"
 """On a site's distribution or tenant: a digest of the names a job of the package gave it
 (:func:`site_names_digest`), so that names changed outside the package show as drift."""
-SITE_TAG_COUNT = 2
+SITE_CERTIFICATE_TAG = "cloudfront-ssl:site-certificate"
+"""On a site's distribution or tenant: the ARN of the ACM certificate a job of the package gave it, so
+that the fleet tells a certificate replaced outside the package without reading certificates' tags."""
+SITE_TAG_COUNT = 3
 """How many tags a job with a ``site`` adds beside :data:`JOB_TAG_COUNT` (at most)."""
 
 
@@ -38,14 +41,19 @@ def site_names_digest(names: Iterable[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def site_tags(site: str | None, names: Sequence[str] = ()) -> list[dict[str, str]]:
-    """The tags that mark a fleet site's resource: ``cloudfront-ssl:site``, and with the names it
-    serves, ``cloudfront-ssl:site-names``. None without a site."""
+def site_tags(
+    site: str | None, names: Sequence[str] = (), certificate_arn: str | None = None
+) -> list[dict[str, str]]:
+    """The tags that mark a fleet site's resource: ``cloudfront-ssl:site``; with the names it serves,
+    ``cloudfront-ssl:site-names``; with the ACM certificate it serves, ``cloudfront-ssl:site-certificate``.
+    None without a site."""
     if not site:
         return []
     tags = [{"Key": SITE_TAG, "Value": site}]
     if names:
         tags.append({"Key": SITE_NAMES_TAG, "Value": site_names_digest(names)})
+    if certificate_arn:
+        tags.append({"Key": SITE_CERTIFICATE_TAG, "Value": certificate_arn})
     return tags
 
 
@@ -55,13 +63,14 @@ def job_tags(
     user_tags: Mapping[str, str],
     site: str | None = None,
     site_names: Sequence[str] = (),
+    site_certificate: str | None = None,
 ) -> list[dict[str, str]]:
     """The tags of everything a job creates: the user's, then ``airflow:dag_id`` and ``airflow:run_id``,
     then the site's tags when the job makes or changes a fleet site (:func:`site_tags`; ``site_names``
-    only on what serves the names: a distribution or a tenant)."""
+    and ``site_certificate`` only on what serves the names: a distribution or a tenant)."""
     tags = [{"Key": key, "Value": value} for key, value in user_tags.items()]
     tags += [{"Key": TAG_DAG_ID, "Value": dag_id}, {"Key": TAG_RUN_ID, "Value": run_id}]
-    return tags + site_tags(site, site_names)
+    return tags + site_tags(site, site_names, site_certificate)
 
 
 def tag_dict(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:

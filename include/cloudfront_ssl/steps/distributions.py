@@ -186,7 +186,7 @@ def create_distributions(
             dag_id=dag_id,
             run_id=run_id,
             item=group["item"],
-            tags=job_tags(dag_id, run_id, user_tags, site, group["aliases"]),
+            tags=job_tags(dag_id, run_id, user_tags, site, group["aliases"], group["certificate_arn"]),
             first_try=True,
         )
 

@@ -439,7 +439,7 @@ def update_distribution(
     result.pop("etag", None)
     replaced = plan["certificate_before"] if plan["certificate_before"] != certificate_arn else None
     if config.site:
-        mark_site(config, client, result["arn"], names, replaced)
+        mark_site(config, client, result["arn"], names, certificate_arn, replaced)
     return {
         **result,
         # For the deferred wait before the replaced certificate goes: ACM refuses to delete a
@@ -459,12 +459,15 @@ def mark_site(
     cloudfront_client: Any,
     distribution_arn: str,
     names: list[str],
+    certificate_arn: str,
     replaced: str | None,
 ) -> None:
-    """With ``site``: tag the distribution as the site serving ``names`` (``cloudfront-ssl:site`` and the
-    names' digest), and take the site's tag off the certificate it no longer serves, so that the site
-    tag sits on the certificate the site serves only. Both are idempotent."""
-    cloudfront_client.tag_resource(Resource=distribution_arn, Tags={"Items": site_tags(config.site, names)})
+    """With ``site``: tag the distribution as the site serving ``names`` with ``certificate_arn``
+    (:func:`cloudfront_ssl.rules.tags.site_tags`), and take the site's tag off the certificate it no
+    longer serves, so that the site's tag sits on the certificate the site serves only. Idempotent."""
+    cloudfront_client.tag_resource(
+        Resource=distribution_arn, Tags={"Items": site_tags(config.site, names, certificate_arn)}
+    )
     if not replaced:
         return
     acm_client = acm.acm_hook(config.aws_conn_id).conn
