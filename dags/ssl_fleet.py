@@ -30,7 +30,6 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, Param, task
 
 from cloudfront_ssl.steps import fleet_job
@@ -105,7 +104,7 @@ with DAG(
     gate >> [approve, triggers]  # a branch follows one of its direct downstream steps
     approve >> triggers  # a rejection skips the jobs
 
-    applied = TriggerDagRunOperator.partial(
+    applied = fleet_job.FleetJobOperator.partial(
         task_id=APPLY,
         wait_for_completion=True,
         deferrable=True,  # the wait runs in the triggerer: no worker is held

@@ -244,6 +244,27 @@ def test_a_changed_site_is_updated(fleet):
     SITES.update(changed)
 
 
+def test_a_name_moved_between_sites_is_freed_before_it_is_taken(fleet):
+    moved = {
+        **SITES,
+        "fleet-alpha": [*SITES["fleet-alpha"], "shop.beta.fleet-test.example.com"],
+        "fleet-beta": ["beta.fleet-test.example.com", "www.beta.fleet-test.example.com"],
+    }
+    fleet.write(fleet_text(fleet.emulator, moved))
+    run_id, state = fleet.run()
+    assert state == "success", fleet.task_states(run_id)
+    items = planned(fleet, run_id)
+    assert items["fleet-alpha"]["after"] == ["fleet-beta"], items["fleet-alpha"]
+    assert ended_as(fleet, run_id)["fleet-alpha"] == ended_as(fleet, run_id)["fleet-beta"] == "applied"
+    jobs = {job["dag_run_id"]: job for job in fleet.fleet_jobs(UPDATE)}
+    freed, taken = jobs[f"fleet__fleet-beta__{run_id}"], jobs[f"fleet__fleet-alpha__{run_id}"]
+    assert taken["start_date"] >= freed["end_date"], (freed, taken)
+    sites = fleet.sites()
+    assert aliases(sites["fleet-alpha"]) == set(moved["fleet-alpha"])
+    assert aliases(sites["fleet-beta"]) == set(moved["fleet-beta"])
+    SITES.update(moved)
+
+
 def test_a_site_left_out_of_the_file_is_reported_not_removed(fleet):
     kept = {site: names for site, names in SITES.items() if site != "fleet-gamma"}
     fleet.write(fleet_text(fleet.emulator, kept))
@@ -357,7 +378,10 @@ def answer(fleet: Fleet, run_id: str, option: str) -> Any:
 
 
 def test_with_fleet_remove_and_approval_a_rejection_applies_nothing(fleet):
-    restart(fleet, fleet_remove="True", fleet_approval="True")
+    restart(fleet, fleet_remove="True", fleet_approval="True", fleet_max_jobs="2")
+    # delta takes gamma's name, which gamma's removal frees: delta's job waits (deferred) for gamma's.
+    SITES["fleet-delta"] = [*SITES["fleet-delta"], "gamma.fleet-test.example.com"]
+    fleet.write(fleet_text(fleet.emulator, {s: n for s, n in SITES.items() if s != "fleet-gamma"}))
     # beta drifts too: one of its names dropped in CloudFront.
     set_aliases(fleet.emulator, fleet.sites()["fleet-beta"]["Id"], [SITES["fleet-beta"][0]])
     run_id = fleet.trigger()
@@ -365,6 +389,7 @@ def test_with_fleet_remove_and_approval_a_rejection_applies_nothing(fleet):
     items = planned(fleet, run_id)
     assert items["fleet-gamma"]["action"] == "remove" and items["fleet-gamma"]["apply"] is True, items
     assert items["fleet-beta"]["drift"] is True and items["fleet-beta"]["apply"] is True, items
+    assert items["fleet-delta"]["after"] == ["fleet-gamma"], items["fleet-delta"]
     api = fleet.plugin("/api/fleet").json()
     assert api["last_run"]["run_id"] == run_id and api["last_run"]["waiting_for_approval"] is True
     states = {site["site"]: site["state"] for site in api["sites"]}
@@ -400,6 +425,10 @@ def test_an_approval_through_the_rest_api_removes_the_site_and_two_runs_never_ap
     assert aliases(fleet.sites()["fleet-beta"]) == set(SITES["fleet-beta"])  # drift put back
     (job,) = fleet.fleet_jobs(CLEANUP)
     assert job["dag_run_id"] == f"fleet__fleet-gamma__{run_id}" and job["state"] == "success"
+    assert ended_as(fleet, run_id)["fleet-delta"] == "applied"
+    delta = {j["dag_run_id"]: j for j in fleet.fleet_jobs(UPDATE)}[f"fleet__fleet-delta__{run_id}"]
+    assert delta["start_date"] >= job["end_date"], (job, delta)  # it waited for gamma's removal
+    assert aliases(fleet.sites()["fleet-delta"]) == set(SITES["fleet-delta"])
     assert "fleet-gamma" not in fleet.sites()
     assert set(fleet.sites()) == {"fleet-alpha", "fleet-beta", "fleet-delta"}
 

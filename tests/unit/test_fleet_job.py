@@ -111,11 +111,13 @@ def test_one_job_per_applied_site_its_run_id_naming_the_site():
             "trigger_dag_id": "ssl_create_certificates",
             "trigger_run_id": "fleet__new__scheduled__2026-01-01T00:00:00+00:00",
             "conf": {"certificates": ["a.example.com"], "site": "new"},
+            "after": [],
         },
         {
             "trigger_dag_id": "ssl_update_site",
             "trigger_run_id": "fleet__moved__scheduled__2026-01-01T00:00:00+00:00",
             "conf": {"distribution_id": "E123", "names": ["b.example.com"]},
+            "after": [],
         },
     ]
     again = fleet_job.job_triggers(PLAN, "manual__x", try_number=2)
@@ -190,3 +192,48 @@ def test_the_decision_kept_from_airflow_s_response_event():
     assert decision == {"approved": True, "by": "admin", "at": "2026-01-01T00:00:00+00:00"}
     assert fleet_job.approval_decision(decision) == decision  # as the report reads it back
     assert fleet_job.approval_decision(None) is None
+
+
+def test_a_site_that_takes_a_freed_name_goes_after_the_site_that_frees_it():
+    plan = {
+        "items": [
+            {
+                "site": "taker",
+                "action": "change",
+                "apply": True,
+                "after": ["giver"],
+                "job": {"dag_id": "ssl_update_site", "conf": {}},
+            },
+            {
+                "site": "giver",
+                "action": "change",
+                "apply": True,
+                "after": [],
+                "job": {"dag_id": "ssl_update_site", "conf": {}},
+            },
+            {
+                "site": "other",
+                "action": "create",
+                "apply": True,
+                "job": {"dag_id": "ssl_create_certificates", "conf": {}},
+            },
+        ]
+    }
+    triggers = fleet_job.job_triggers(plan, "run")
+    assert [t["trigger_run_id"] for t in triggers] == [
+        "fleet__giver__run",
+        "fleet__taker__run",
+        "fleet__other__run",
+    ]
+    assert triggers[1]["after"] == [
+        {"site": "giver", "dag_id": "ssl_update_site", "run_id": "fleet__giver__run", "map_index": 0}
+    ]
+    after = triggers[1]["after"]
+    assert fleet_job.after_verdict(after, lambda _d, _r: "success", lambda _i: "success") == ("go", [])
+    assert fleet_job.after_verdict(after, lambda _d, _r: "running", lambda _i: "deferred") == (
+        "wait",
+        ["giver"],
+    )
+    assert fleet_job.after_verdict(after, lambda _d, _r: None, lambda _i: "scheduled") == ("wait", ["giver"])
+    assert fleet_job.after_verdict(after, lambda _d, _r: "failed", lambda _i: "failed") == ("stop", ["giver"])
+    assert fleet_job.after_verdict(after, lambda _d, _r: None, lambda _i: "failed") == ("stop", ["giver"])

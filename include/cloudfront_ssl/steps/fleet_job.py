@@ -22,15 +22,18 @@ import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 
 from cloudfront_ssl.vocabulary import (
     APPROVE,
     FAILED,
     FLEET_JOBS,
     SUCCESS,
+    state_name,
 )
 
 log = logging.getLogger(__name__)
@@ -252,25 +255,140 @@ def approval_body(plan_text: str) -> str:
 
 
 def job_triggers(plan: Mapping[str, Any], fleet_run: str, try_number: int = 1) -> list[dict[str, Any]]:
-    """One ``TriggerDagRunOperator``'s arguments per planned site that is applied: ``trigger_dag_id``,
-    ``trigger_run_id`` (:func:`fleet_run_id`) and ``conf`` (the plan item's job conf)."""
+    """One ``FleetJobOperator``'s arguments per planned site that is applied: ``trigger_dag_id``,
+    ``trigger_run_id`` (:func:`fleet_run_id`), ``conf`` (the plan item's job conf) and ``after`` (the
+    jobs that must end first: they free a name this site takes; ``site``, ``dag_id``, ``run_id``,
+    ``map_index``).
+
+    A site comes after the sites it waits for, so that with few jobs at once the jobs that hold the
+    slots can always go on (the scheduler starts the lowest map indexes first).
+    """
+    applied = {
+        item["site"]: item for item in plan.get("items") or [] if item.get("apply") and item.get("job")
+    }
+    ordered: list[str] = []
+
+    def place(site: str, seen: tuple[str, ...] = ()) -> None:
+        if site in ordered or site in seen:
+            return
+        for before in applied[site].get("after") or []:
+            if before in applied:
+                place(before, (*seen, site))
+        ordered.append(site)
+
+    for site in applied:
+        place(site)
+    run_ids = {site: fleet_run_id(site, fleet_run, try_number) for site in ordered}
     triggers = []
-    for item in plan.get("items") or []:
-        job = item.get("job")
-        if not item.get("apply") or not job:
-            continue
+    for site in ordered:
+        item = applied[site]
         triggers.append(
             {
-                "trigger_dag_id": job["dag_id"],
-                "trigger_run_id": fleet_run_id(item["site"], fleet_run, try_number),
-                "conf": dict(job.get("conf") or {}),
+                "trigger_dag_id": item["job"]["dag_id"],
+                "trigger_run_id": run_ids[site],
+                "conf": dict(item["job"].get("conf") or {}),
+                "after": [
+                    {
+                        "site": before,
+                        "dag_id": applied[before]["job"]["dag_id"],
+                        "run_id": run_ids[before],
+                        "map_index": ordered.index(before),
+                    }
+                    for before in item.get("after") or []
+                    if before in applied and ordered.index(before) < ordered.index(site)
+                ],
             }
         )
     for trigger in triggers:
-        log.info("Site job: %s run %s", trigger["trigger_dag_id"], trigger["trigger_run_id"])
+        waits = ", ".join(before["site"] for before in trigger["after"])
+        log.info(
+            "Site job: %s run %s%s",
+            trigger["trigger_dag_id"],
+            trigger["trigger_run_id"],
+            f" (after {waits})" if waits else "",
+        )
     if not triggers:
         log.info("Nothing to apply")
     return triggers
+
+
+def after_verdict(
+    after: list[dict[str, Any]],
+    run_state: Callable[[str, str], str | None],
+    apply_state: Callable[[int], str | None],
+) -> tuple[str, list[str]]:
+    """Whether a site's job may start: ``("go", [])`` once every job it waits for has succeeded;
+    ``("wait", [sites])`` while some have not ended; ``("stop", [sites])`` when one failed or will
+    never start (its apply step ended without a job).
+
+    :param run_state: the state of a DAG run, or None when there is none (yet).
+    :param apply_state: the state of the fleet run's apply step at a map index.
+    """
+    pending, stopped = [], []
+    for before in after:
+        state = run_state(before["dag_id"], before["run_id"])
+        if state == SUCCESS:
+            continue
+        if state == FAILED:
+            stopped.append(before["site"])
+        elif state is None and apply_state(before["map_index"]) in (FAILED, "skipped", "upstream_failed"):
+            stopped.append(before["site"])
+        else:
+            pending.append(before["site"])
+    if stopped:
+        return "stop", stopped
+    return ("wait", pending) if pending else ("go", [])
+
+
+class FleetJobOperator(TriggerDagRunOperator):
+    """Airflow's ``TriggerDagRunOperator`` (trigger the job, wait for it deferred) that first waits,
+    also deferred, for the jobs of the sites listed in ``after``: they free a name this site takes.
+
+    While they have not ended it sleeps in the triggerer and looks again every ``poke_interval``
+    seconds; when one failed (or never started) this site's job is not started and the step fails,
+    saying which site it waited for.
+    """
+
+    def __init__(self, *, after: list[dict[str, Any]] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.after = list(after or [])
+
+    def execute(self, context: Any) -> Any:
+        """Start the job once the sites it waits for are done (or wait for them without a worker)."""
+        if self.after:
+            from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+
+            from cloudfront_ssl.errors import FinalError
+            from cloudfront_ssl.steps.cleanup import run_state
+
+            ti = context["ti"]
+
+            def apply_state(map_index: int) -> str | None:
+                found = ti.get_task_states(
+                    dag_id=ti.dag_id, task_ids=[ti.task_id], run_ids=[ti.run_id], map_index=map_index
+                )
+                states = list((found.get(ti.run_id) or {}).values())  # {"apply_<map index>": state}
+                return state_name(states[0]) if states else None
+
+            verdict, sites = after_verdict(self.after, lambda d, r: run_state(ti, d, r), apply_state)
+            if verdict == "stop":
+                raise FinalError(
+                    f"not started: it takes a name that {', '.join(sites)} frees, and "
+                    f"{'its job' if len(sites) == 1 else 'their jobs'} did not succeed"
+                )
+            if verdict == "wait":
+                self.log.info(
+                    "Waiting for the jobs of %s: they free a name this site takes", ", ".join(sites)
+                )
+                self.defer(
+                    trigger=TimeDeltaTrigger(timedelta(seconds=self.poke_interval)),
+                    method_name="resume",
+                )
+        return super().execute(context)
+
+    def resume(self, context: Any, event: Any = None) -> Any:
+        """Back from a wait for the sites before this one: look again (and start, wait or stop)."""
+        return self.execute(context)
 
 
 # --- report -----------------------------------------------------------------------------------------
