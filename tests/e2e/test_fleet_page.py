@@ -130,6 +130,15 @@ def test_each_state_from_the_plan_and_the_jobs():
     assert site_state(drift, {"ended_as": "rejected"}, None) == "drift"
 
 
+def test_a_missing_file_is_said_on_the_page(client, aws, fleet_file):
+    result = run_fleet()  # fleet_file names a file that does not exist
+    assert result.state == "failed" and result.task_states["read_fleet"] == ["failed"], result.task_states
+    (problem,) = result.xcom("read_fleet", "problems")
+    assert problem["line"] is None and str(fleet_file) in problem["message"], problem
+    assert overview(client)["last_run"]["problems"] == [problem]
+    assert str(escape(problem["message"])) in page(client)
+
+
 # --- who may see it ---------------------------------------------------------------------------------
 
 
@@ -181,12 +190,3 @@ def test_the_fleet_needs_read_access_to_ssl_fleet(some_dags):
         assert allowed.status_code == 200, (path, allowed.text)
     # webteam still has the pages of the job DAG it may read.
     assert requests.get(f"{url}{PLUGIN}/jobs", headers=headers["webteam"], timeout=60).status_code == 200
-
-
-def test_a_missing_file_is_said_on_the_page(client, aws, fleet_file):
-    result = run_fleet()  # fleet_file names a file that does not exist
-    assert result.state == "failed" and result.task_states["read_fleet"] == ["failed"], result.task_states
-    (problem,) = result.xcom("read_fleet", "problems")
-    assert problem["line"] is None and str(fleet_file) in problem["message"], problem
-    assert overview(client)["last_run"]["problems"] == [problem]
-    assert str(escape(problem["message"])) in page(client)
