@@ -367,7 +367,13 @@ def approval_waiting(fleet: Fleet, run_id: str) -> bool | None:
 
 
 def answer(fleet: Fleet, run_id: str, option: str) -> Any:
-    """Answer the run's approval through Airflow's REST API (its human-in-the-loop endpoint)."""
+    """Answer the run's approval through Airflow's REST API (its human-in-the-loop endpoint).
+
+    A few seconds after the step started waiting, as a person would: an answer within a second of
+    the wait, before the executor has reported the parked task's process as ended, makes Airflow
+    3.3's scheduler take that late report for a state changed outside it and fail the step.
+    """
+    time.sleep(5)
     path = f"{run_path(FLEET, run_id)}/taskInstances/approve/-1/hitlDetails"
     detail = fleet.api.request("GET", path)
     assert detail.ok, detail.text
