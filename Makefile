@@ -38,7 +38,8 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-## Watch both jobs run end to end on the AWS emulator (moto), driven through the Airflow REST API.
+## Watch the jobs run end to end on the AWS emulator (moto; ministack for the tenant job), driven through the
+## Airflow REST API.
 demo: venv
 	-bash scripts/install-engine-services.sh
 	$(BIN)/python scripts/demo.py

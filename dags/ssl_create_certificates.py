@@ -38,6 +38,7 @@ from airflow.sdk import DAG, TriggerRule, task
 
 from cloudfront_ssl.rules.config import CreateJobConfig, dag_params
 from cloudfront_ssl.steps import create_job
+from cloudfront_ssl.steps.claims_wait import check_step
 from cloudfront_ssl.steps.dns_wait import WaitForDnsChangesOperator
 from cloudfront_ssl.steps.job_dag import (
     closing_steps,
@@ -68,7 +69,7 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
 
-    @task(retries=0, multiple_outputs=False)
+    @check_step
     def check(params: dict[str, Any], dag: Any, run_id: str, ti: Any) -> dict[str, Any]:
         """Refuse a bad conf before anything is created; claim the names; return the plan."""
         return create_job.check(params, dag.dag_id, run_id, ti)

@@ -25,6 +25,7 @@ from airflow.sdk import DAG, TriggerRule, task
 
 from cloudfront_ssl.rules.config import ImportJobConfig, dag_params
 from cloudfront_ssl.steps import import_job
+from cloudfront_ssl.steps.claims_wait import check_step
 from cloudfront_ssl.steps.job_dag import closing_steps, create_distributions_step, job_default_args
 from cloudfront_ssl.vocabulary import IMPORT_DAG_ID
 
@@ -39,7 +40,7 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
 
-    @task(retries=0, multiple_outputs=False)
+    @check_step
     def check(params: dict[str, Any], dag: Any, run_id: str, ti: Any) -> dict[str, Any]:
         """Refuse a bad bundle before anything reaches AWS; return the certificate's facts (no key)."""
         return import_job.check(params, dag.dag_id, run_id, ti)

@@ -7,7 +7,10 @@ repository's DAGs and plugins with the ``aws_default`` connection pointing at mo
 the way a user's script would, through the Airflow REST API: a token from ``/auth/token``, the DAGs
 unpaused, a create job (with Route 53 on) and an import job triggered, then, once the create job's
 site is live, an update of its names (``ssl_update_site``: ``www.`` dropped, ``m.`` added, the
-certificate swapped in the same change). It prints each task's state as it changes, then the
+certificate swapped in the same change), and last a tenant job: ``ssl_create_certificates`` with
+``hosting: tenant`` on a multi-tenant distribution, CloudFront served by ministack (the CloudFront SaaS
+Manager emulator the tests use, started beside moto; when it cannot start, the demo says why and runs
+the other jobs). It prints each task's state as it changes, then the
 certificates with their validation records, the distributions with their CNAME targets, the Route 53
 records the create job wrote (and that it left no step to a person), the site before and after the
 update, and the SNS messages sent. It ends with a fleet run (``ssl_fleet``) over a small fleet file of
@@ -42,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 from devstack import pki  # noqa: E402
 from devstack.emulator import Emulator  # noqa: E402
 from devstack.engine import engine_stack  # noqa: E402
-from devstack.environment import DEMO_USERS, ROOT, USER, VIEWER, password_file  # noqa: E402
+from devstack.environment import CONNECTION_REGION, DEMO_USERS, ROOT, USER, VIEWER, password_file  # noqa: E402
 from devstack.jobs import Job, explain_failure, follow  # noqa: E402
 from devstack.processes import StackFailure, tail  # noqa: E402
 from devstack.stack import AirflowStack, standalone  # noqa: E402
@@ -55,6 +58,8 @@ FLEET_DAG = "ssl_fleet"
 FLEET_FILE = "fleet.yaml"
 """The demo's fleet file, in the Airflow home (``[ssl_certificates] fleet_file``)."""
 STANDALONE_LOG = "airflow-standalone"
+TENANT_CONN_ID = "aws_tenants"
+"""The demo's connection for the tenant job: CloudFront at ministack, every other service at moto."""
 DEMO_ZONE = "demo.example.com"
 """The public hosted zone the demo's create job writes its DNS records to (Route 53 on)."""
 
@@ -140,6 +145,79 @@ def update_site_conf(settings: Settings, emulator: Emulator, site: dict[str, Any
         "route53_validation": True,
         "route53_aliases": True,
     }
+
+
+@dataclass
+class TenantStack:
+    """ministack serving CloudFront SaaS Manager for the tenant job, and its multi-tenant distribution."""
+
+    ministack: Any
+    template_id: str
+
+    def connection_env(self, emulator: Emulator) -> dict[str, str]:
+        """The Airflow connection ``aws_tenants`` (an environment variable for the stack)."""
+        from devstack.ministack import tenant_connection_extra
+
+        extra = tenant_connection_extra(emulator.url, self.ministack.url, CONNECTION_REGION)
+        connection = {"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra}
+        return {f"AIRFLOW_CONN_{TENANT_CONN_ID.upper()}": json.dumps(connection)}
+
+
+def start_tenant_stack(home: Path) -> TenantStack | None:
+    """Start ministack and seed a multi-tenant distribution; None (and why, printed) when it cannot start."""
+    from devstack.ministack import MiniStack, seed_template
+
+    try:
+        ministack = MiniStack.start(log=home / "ministack.log")
+    except Exception as error:  # its virtualenv missing, no free port, it exited: say so, go on
+        say(f"  ministack could not start ({type(error).__name__}: {error}); the tenant job is left out")
+        say("  (make venv builds .venv/ministack; its log is ministack.log in the Airflow home)")
+        return None
+    try:
+        template = seed_template(ministack.client())
+    except Exception as error:
+        ministack.stop()
+        say(f"  ministack did not take the multi-tenant distribution ({error}); the tenant job is left out")
+        return None
+    say(f"  ministack listens on {ministack.url}; multi-tenant distribution {template}")
+    return TenantStack(ministack, template)
+
+
+def tenant_job_conf(settings: Settings, emulator: Emulator, tenants: TenantStack) -> dict[str, Any]:
+    """The tenant job's conf: one tenant with its own ACM certificate, Route 53 on."""
+    return {
+        "certificates": [f"tenant.{DEMO_ZONE}, www.tenant.{DEMO_ZONE}"],
+        "hosting": "tenant",
+        "multi_tenant_distribution_id": tenants.template_id,
+        "certificate_source": "acm",
+        "tags": {"project": "cloudfront-ssl-demo"},
+        "notification_topic_arn": emulator.topic_arn,
+        "poll_interval_seconds": settings.poll_interval_seconds,
+        "validation_timeout_hours": 1,
+        "route53_validation": True,
+        "route53_aliases": True,
+        "aws_conn_id": TENANT_CONN_ID,
+    }
+
+
+def print_tenants(job: Job) -> None:
+    """The tenant job's tenants with their routing endpoint and certificate."""
+    summary = job.summary or {}
+    print(f"{job.label}: {job.dag_id} run {job.run_id}: {job.state.upper()} in {job.duration()}")
+    if not summary.get("tenants"):
+        print("  (no tenant)")
+    for tenant in summary.get("tenants") or []:
+        print(f"  tenant {tenant['id']} ({tenant['name']}), certificate {tenant['certificate_arn']}")
+        for name in tenant["domains"]:
+            print(f"    {name}  CNAME  {tenant['routing_endpoint']}")
+    written = summary.get("dns_records") or []
+    if written:
+        print(f"  Route 53 records the job wrote: {len(written)}")
+        for record in written:
+            print(
+                f"    {record['name']}  {record['type']}  {record.get('value')}  (hosted zone {record['zone_id']})"
+            )
+    print()
 
 
 def print_site_change(job: Job) -> None:
@@ -334,6 +412,8 @@ def result_line(jobs: list[Job], messages: list[dict[str, str]]) -> str:
         summary = job.summary or {}
         certificates = count(len(summary.get("certificates", [])), "certificate")
         distributions = count(len(summary.get("distributions", [])), "distribution")
+        if job.label == "tenant":
+            distributions = count(len(summary.get("tenants", [])), "tenant")
         parts.append(f"{job.label} job {job.state} ({certificates}, {distributions})")
     ok = all(job.state == "success" for job in jobs)
     return (
@@ -344,7 +424,9 @@ def result_line(jobs: list[Job], messages: list[dict[str, str]]) -> str:
 # --- main ------------------------------------------------------------------------------------------
 
 
-def run(settings: Settings, emulator: Emulator, stack: AirflowStack) -> int:
+def run(
+    settings: Settings, emulator: Emulator, stack: AirflowStack, tenants: TenantStack | None = None
+) -> int:
     """Run the jobs on the started stack, print the report; return the exit code."""
     with step(f"wait for Airflow to be healthy on {stack.url}"):
         stack.wait_healthy(say=say)
@@ -392,13 +474,33 @@ def run(settings: Settings, emulator: Emulator, stack: AirflowStack) -> int:
         if update.state != "success":
             explain_failure(api, update, say)
         jobs.append(update)
+
+    # After the distribution jobs: a tenant job, one distribution tenant on a multi-tenant distribution.
+    if tenants is None:
+        say("The tenant job is left out: ministack did not start (see above)")
+    else:
+        tenant_job = Job("tenant", CREATE_DAG)
+        conf = tenant_job_conf(settings, emulator, tenants)
+        with step(f"a tenant job: trigger {CREATE_DAG} with hosting: tenant (CloudFront on ministack)"):
+            tenant_job.run_id = api.trigger(CREATE_DAG, conf)
+            tenant_job.started = time.monotonic()
+            say(f"  run {tenant_job.run_id}, conf {json.dumps(conf)}")
+        with step("follow the tenant job, task by task"):
+            follow(api, [tenant_job], settings.timeout_seconds, stack.processes.check_alive, say)
+        tenant_job.summary = api.summary(CREATE_DAG, tenant_job.run_id)
+        if tenant_job.state != "success":
+            explain_failure(api, tenant_job, say)
+        jobs.append(tenant_job)
+
     fleet = run_fleet(settings, emulator, stack)
     messages = emulator.messages()
 
-    print_report([job for job in jobs if job.dag_id != UPDATE_DAG], messages, emulator.topic_arn)
+    print_report([job for job in jobs if job.label in ("create", "import")], messages, emulator.topic_arn)
     for job in jobs:
         if job.dag_id == UPDATE_DAG:
             print_site_change(job)
+        elif job.label == "tenant":
+            print_tenants(job)
     failed = [job for job in jobs if job.state != "success"]
     for job in failed:
         say(f"FAILED: {job.label} job ({job.dag_id} {job.run_id}) at step {', '.join(job.failed_steps)}")
@@ -424,6 +526,7 @@ def keep_running(settings: Settings, emulator: Emulator, stack: AirflowStack) ->
         f"  Airflow UI and REST API: {stack.url}\n"
         f"  AWS emulator (moto):     {emulator.url}  (state: {emulator.url}/moto-api/)\n"
         f"  source distribution:     {emulator.source_distribution_id}\n"
+        f"  tenants:                 connection {TENANT_CONN_ID} (CloudFront on ministack), if ministack started\n"
         f"  SNS topic:               {emulator.topic_arn}\n"
         f"  logs:                    {settings.home}\n"
         "Press Ctrl-C to stop everything.",
@@ -504,6 +607,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"Airflow home: {settings.home} (a log per process: *.log)")
     emulator: Emulator | None = None
     stack: AirflowStack | None = None
+    tenants: TenantStack | None = None
     code = 1
     try:
         with step("start the AWS emulator (moto in server mode on 127.0.0.1) and seed it"):
@@ -513,6 +617,8 @@ def main(argv: list[str] | None = None) -> int:
             say(f"  moto listens on {emulator.url}")
             say(f"  source distribution {emulator.source_distribution_id}, topic {emulator.topic_arn}")
             say(f"  public Route 53 hosted zone {DEMO_ZONE} ({zone_id})")
+        with step("start ministack (CloudFront SaaS Manager, for the tenant job) beside moto"):
+            tenants = start_tenant_stack(settings.home)
         # The jobs' default topic, so that jobs started from the UI notify too.
         topic = {
             "AIRFLOW_VAR_SSL_NOTIFICATION_TOPIC_ARN": emulator.topic_arn,
@@ -520,6 +626,8 @@ def main(argv: list[str] | None = None) -> int:
             "AIRFLOW__SSL_CERTIFICATES__FLEET_FILE": str(settings.home / FLEET_FILE),
             "AIRFLOW__SSL_CERTIFICATES__FLEET_SCHEDULE": "none",
         }
+        if tenants is not None:
+            topic.update(tenants.connection_env(emulator))
         if settings.engine:
             with step("start the engine of docker-compose.yaml (CeleryExecutor, PostgreSQL, Redis)"):
                 stack = engine_stack(settings.home, emulator.url, topic, api_port=settings.port or 8080)
@@ -531,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
                 where = f"PostgreSQL database {stack.database}" if stack.postgres else "SQLite"
                 say(f"  metadata database: {where}")
                 stack.start(STANDALONE_LOG, "standalone")
-        code = run(settings, emulator, stack)
+        code = run(settings, emulator, stack, tenants)
     except StackFailure as failure:
         print(f"\nDEMO FAILED at step '{failure.step}': {failure.detail}", flush=True)
         if not settings.engine:
@@ -547,6 +655,8 @@ def main(argv: list[str] | None = None) -> int:
             stack.stop(say)
         if emulator:
             emulator.stop()
+        if tenants:
+            tenants.ministack.stop()
         if code == 0 and not settings.keep_home:
             shutil.rmtree(settings.home, ignore_errors=True)
         elif not settings.keep_home:

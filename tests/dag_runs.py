@@ -84,6 +84,7 @@ def without_trigger_checks() -> Iterator[None]:
     from cloudfront_ssl.rules import config
 
     formats = (config.CERTIFICATE_LINES_FORMAT, config.FINITE_NUMBER_FORMAT)
+    formats += tuple(name for name in FormatChecker.checkers if name.startswith(config.PATTERN_FORMAT_PREFIX))
     saved = {name: FormatChecker.checkers.pop(name) for name in formats if name in FormatChecker.checkers}
     register = config.register_trigger_checks
     config.register_trigger_checks = lambda: None  # type: ignore[assignment]

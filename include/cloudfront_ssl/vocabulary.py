@@ -43,6 +43,9 @@ DISABLE_DISTRIBUTIONS = "disable_distributions"
 WAIT_FOR_DISTRIBUTIONS = "wait_for_distributions"
 INVENTORY = "inventory"
 UPDATE_DISTRIBUTION = "update_distribution"
+UPDATE_TENANT = "update_tenant"
+DROP_OLD_DOMAINS = "drop_old_domains"
+REMOVE_CNAME_RECORDS = "remove_cname_records"
 REMOVE_ALIAS_RECORDS = "remove_alias_records"
 DELETE_REPLACED_CERTIFICATE = "delete_replaced_certificate"
 ROTATE_CERTIFICATES = "rotate_certificates"
@@ -67,8 +70,8 @@ DISTRIBUTION_STEPS = (CREATE_DISTRIBUTIONS, UPDATE_DISTRIBUTION)
 """Steps whose XCom lists a job's distributions, one result per item: created (``state`` success, with
 ``id``, ``domain_name``...) or not (``state`` failed, with ``error``). A failed try keeps its results too.
 An update's (``update_distribution``) is the one distribution it changed."""
-TENANT_STEPS = (CREATE_TENANTS,)
-"""Steps whose XCom lists a job's distribution tenants."""
+TENANT_STEPS = (CREATE_TENANTS, UPDATE_TENANT)
+"""Steps whose XCom lists a job's distribution tenants (an update's: the one tenant it changed)."""
 DNS_STEPS = (WRITE_VALIDATION_RECORDS, POINT_ALIASES, POINT_TENANT_NAMES)
 """Steps whose XCom holds the Route 53 records a job wrote (``records``) or found in place: a dict, or
 (``point_aliases``) a list of one such result per distribution."""

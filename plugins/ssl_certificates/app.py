@@ -14,9 +14,10 @@ follows Airflow's auth manager, as Airflow's own API does for DAG runs:
 Certificates come from ACM and CloudFront through :class:`cloudfront_ssl.views.catalog.CertificateCatalog`,
 distributions through :class:`ssl_certificates.distributions.DistributionDirectory` (both cached); jobs
 come from Airflow's database. Settings (Airflow config, section ``ssl_certificates``): ``aws_conn_id``
-(default ``aws_default``: the New job page's distributions), ``aws_conn_ids`` (comma-separated: the
-accounts whose certificates are listed; default the one ``aws_conn_id``) and ``cache_seconds``
-(default 60). A job view reads the job's resources through the job's own ``aws_conn_id``.
+(default ``aws_default``: the New job page's distributions until the user picks another account),
+``aws_conn_ids`` (comma-separated: the accounts whose certificates are listed, and whose distributions
+``api/distributions`` may list; default the one ``aws_conn_id``) and ``cache_seconds`` (default 60).
+A job view reads the job's resources through the job's own ``aws_conn_id``.
 """
 
 from __future__ import annotations
@@ -275,7 +276,7 @@ def docs_asset(name: str) -> Response:
 
 def _account_certificates(conn_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """One account's certificates, each with ``used_by`` (the distributions that serve it, with their
-    CNAME targets), and the account: ``{"conn_id", "id", "error"}``. A failure to read the account is
+    CNAME targets, then the distribution tenants, with their multi-tenant distribution's), and the account: ``{"conn_id", "id", "error"}``. A failure to read the account is
     its ``error``, with no certificates."""
     catalog = certificate_catalog(conn_id)
     try:
@@ -290,9 +291,23 @@ def _account_certificates(conn_id: str) -> tuple[list[dict[str, Any]], dict[str,
         log.warning("Could not list the distributions of connection %s", conn_id, exc_info=True)
         by_id = {}
     for entry in entries:
+        tenants = entry.get("tenants") or []
+        tenant_ids = {tenant["id"] for tenant in tenants}
         entry["used_by"] = [
-            {"id": dist_id, "domain_name": (by_id.get(dist_id) or {}).get("domain_name")}
+            {
+                "kind": "distribution",
+                "id": dist_id,
+                "domain_name": (by_id.get(dist_id) or {}).get("domain_name"),
+            }
             for dist_id in entry.get("in_use_by") or []
+            if dist_id not in tenant_ids
+        ] + [
+            {
+                "kind": "tenant",
+                **tenant,
+                "domain_name": (by_id.get(tenant["distribution_id"]) or {}).get("domain_name"),
+            }
+            for tenant in tenants
         ]
     return entries, account
 
@@ -408,15 +423,36 @@ def _plan(conf: dict[str, Any], session: Any) -> dict[str, Any]:
 
 
 def _is_update(conf: dict[str, Any]) -> bool:
-    """An ``ssl_update_site`` conf (it names the distribution it changes) rather than a create job's."""
-    return "distribution_id" in conf
+    """An ``ssl_update_site`` conf (it names the distribution or tenant it changes) rather than a create job's."""
+    return "distribution_id" in conf or "tenant_id" in conf
 
 
-def _distributions(q: str | None) -> list[dict[str, Any]]:
+def _distributions(
+    q: str | None, conn_id: str | None = None, multi_tenant: bool | None = None
+) -> list[dict[str, Any]]:
     from ssl_certificates.distributions import matches
 
-    found = _read_aws("the CloudFront distributions", lambda: distribution_directory().distributions())
-    return [entry for entry in found if matches(entry, q or "")]
+    found = _read_aws("the CloudFront distributions", lambda: distribution_directory(conn_id).distributions())
+    return [
+        entry
+        for entry in found
+        if matches(entry, q or "") and (multi_tenant is None or entry["multi_tenant"] == multi_tenant)
+    ]
+
+
+def _known_connection(conn_id: str | None) -> str:
+    """``conn_id`` when the page may read it (``[ssl_certificates] aws_conn_ids`` or ``aws_conn_id``);
+    the default connection when none is given; 422 naming the field otherwise."""
+    if not conn_id:
+        return default_connection()
+    known = list(dict.fromkeys([*listed_connections(), default_connection()]))
+    if conn_id not in known:
+        raise HTTPException(
+            status_code=422,
+            detail=f"aws_conn_id: {conn_id} is not an account this page reads; the configured ones "
+            f"([ssl_certificates] aws_conn_ids, aws_conn_id) are {', '.join(known)}",
+        )
+    return conn_id
 
 
 # --- JSON API -------------------------------------------------------------------------------------
@@ -448,10 +484,23 @@ def api_distributions(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = DISTRIBUTIONS_PAGE,
     offset: Annotated[int, Query(ge=0)] = 0,
+    aws_conn_id: Annotated[
+        str | None,
+        Query(
+            description="The account's connection: one of [ssl_certificates] aws_conn_ids (default aws_conn_id)"
+        ),
+    ] = None,
+    multi_tenant: Annotated[
+        bool | None,
+        Query(
+            description="true: only multi-tenant distributions (tenants' templates); false: only the others"
+        ),
+    ] = None,
 ) -> dict[str, Any]:
-    """The account's CloudFront distributions (the sources a new job can copy), by domain name, a page
-    at a time: ``id``, ``domain_name``, ``aliases``, ``comment``, ``status``, ``enabled``."""
-    found = _distributions(q)
+    """An account's CloudFront distributions (the sources a new job can copy, the multi-tenant ones its
+    tenants can use), by domain name, a page at a time: ``id``, ``domain_name``, ``aliases``,
+    ``comment``, ``status``, ``enabled``, ``multi_tenant``. 422 for a connection not configured."""
+    found = _distributions(q, _known_connection(aws_conn_id), multi_tenant)
     return {"distributions": found[offset : offset + limit], "total_entries": len(found)}
 
 
@@ -619,12 +668,21 @@ def api_job_records(
 ) -> Response:
     """The job's DNS records for a DNS administrator: validation records and CNAME targets, as CSV,
     zone-file lines or JSON. ``route53_zone`` names the hosted zone of a record Route 53 holds
-    already (nothing to add); zone-file lines show those commented out."""
-    from cloudfront_ssl.rules.messages import dns_records, records_csv, zone_file_lines
+    already (nothing to add); zone-file lines show those commented out. A name Route 53 holds as alias
+    records is typed ``A (alias)`` / ``AAAA (alias)`` (a comment in a zone file, which cannot hold one)."""
+    from cloudfront_ssl.rules.messages import as_held, dns_records, records_csv, zone_file_lines
 
     job = _job(session, access, dag_id, run_id)
     summary = job["summary"]
-    rows = dns_records(summary.get("certificates"), summary.get("distributions"), job.get("route53_zones"))
+    rows = as_held(
+        dns_records(
+            summary.get("certificates"),
+            summary.get("distributions"),
+            job.get("route53_zones"),
+            summary.get("tenants"),
+        ),
+        summary.get("dns_records"),
+    )
     if format == "json":
         return JSONResponse({"records": rows})
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
@@ -672,6 +730,7 @@ def certificates_page(
             statuses=ACM_STATUSES,
             error=error,
             may_start=access.may_trigger(),
+            show_account=len(listed_connections()) > 1,
             root=page_root(request),
         )
     )
@@ -721,7 +780,9 @@ def new_job_page(request: Request, access: AccessDep, distribution_id: str = "")
         return HTMLResponse(
             update_site_page(found[0], may_start=access.may_trigger(UPDATE_DAG_ID), root=page_root(request))
         )
-    return HTMLResponse(render(may_start=access.may_trigger(), root=page_root(request)))
+    return HTMLResponse(
+        render(may_start=access.may_trigger(), connections=listed_connections(), root=page_root(request))
+    )
 
 
 @app.get("/jobs/{dag_id}/{run_id:path}", response_class=HTMLResponse)

@@ -14,8 +14,11 @@ from typing import Any
 
 def distribution_entry(summary: dict[str, Any]) -> dict[str, Any]:
     """One distribution as the API shows it: ``id``, ``domain_name``, ``aliases``, ``comment``,
-    ``status``, ``enabled`` and ``certificate_arn`` (the ACM certificate it serves, if any)."""
+    ``status``, ``enabled``, ``certificate_arn`` (the ACM certificate it serves, if any) and
+    ``multi_tenant`` (a multi-tenant distribution: a template of distribution tenants, not a source to
+    copy)."""
     from cloudfront_ssl.aws.cloudfront import summary_aliases
+    from cloudfront_ssl.aws.tenants import is_multi_tenant
 
     return {
         "id": summary["Id"],
@@ -25,6 +28,7 @@ def distribution_entry(summary: dict[str, Any]) -> dict[str, Any]:
         "status": summary.get("Status"),
         "enabled": summary.get("Enabled"),
         "certificate_arn": (summary.get("ViewerCertificate") or {}).get("ACMCertificateArn"),
+        "multi_tenant": is_multi_tenant(summary),
     }
 
 

@@ -359,6 +359,7 @@ def test_a_newcomer_follows_a_job_to_its_end_reads_its_records_and_every_page_fi
                 ".filter(function (e) { return e.name.indexOf('/api/jobs/') >= 0; }).length"
             )
 
+        time.sleep(2)  # a request sent just before the job's end was seen may still be on its way
         calls = api_calls()
         time.sleep(7)
         assert api_calls() == calls
@@ -425,9 +426,20 @@ def test_a_newcomer_follows_a_job_to_its_end_reads_its_records_and_every_page_fi
         for badge in badges:
             assert badge.rect["x"] + badge.rect["width"] <= driver.execute_script("return window.innerWidth")
         driver.save_screenshot(str(OUTPUT / "certificates-390.png"))
+        # A failed job with more names than the list shows and a long refusal: the tallest row there is.
+        failed, _ = run_dag_cli(
+            "ssl_create_certificates",
+            {
+                "certificates": [f"customer-{n}.a-rather-long-domain-name.example.com" for n in range(5)],
+                "source_distribution_id": "EDOESNOTEXIST1",
+            },
+        )
+        assert failed.state == "failed"
         driver.get(f"{url}/ssl-certificates/jobs")
         failed_rows = driver.find_elements(By.CSS_SELECTOR, "#jobs tr[data-state=failed]")
-        assert all(row.rect["height"] < 300 for row in failed_rows)
+        assert failed_rows
+        assert all(row.rect["height"] < 300 for row in failed_rows), [row.rect["height"] for row in failed_rows]
+        driver.save_screenshot(str(OUTPUT / "jobs-390.png"))
 
         # 6. On a phone, the plan's verdict and its problems stay next to Start while typing.
         driver.get(f"{url}/ssl-certificates/new")

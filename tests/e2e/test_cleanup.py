@@ -143,7 +143,11 @@ def test_the_clean_up_defers_while_cloudfront_deploys_then_deletes(airflow_db, a
     assert again["distributions"] == [] and again["certificates"] == []
 
 
-def test_cleanup_on_failure_leaves_nothing_behind(airflow_db, aws, monkeypatch):
+def test_cleanup_on_failure_leaves_nothing_behind(airflow_db, aws, monkeypatch, capfd, caplog):
+    """A real failing run: its cleanup_on_failure step disables the distribution the job made, waits
+    deferred (holding no worker) while CloudFront deploys that, then deletes it and the certificates."""
+    from moto.moto_api import state_manager
+
     from cloudfront_ssl.aws import cloudfront
 
     before = _state(aws)
@@ -156,20 +160,35 @@ def test_cleanup_on_failure_leaves_nothing_behind(airflow_db, aws, monkeypatch):
 
     monkeypatch.setattr(cloudfront, "create_job_distribution", second_fails)
     dag = load_dag("ssl_create_certificates")  # the job DAG as shipped, with its cleanup_on_failure step
+    dag.get_task("cleanup_on_failure").waiter_delay = 1
+    capfd.readouterr()
     with without_retries(dag):
-        result = run_dag(
-            dag,
-            {
-                "certificates": ["first.example.com", "second.example.com"],
-                "source_distribution_id": aws.source_distribution_id,
-                "notification_topic_arn": aws.topic_arn,
-                "poll_interval_seconds": 1,
-                "cleanup_on_failure": True,
-            },
-        )
+        # Several status reads per change before CloudFront (moto) reports it "Deployed".
+        state_manager.set_transition("cloudfront::distribution", {"progression": "manual", "times": 6})
+        try:
+            result = run_dag(
+                dag,
+                {
+                    "certificates": ["first.example.com", "second.example.com"],
+                    "source_distribution_id": aws.source_distribution_id,
+                    "notification_topic_arn": aws.topic_arn,
+                    "poll_interval_seconds": 1,
+                    "cleanup_on_failure": True,
+                },
+            )
+        finally:
+            state_manager.unset_transition("cloudfront::distribution")
+    output = capfd.readouterr()
+    logged = output.out + output.err + caplog.text
     assert result.state == "failed"
     assert result.task_states["create_distributions"] == ["failed"]  # the first made, the second not
-    assert result.task_states["cleanup_on_failure"] == ["success"]
+    assert result.task_states["cleanup_on_failure"] == ["success"], logged[-6000:]
+    # The step gave its worker up while CloudFront deployed the disabled distribution.
+    assert "Pausing task as DEFERRED" in logged and "new_state=deferred" in logged
+    assert "Distribution status: InProgress" in logged
+    removed = result.xcom("cleanup_on_failure")
+    assert [d["action"] for d in removed["distributions"]] == ["deleted"]
+    assert {c["action"] for c in removed["certificates"]} == {"deleted"}
     assert _state(aws) == before
 
 

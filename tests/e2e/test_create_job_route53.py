@@ -10,6 +10,7 @@ records that nothing else needs.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import pytest
@@ -179,6 +180,17 @@ def test_names_in_no_zone_stay_with_their_owners_and_aaaa_needs_ipv6(dag, aws, r
         f"www.example.com.\t300\tIN\tCNAME\t{domain['www.example.com']}." in h for h in held
     )
     assert records_csv(rows).splitlines()[0] == "kind,name,type,value,for,route53_zone"
+    # The exports (CSV, zone file) type what Route 53 holds: www.example.com is an A/AAAA alias there.
+    from cloudfront_ssl.rules.messages import as_held
+
+    exported = as_held(rows, job["summary"]["dns_records"])
+    www = sorted((row["type"], row["value"]) for row in exported if row["name"] == "www.example.com")
+    assert www and all(value == domain["www.example.com"] for _, value in www)
+    assert {kind for kind, _ in www} <= {"A (alias)", "AAAA (alias)"} and ("A (alias)", www[0][1]) in www
+    exported_zone = zone_file_lines(exported)
+    assert not [line for line in exported_zone.splitlines() if re.search(r"(^|: )www\.example\.com\.\t", line)]
+    assert "nothing to add: www.example.com. is an A alias record to" in exported_zone
+    assert "a BIND zone file cannot express an alias record" in exported_zone
 
 
 def test_a_record_pointing_elsewhere_is_refused_then_replaced_with_overwrite(dag, aws, r53):

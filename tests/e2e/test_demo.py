@@ -51,7 +51,8 @@ def test_demo_exits_0_with_both_jobs_done(demo_run):
     assert re.search(
         r"^DEMO OK: create job success \(1 certificate, 1 distribution\), "
         r"import job success \(1 certificate, 1 distribution\), "
-        r"update job success \(1 certificate, 1 distribution\), \d+ SNS messages$",
+        r"update job success \(1 certificate, 1 distribution\), "
+        r"tenant job success \(1 certificate, 1 tenant\), \d+ SNS messages$",
         result.stdout,
         re.MULTILINE,
     ), output[-6000:]
@@ -106,6 +107,8 @@ def test_demo_prints_what_the_owner_needs(demo_run):
     assert "names before: demo.example.com, www.demo.example.com" in out
     assert "names after:  demo.example.com, m.demo.example.com" in out
     assert "replaced certificate deleted" in out
+    # The tenant job after the distribution jobs: one tenant on ministack, its names pointed by CNAME.
+    assert re.search(r"^\s+tenant\.demo\.example\.com  CNAME  \S+\.cloudfront\.net$", out, re.MULTILINE)
     assert "PRIVATE KEY" not in out
 
 

@@ -272,6 +272,26 @@ def test_tenant_sites_are_found_through_the_tenant_listing(tenant_aws, airflow_d
     entry = plan_fleet(moved, account, remove=False)[0]
     assert entry.action == "change" and not entry.apply and "left to a person" in entry.reasons[0]
 
+    # Both tenants' names changed in the file: the planned update jobs (tenant_id) change them, and
+    # mark the tenants anew, so the next plan keeps both (no drift from stale marks).
+    renamed = read_fleet_text(
+        text.replace("[t1.fleet.example, www.t1.fleet.example]", "[t1.fleet.example, shop.t1.fleet.example]")
+        .replace("names: t2.fleet.example\n", "names: t2.fleet.example, www.t2.fleet.example\n")
+    )
+    plan = plan_fleet(renamed, account, remove=False)
+    assert [(entry.action, entry.apply, entry.drift) for entry in plan] == [("change", True, False)] * 2
+    update = load_dag("ssl_update_site")
+    for entry in plan:
+        assert entry.job["conf"]["tenant_id"] == account[entry.site].resource_id
+        result = run_dag(update, {"distribution_id": None, **entry.job["conf"]})
+        assert result.state == "success", result.task_states
+    account = read_account_sites(TENANT_CONN_ID, renamed)
+    assert sorted(account["tenant-acm"].names) == ["shop.t1.fleet.example", "t1.fleet.example"]
+    assert sorted(account["tenant-managed"].names) == ["t2.fleet.example", "www.t2.fleet.example"]
+    assert not account["tenant-acm"].names_changed and account["tenant-acm"].site_certificate
+    assert not account["tenant-managed"].names_changed
+    assert [entry.action for entry in plan_fleet(renamed, account, remove=False)] == ["keep", "keep"]
+
 
 def test_the_fleet_file_is_read_from_a_path_or_s3(aws, tmp_path):
     import boto3

@@ -122,3 +122,29 @@ def test_cloudfront_clients_of_a_process_share_one_pace(aws, proxy, paced):
     in_threads(list_distributions)
     assert proxy.operations(service="cloudfront") == {"ListDistributions": 18}
     assert_paced(proxy.times(service="cloudfront"), 18)
+
+
+def test_tagging_secrets_manager_and_sts_clients_are_paced(aws, proxy, paced):
+    """The Resource Groups Tagging API, Secrets Manager and STS clients the package makes keep to their
+    services' paces too (``tagging_calls_per_second``, ``secretsmanager_calls_per_second``,
+    ``sts_calls_per_second``)."""
+    from cloudfront_ssl.aws import acm, connections, secrets
+
+    secret = f"paced-{uuid.uuid4().hex[:8]}"
+    secrets.secretsmanager_client(paced, secret).create_secret(Name=secret, SecretString="{}")
+    proxy.clear()
+
+    def read_all() -> None:
+        tagging = acm.tagging_hook(paced).conn
+        reader = secrets.secretsmanager_client(paced, secret)
+        for _ in range(4):
+            tagging.get_resources(ResourceTypeFilters=["acm:certificate"])
+            reader.get_secret_value(SecretId=secret)
+            assert connections.account_number(paced) == "123456789012"
+
+    in_threads(read_all)
+    assert proxy.operations(service="resourcegroupstaggingapi") == {"GetResources": 12}
+    assert proxy.operations(service="secretsmanager") == {"GetSecretValue": 12}
+    assert proxy.operations(service="sts") == {"GetCallerIdentity": 12}
+    for service in ("resourcegroupstaggingapi", "secretsmanager", "sts"):
+        assert_paced(proxy.times(service=service), 12)

@@ -258,7 +258,7 @@ def test_job_status_through_a_failed_and_a_successful_run(client, auth, aws, mon
     assert listed["certificates"][0]["in_use_by"] == [distribution["id"]]
     # "Used by" names the distribution by its CNAME target.
     assert listed["certificates"][0]["used_by"] == [
-        {"id": distribution["id"], "domain_name": distribution["domain_name"]}
+        {"kind": "distribution", "id": distribution["id"], "domain_name": distribution["domain_name"]}
     ]
 
     job = client.get(f"{API}/jobs/ssl_create_certificates/{bad.run_id}", headers=auth).json()

@@ -225,8 +225,10 @@ def test_managed_certificate_pending_then_issued_waits_for_it(dag, tenant_aws, p
     result = run_dag(dag, conf)
 
     assert result.state == "success", result.task_states
+    # One read on the worker before deferring, then the trigger's polls: pending, pending, issued.
     assert proxied.count("GetManagedCertificateDetails") == 4
-    assert proxied.count("VerifyDnsConfiguration") == 4  # CloudFront asked to check the DNS at every poll
+    # CloudFront asked to check the DNS at every poll while the certificate was pending, not once it was issued.
+    assert proxied.count("VerifyDnsConfiguration") == 2
     (tenant,) = result.xcom("summary")["tenants"]
     assert tenant["certificate_arn"]
 
@@ -263,3 +265,45 @@ def test_managed_certificate_that_is_never_issued_fails_the_wait(
     assert expected in failure
     if status == "pending-validation":
         assert "app.customer.example invalid-configuration (no CNAME)" in failure
+
+
+def test_a_failed_tenant_job_with_cleanup_on_failure_removes_its_tenant_waiting_deferred(
+    dag, tenant_aws, proxied, capfd, caplog
+):
+    """A managed certificate that CloudFront never issues fails the job; its cleanup_on_failure step
+    disables the tenant, gives its worker up while CloudFront deploys that, then deletes the tenant."""
+    proxied.rewrite(
+        "GetManagedCertificateDetails", ISSUED, b"<CertificateStatus>failed</CertificateStatus>"
+    )
+    template = tenant_aws.template()
+    before = {tenant["Id"] for tenant in tenant_aws.tenants()}
+    conf = tenant_aws.conf(
+        template,
+        ["cleaned.customer.example"],
+        certificate_source="managed",
+        aws_conn_id="aws_tenants_proxied",
+        cleanup_on_failure=True,
+    )
+    dag.get_task("cleanup_on_failure").waiter_delay = 1
+    made_before = proxied.count("CreateDistributionTenant")
+    capfd.readouterr()
+    # The disabling deploys for a few polls.
+    proxied.rewrite(
+        "GetDistributionTenant",
+        b"<Enabled>false</Enabled>",
+        b"<Enabled>false</Enabled><Status>InProgress</Status>",
+        3,
+    )
+
+    result = run_dag(dag, conf)
+
+    output = capfd.readouterr()
+    logged = output.out + output.err + caplog.text
+    assert result.state == "failed"
+    assert proxied.count("CreateDistributionTenant") == made_before + 1  # the job made its tenant
+    assert result.task_states["cleanup_on_failure"] == ["success"], logged[-6000:]
+    assert "tenant(s) deploying" in logged and "Pausing task as DEFERRED" in logged
+    removed = result.xcom("cleanup_on_failure")
+    assert [tenant["action"] for tenant in removed["tenants"]] == ["deleted"]
+    assert {tenant["Id"] for tenant in tenant_aws.tenants()} == before
+    assert proxied.count("DeleteDistributionTenant") == 1

@@ -111,7 +111,7 @@ def _runs(server, dag_id: str) -> dict[str, dict[str, Any]]:
     """The DAG's runs by run id, through ``GET /api/v2/dags/{dag_id}/dagRuns``."""
     url, auth = server
     response = requests.get(
-        f"{url}/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100}, headers=auth, timeout=30
+        f"{url}/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100}, headers=auth, timeout=120
     )
     assert response.status_code == 200, response.text
     return {run["dag_run_id"]: run for run in response.json()["dag_runs"]}
@@ -256,6 +256,53 @@ def test_every_refused_line_is_in_one_answer(server):
     detail = response.json()["detail"]
     assert "certificates[1] (line 2): 'a_b.example.com'" in detail
     assert "certificates[3] (line 4): a.example.com is already in certificates[0] (line 1)" in detail
+
+
+PATTERN_REFUSALS = {
+    # (DAG, field, value, words the refusal must hold)
+    "create-source-distribution-id": (
+        CREATE,
+        "source_distribution_id",
+        "not an id",
+        "'not an id' is not a CloudFront distribution id: 8 to 20 capital letters and digits",
+    ),
+    "create-notification-topic-arn": (
+        CREATE,
+        "notification_topic_arn",
+        "my-topic",
+        "'my-topic' is not an SNS topic ARN, such as arn:aws:sns:us-east-1:123456789012:ssl-owners",
+    ),
+    "import-source-distribution-id": (
+        IMPORT,
+        "source_distribution_id",
+        "e2abcdef123",
+        "'e2abcdef123' is not a CloudFront distribution id",
+    ),
+    "import-notification-topic-arn": (
+        IMPORT,
+        "notification_topic_arn",
+        "arn:aws:sqs:us-east-1:123456789012:queue",
+        "is not an SNS topic ARN",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "field", "value", "words"), PATTERN_REFUSALS.values(), ids=PATTERN_REFUSALS.keys()
+)
+def test_a_value_that_breaks_a_pattern_is_refused_in_words(server, dag_id, field, value, words):
+    """Airflow's trigger endpoint answers 400 saying what the field takes, not the regular expression."""
+    conf = {**(_VALID_CREATE if dag_id == CREATE else _valid_import()), field: value}
+    before = _runs(server, dag_id)
+
+    response = _trigger(server, dag_id, conf)
+
+    assert response.status_code == 400, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith(f"Invalid input for param {field}: "), detail
+    assert words in detail and "leave it empty for none" in detail, detail
+    assert not [mark for mark in (*REGULAR_EXPRESSION_MARKS, "[A-Z0-9]", "\\d") if mark in detail], detail
+    assert _runs(server, dag_id) == before
 
 
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
@@ -545,7 +592,7 @@ def test_the_create_form_refuses_a_bad_name_before_a_run_exists(server, browser)
 
 
 UPDATE_SECTIONS = {
-    "Site": ["Distribution id", "Names (one per line)", "Aggregate under wildcards"],
+    "Site": ["Distribution id", "Tenant id", "Names (one per line)", "Aggregate under wildcards"],
     "Certificate": ["Certificate ARN", "Delete the replaced certificate"],
 }
 

@@ -116,6 +116,7 @@ class Hook:
 def fake(monkeypatch):
     aws = FakeAws(certificates=200, distributions=50)
     monkeypatch.setattr(catalog.acm, "acm_hook", lambda conn_id: Hook(aws))
+    monkeypatch.setattr(catalog.connections, "account_number", lambda conn_id: Hook.account_id)
     monkeypatch.setattr(catalog.acm, "tagging_hook", lambda conn_id: Hook(aws))
     monkeypatch.setattr(catalog.cloudfront, "cloudfront_hook", lambda conn_id: Hook(aws))
     return aws
@@ -197,3 +198,63 @@ def test_a_deleted_certificate_is_forgotten(fake):
     now[0] = 1
     assert "arn:1" not in {e["arn"] for e in cached.certificates()}
     assert "arn:1" not in cached._details
+
+
+def test_tenants_are_read_in_one_listing_and_only_with_a_multi_tenant_distribution(fake):
+    """A tenant needs a multi-tenant distribution: without one, the tenant listing is never asked."""
+    tenant_pages = [
+        {
+            "DistributionTenantList": [
+                {
+                    "Id": f"dt_{n}",
+                    "Name": f"t{n}.example.net",
+                    "DistributionId": "EMT",
+                    "Domains": [{"Domain": f"t{n}.example.net"}],
+                    "Customizations": {"Certificate": {"Arn": f"arn:{n}"}},
+                }
+                for n in range(start, start + 100)
+            ]
+        }
+        for start in (100, 200)  # 200 tenants; the first 100 serve arn:100 .. arn:199
+    ]
+
+    def list_distribution_tenants(**kwargs):
+        for page in tenant_pages:
+            fake.calls["list_distribution_tenants"] += 1
+            yield page
+
+    paginator = fake.get_paginator
+
+    def get_paginator(name):
+        if name != "list_distribution_tenants":
+            return paginator(name)
+        return type("Paginator", (), {"paginate": staticmethod(list_distribution_tenants)})()
+
+    fake.get_paginator = get_paginator
+    entries = {e["arn"]: e for e in CertificateCatalog("aws_default").certificates()}
+    assert entries["arn:120"]["in_use_by"] == [] and entries["arn:120"]["tenants"] == []
+    assert fake.calls["list_distribution_tenants"] == 0
+
+    fake.distributions.append({"Id": "EMT", "ConnectionMode": "tenant-only", "ViewerCertificate": {}})
+    fake.calls.clear()
+    entries = {e["arn"]: e for e in CertificateCatalog("aws_default").certificates()}
+    assert entries["arn:120"]["in_use_by"] == ["dt_120"]
+    assert entries["arn:120"]["tenants"] == [
+        {
+            "id": "dt_120",
+            "name": "t120.example.net",
+            "distribution_id": "EMT",
+            "domains": ["t120.example.net"],
+        }
+    ]
+    assert entries["arn:7"]["in_use_by"] == ["E7"] and entries["arn:7"]["tenants"] == []
+    # Every tenant page once for all 200 certificates: never a call per certificate or per tenant.
+    assert fake.calls["list_distribution_tenants"] == 2
+    assert set(fake.calls) == {
+        "list_certificates",
+        "list_distributions",
+        "get_resources",
+        "describe_certificate",
+        "list_distribution_tenants",
+    }
+    assert [e["arn"] for e in filter_certificates(entries.values(), cname="t150.example.net")] == ["arn:150"]

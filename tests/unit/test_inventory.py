@@ -117,3 +117,62 @@ def test_conf():
         parse_config(InventoryConfig, {"stuck_validation_hours": 0})
     with pytest.raises(ConfigError, match="notification_topic_arn"):
         parse_config(InventoryConfig, {"notification_topic_arn": "not-an-arn"})
+
+
+def test_a_tenant_is_a_user_of_its_certificate_beside_distributions():
+    described = {
+        "CertificateArn": "arn:t",
+        "DomainName": "t.example.com",
+        "Status": "ISSUED",
+        "Type": "AMAZON_ISSUED",
+        "ManagedBy": "CLOUDFRONT",
+        "InUseBy": [
+            "arn:aws:cloudfront::123456789012:distribution/E1",
+            "arn:aws:cloudfront::123456789012:distribution-tenant/dt_1",
+        ],
+    }
+    tenant = {"id": "dt_1", "name": "t.example.com", "distribution_id": "EMT", "domains": ["t.example.com"]}
+    result = report_entry(described, {}, ["E1"], [{**tenant, "certificate_arn": "arn:t", "enabled": True}])
+    assert result["in_use_by"] == ["E1", "dt_1"]
+    assert result["tenants"] == [tenant]
+    assert result["other_users"] == [] and result["managed_by"] == "CLOUDFRONT"
+    assert kinds({**entry(), **result, "in_use_by": ["dt_1"]}) == []  # used by a tenant: not unused
+
+
+def managed(status, *, created_hours_ago=1.0, not_after=None, in_acm=False):
+    return {
+        "tenant": {
+            "id": "dt_9",
+            "name": "m.example.com",
+            "distribution_id": "EMT",
+            "domains": ["m.example.com"],
+        },
+        "status": status,
+        "certificate_arn": "arn:m" if status == "issued" else None,
+        "not_after": not_after,
+        "in_acm": in_acm,
+        "tenant_created_at": (NOW - timedelta(hours=created_hours_ago)).isoformat(),
+    }
+
+
+@pytest.mark.parametrize(
+    ("certificate", "expected"),
+    [
+        (managed("issued"), []),
+        (managed("pending-validation"), []),
+        (managed("pending-validation", created_hours_ago=72), ["stuck_validation"]),
+        (managed("failed"), ["managed_failed"]),
+        (managed("validation-timed-out"), ["managed_failed"]),
+        (managed("issued", not_after=(NOW + timedelta(days=5)).isoformat()), ["renewal_failed"]),
+        (managed("issued", not_after=(NOW + timedelta(days=90)).isoformat()), []),
+        # In ACM's list too: ACM's entry carries its alerts, not this one.
+        (managed("failed", in_acm=True), []),
+    ],
+)
+def test_certificates_cloudfront_manages_for_tenants(certificate, expected):
+    alerts = find_alerts(
+        [], now=NOW, expiry_warning_days=30, stuck_validation_hours=48, managed=[certificate]
+    )
+    assert [alert["kind"] for alert in alerts] == expected
+    for alert in alerts:
+        assert alert["names"] == ["m.example.com"] and "tenant m.example.com (dt_9)" in alert["detail"]

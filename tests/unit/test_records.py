@@ -66,3 +66,39 @@ def test_csv_and_zone_lines_read_back():
     assert zone[1].split("\t")[:5] == ["_x.example.com.", "300", "IN", "CNAME", "_y.acm-validations.aws."]
     assert zone[3].split("\t")[:5] == ["example.com.", "300", "IN", "CNAME", "d111.cloudfront.net."]
     assert len(zone) == 5
+
+
+def test_exports_type_alias_records_as_route_53_holds_them():
+    from cloudfront_ssl.rules.messages import as_held
+
+    rows = dns_records(CERTIFICATES, DISTRIBUTIONS, {"www.example.com": "Z1"})
+    written = [
+        {
+            "zone_id": "Z1",
+            "name": "www.example.com",
+            "type": t,
+            "alias_target": {"dns_name": "d111.cloudfront.net"},
+        }
+        for t in ("AAAA", "A")
+    ]
+    held = as_held(rows, written)
+    www = [row for row in held if row["name"] == "www.example.com"]
+    assert [(row["type"], row["value"], row["route53_zone"]) for row in www] == [
+        ("A (alias)", "d111.cloudfront.net", "Z1"),
+        ("AAAA (alias)", "d111.cloudfront.net", "Z1"),
+    ]
+    # The rest (the apex, not in Route 53; the validation records) as before.
+    assert [row for row in held if row["name"] != "www.example.com"] == [
+        row for row in rows if row["name"] != "www.example.com"
+    ]
+    parsed = list(csv.DictReader(io.StringIO(records_csv(held))))
+    assert {row["type"] for row in parsed if row["name"] == "www.example.com"} == {
+        "A (alias)",
+        "AAAA (alias)",
+    }
+    zone = zone_file_lines(held).splitlines()
+    assert not any("www.example.com" in line for line in zone if not line.startswith(";"))
+    alias_lines = [line for line in zone if "www.example.com." in line]
+    assert len(alias_lines) == 2 and all("cannot express an alias record" in line for line in alias_lines)
+    assert "is an A alias record to d111.cloudfront.net." in alias_lines[0]
+    assert "example.com.\t300\tIN\tCNAME\td111.cloudfront.net." in "\n".join(zone)  # the apex: still to add

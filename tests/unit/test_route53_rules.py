@@ -145,16 +145,26 @@ def test_a_zone_is_read_whole_only_when_its_pages_are_fewer_than_the_names_wante
 
 
 def test_route53_and_acm_are_paced_at_the_rates_aws_publishes_by_default():
+    import botocore.session
+
     from cloudfront_ssl.aws.pacing import PACED_SERVICES
 
-    assert {service: pace.default for service, pace in PACED_SERVICES.items() if service != "sns"} == {
+    assert {service: pace.default for service, pace in PACED_SERVICES.items()} == {
         "acm": 5.0,
         "cloudfront": 5.0,
         "route53": 5.0,
+        "sns": 10.0,
         "resourcegroupstaggingapi": 5.0,
+        "secretsmanager": 20.0,
+        "sts": 5.0,
     }
     assert PACED_SERVICES["route53"].send_event == "before-send.route-53"
     assert PACED_SERVICES["acm"].setting == "acm_calls_per_second"
+    assert PACED_SERVICES["resourcegroupstaggingapi"].setting == "tagging_calls_per_second"
+    # Each limiter listens to the event botocore really emits for its service.
+    session = botocore.session.get_session()
+    for service, pace in PACED_SERVICES.items():
+        assert session.get_service_model(service).service_id.hyphenize() == pace.event_service
 
 
 def test_the_route53_conf_keys_in_the_config_model():

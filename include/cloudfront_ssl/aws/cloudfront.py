@@ -81,10 +81,13 @@ def distribution_certificate(summary: dict[str, Any]) -> str | None:
     return (summary.get("ViewerCertificate") or {}).get("ACMCertificateArn")
 
 
-def certificate_users(client: Any) -> dict[str, list[str]]:
-    """``{certificate ARN: [distribution ids]}`` for every distribution of the account (paginated)."""
+def certificate_users(client: Any, summaries: list[dict[str, Any]] | None = None) -> dict[str, list[str]]:
+    """``{certificate ARN: [distribution ids]}`` for every distribution of the account (paginated).
+
+    ``summaries``: the account's distribution summaries when the caller has listed them already.
+    """
     users: dict[str, list[str]] = {}
-    for summary in list_distributions(client):
+    for summary in list_distributions(client) if summaries is None else summaries:
         arn = distribution_certificate(summary)
         if arn:
             users.setdefault(arn, []).append(summary["Id"])

@@ -23,3 +23,13 @@ def require_connection(conn_id: str, field: str = "aws_conn_id") -> None:
             f"{field}: Airflow has no connection {quote_input(conn_id)} (Admin > Connections); "
             "the job would otherwise run with the worker's own AWS identity"
         ) from None
+
+
+def account_number(aws_conn_id: str) -> str:
+    """The 12-digit AWS account a connection reaches (STS ``GetCallerIdentity``, paced).
+
+    Raises when the connection's credentials do not work.
+    """
+    from cloudfront_ssl.aws.pacing import GLOBAL_REGION, StsHook
+
+    return str(StsHook(aws_conn_id=aws_conn_id, region_name=GLOBAL_REGION).get_account_number())

@@ -9,7 +9,8 @@ included). Each service has its own setting in ``[ssl_certificates]`` (see :data
 own limiters, so a fleet of N processes can together reach N times a cap.
 
 The clients come from one hook class per service (:class:`AcmHook`, :class:`CloudFrontHook`,
-:class:`Route53Hook`, :class:`SnsHook`, :class:`TaggingHook`): the Amazon provider's hooks, whose ``get_session`` registers
+:class:`Route53Hook`, :class:`SnsHook`, :class:`TaggingHook`, :class:`SecretsManagerHook`,
+:class:`StsHook`): the Amazon provider's hooks, whose ``get_session`` registers
 the limiters through botocore's own event system (``before-send.<service>``) on the session the
 clients are made from. The provider's credential handling and retries are untouched, and no call
 site can forget the pace.
@@ -26,7 +27,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from airflow.providers.amazon.aws.hooks.secrets_manager import (
+    SecretsManagerHook as ProviderSecretsManagerHook,
+)
 from airflow.providers.amazon.aws.hooks.sns import SnsHook as ProviderSnsHook
+from airflow.providers.amazon.aws.hooks.sts import StsHook as ProviderStsHook
 
 CONFIG_SECTION = "ssl_certificates"
 GLOBAL_REGION = "us-east-1"
@@ -66,11 +71,19 @@ PACED_SERVICES: dict[str, ServicePace] = {
     # SNS's API quotas are tens to thousands a second per account (Publish the highest); a job sends
     # a handful of messages, so 10 keeps a burst of failing jobs from reaching any of them.
     "sns": ServicePace("sns", "sns", "sns_calls_per_second", 10.0),
-    # The Resource Groups Tagging API publishes no rate for GetResources; the reads that use it (the
-    # fleet's sites, the page's job tags, the rotation's secrets) are a few pages at a time.
+    # Resource Groups Tagging API: GetResources is throttled at a few calls a second per account and
+    # region; the package pages through it 100 certificates at a time, so 5 stays clear of that.
     "resourcegroupstaggingapi": ServicePace(
         "resourcegroupstaggingapi", "resource-groups-tagging-api", "tagging_calls_per_second", 5.0
     ),
+    # Secrets Manager: GetSecretValue takes 10,000 a second per account; an import or rotation reads
+    # one secret per certificate, so 20 keeps a rotation of a whole fleet far below it.
+    "secretsmanager": ServicePace(
+        "secretsmanager", "secrets-manager", "secretsmanager_calls_per_second", 20.0
+    ),
+    # STS: GetCallerIdentity (the account number of a connection) shares STS's 600 a second per account
+    # with credential refreshes; 5 is ample for the page's one call per connection and minute.
+    "sts": ServicePace("sts", "sts", "sts_calls_per_second", 5.0),
 }
 """Every service whose clients the package paces, by boto3's service name."""
 
@@ -282,3 +295,11 @@ class TaggingHook(PacedSession, AwsBaseHook):
 
 class SnsHook(PacedSession, ProviderSnsHook):
     """The provider's ``SnsHook`` (``publish_to_target`` and all), paced. Takes the same arguments."""
+
+
+class SecretsManagerHook(PacedSession, ProviderSecretsManagerHook):
+    """The provider's ``SecretsManagerHook`` (``get_secret`` and all), paced. Takes the same arguments."""
+
+
+class StsHook(PacedSession, ProviderStsHook):
+    """The provider's ``StsHook`` (``get_account_number``), paced. Takes the same arguments."""

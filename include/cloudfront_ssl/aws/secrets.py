@@ -51,7 +51,7 @@ def secret_region(secret_id: str) -> str | None:
 
 def secretsmanager_client(aws_conn_id: str | None, secret_id: str) -> Any:
     """A Secrets Manager client of the connection, in the secret's region."""
-    from airflow.providers.amazon.aws.hooks.secrets_manager import SecretsManagerHook
+    from cloudfront_ssl.aws.pacing import SecretsManagerHook
 
     return SecretsManagerHook(aws_conn_id=aws_conn_id, region_name=secret_region(secret_id)).conn
 

@@ -26,6 +26,7 @@ from cloudfront_ssl.errors import (
     is_not_found,
     is_operation_not_served,
     is_refused_by_cloudfront,
+    is_stale_version,
 )
 from cloudfront_ssl.rules.tags import is_job_resource, job_tags, tag_dict
 
@@ -212,6 +213,125 @@ def domain_holders(client: Any, names: set[str], dag_id: str, run_id: str | None
     return sorted(held)
 
 
+def read_tenant(client: Any, tenant_id: str, field: str = "tenant_id") -> dict[str, Any]:
+    """GetDistributionTenant's tenant with its ``ETag``; :class:`TenantError` naming ``field`` when it
+    does not exist (or the connection may not read it)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        response = client.get_distribution_tenant(Identifier=tenant_id)
+    except ClientError as error:
+        if is_not_found(error) or is_access_refused(error) or is_operation_not_served(error):
+            raise TenantError(
+                f"{field}: tenant {tenant_id} does not exist (or this connection may not read it)"
+            ) from None
+        raise
+    return {**response["DistributionTenant"], "ETag": response["ETag"]}
+
+
+def routing_endpoint(client: Any, tenant: dict[str, Any]) -> str:
+    """The routing endpoint of a tenant's connection group (what its names point at), or ``""``."""
+    group = connection_group(client, tenant.get("ConnectionGroupId") or None)
+    return str((group or {}).get("RoutingEndpoint") or "")
+
+
+def managed_certificate(client: Any, tenant_id: str) -> dict[str, Any]:
+    """A tenant's managed certificate: ``{"arn", "status", "domains"}`` (all empty when it has none).
+
+    ``domains`` are the names of ``ValidationTokenDetails``: the names CloudFront validates (and so the
+    certificate covers) once issued.
+    """
+    details = client.get_managed_certificate_details(Identifier=tenant_id).get("ManagedCertificateDetails") or {}
+    return managed_details(details)
+
+
+def managed_details(details: dict[str, Any]) -> dict[str, Any]:
+    """``ManagedCertificateDetails`` as ``{"arn", "status", "domains"}``."""
+    return {
+        "arn": details.get("CertificateArn"),
+        "status": details.get("CertificateStatus") or "",
+        "domains": [
+            str(entry["Domain"]).lower()
+            for entry in details.get("ValidationTokenDetails") or []
+            if entry.get("Domain")
+        ],
+    }
+
+
+def is_deployed(tenant: dict[str, Any]) -> bool:
+    """Whether CloudFront has deployed a tenant's last change (a tenant without a status counts as deployed)."""
+    return tenant.get("Status", "Deployed") == "Deployed"
+
+
+UPDATE_ATTEMPTS = 5
+"""How often a tenant's change is read again and sent again when someone else changed it in between."""
+
+
+def set_tenant_domains(
+    client: Any,
+    tenant_id: str,
+    *,
+    domains: list[str],
+    certificate_arn: str | None = None,
+    managed_primary: str | None = None,
+) -> dict[str, Any]:
+    """Give a live tenant its domains (and, with ``certificate_arn``, its ACM certificate) in one
+    ``UpdateDistributionTenant``, on the tenant just read (its ``ETag`` as ``IfMatch``).
+
+    Every other setting of the tenant (parameters, web ACL, geo restrictions, connection group,
+    enabled), including one changed by someone a moment ago, is sent back as read. A
+    ``PreconditionFailed`` (someone changed the tenant between the read and the write) reads it again
+    and sends the change again. With ``managed_primary`` CloudFront is asked for a managed certificate
+    covering ``domains`` (HTTP validation, primary name ``managed_primary``). Idempotent: a tenant that
+    already has these domains (and certificate) is not changed.
+
+    Returns the tenant as read back, with ``ETag`` and ``changed``.
+    """
+    from botocore.exceptions import ClientError
+
+    wanted = [name.lower() for name in domains]
+    for attempt in range(1, UPDATE_ATTEMPTS + 1):
+        tenant = read_tenant(client, tenant_id)
+        same_domains = tenant_domains(tenant) == wanted
+        same_certificate = certificate_arn is None or tenant_certificate(tenant) == certificate_arn
+        if same_domains and same_certificate:
+            return {**tenant, "changed": False}
+        request: dict[str, Any] = {
+            "Id": tenant_id,
+            "IfMatch": tenant["ETag"],
+            "DistributionId": tenant["DistributionId"],
+            "Domains": [{"Domain": name} for name in wanted],
+            "Enabled": tenant.get("Enabled", True),
+        }
+        if tenant.get("ConnectionGroupId"):
+            request["ConnectionGroupId"] = tenant["ConnectionGroupId"]
+        if tenant.get("Parameters"):
+            request["Parameters"] = tenant["Parameters"]
+        customizations = dict(tenant.get("Customizations") or {})
+        if certificate_arn is not None:
+            customizations["Certificate"] = {"Arn": certificate_arn}
+        if customizations:
+            request["Customizations"] = customizations
+        if managed_primary is not None:
+            request["ManagedCertificateRequest"] = {
+                "ValidationTokenHost": "cloudfront",
+                "PrimaryDomainName": managed_primary,
+            }
+        try:
+            response = client.update_distribution_tenant(**request)
+        except ClientError as error:
+            if is_stale_version(error) and attempt < UPDATE_ATTEMPTS:
+                continue  # changed since it was read: read it again, keep that change
+            if is_refused_by_cloudfront(error) or is_stale_version(error) or is_not_found(error):
+                raise TenantError(
+                    f"tenant {tenant_id}: CloudFront refused the change: {aws_error_code(error)}: "
+                    f"{aws_error_message(error)}"
+                ) from None
+            raise
+        return {**response["DistributionTenant"], "ETag": response["ETag"], "changed": True}
+    raise AssertionError("unreachable")
+
+
 # --- creating ------------------------------------------------------------------------------------
 
 
@@ -359,42 +479,105 @@ def certificate_tenants(client: Any) -> dict[str, list[str]]:
     return users
 
 
+def is_multi_tenant(summary: dict[str, Any]) -> bool:
+    """Whether a distribution summary or config is a multi-tenant distribution (a tenants' template)."""
+    return summary.get("ConnectionMode") == TENANT_MODE
+
+
+def account_tenants(client: Any, summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every tenant of the account, in one paginated sweep of the tenant listing; none, without a call,
+    when ``summaries`` (the account's distributions) hold no multi-tenant distribution: a tenant
+    always belongs to one."""
+    if not any(is_multi_tenant(summary) for summary in summaries):
+        return []
+    return tenants_if_served(client)
+
+
+def tenant_entry(tenant: dict[str, Any]) -> dict[str, Any]:
+    """A tenant as the certificates page, the API and the inventory name it: ``id``, ``name``,
+    ``distribution_id`` (its multi-tenant distribution), ``domains``, ``certificate_arn`` (the ACM
+    certificate of its customizations, if any) and ``enabled``."""
+    return {
+        "id": tenant["Id"],
+        "name": tenant.get("Name") or "",
+        "distribution_id": tenant.get("DistributionId") or "",
+        "domains": tenant_domains(tenant),
+        "certificate_arn": tenant_certificate(tenant),
+        "enabled": bool(tenant.get("Enabled", True)),
+    }
+
+
+def tenants_by_certificate(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """``{certificate ARN: [tenant entries]}`` from :func:`tenant_entry` entries, each list by name."""
+    users: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        if entry.get("certificate_arn"):
+            users.setdefault(entry["certificate_arn"], []).append(entry)
+    for found in users.values():
+        found.sort(key=lambda entry: (entry["name"], entry["id"]))
+    return users
+
+
+def find_managed_certificate(client: Any, tenant_id: str) -> dict[str, Any] | None:
+    """The certificate CloudFront manages for a tenant, as the inventory reports it:
+    ``{"status", "certificate_arn"}``, or None when the tenant (or its managed certificate) is gone."""
+    from botocore.exceptions import ClientError
+
+    try:
+        found = managed_certificate(client, tenant_id)
+    except ClientError as error:
+        if is_not_found(error):
+            return None
+        raise
+    if not (found["arn"] or found["status"]):
+        return None
+    return {"status": found["status"] or None, "certificate_arn": found["arn"]}
+
+
 # --- removing ------------------------------------------------------------------------------------
 
 
-def disable_tenant(client: Any, tenant_id: str) -> str:
-    """Disable a tenant (CloudFront deletes only disabled tenants); return its current ETag."""
-    current = client.get_distribution_tenant(Identifier=tenant_id)
-    if not current["DistributionTenant"].get("Enabled", True):
-        return str(current["ETag"])
-    updated = client.update_distribution_tenant(Id=tenant_id, IfMatch=current["ETag"], Enabled=False)
-    return str(updated["ETag"])
+def disable_tenant(client: Any, tenant_id: str) -> bool:
+    """Disable a tenant (CloudFront deletes only disabled tenants), keeping every other setting as
+    read; False when it already was disabled. A ``PreconditionFailed`` reads it again."""
+    from botocore.exceptions import ClientError
+
+    for attempt in range(1, UPDATE_ATTEMPTS + 1):
+        tenant = read_tenant(client, tenant_id)
+        if not tenant.get("Enabled", True):
+            return False
+        request: dict[str, Any] = {
+            "Id": tenant_id,
+            "IfMatch": tenant["ETag"],
+            "DistributionId": tenant["DistributionId"],
+            "Domains": [{"Domain": entry["Domain"]} for entry in tenant.get("Domains") or []],
+            "Enabled": False,
+        }
+        for key in ("ConnectionGroupId", "Parameters", "Customizations"):
+            if tenant.get(key):
+                request[key] = tenant[key]
+        try:
+            client.update_distribution_tenant(**request)
+        except ClientError as error:
+            if is_stale_version(error) and attempt < UPDATE_ATTEMPTS:
+                continue
+            raise
+        return True
+    raise AssertionError("unreachable")
 
 
-def delete_tenant(
-    client: Any, tenant_id: str, *, poll_seconds: float = 5, timeout_seconds: float = 1800
-) -> None:
-    """Disable one tenant, wait until CloudFront has deployed that, then delete it.
-
-    A tenant already gone is not an error.
-    """
-    import time
+def delete_disabled_tenant(client: Any, tenant_id: str) -> str:
+    """Delete a tenant whose disabling CloudFront has deployed: ``"deleted"``, ``"gone"`` (deleted
+    already), or ``"deploying"`` (not yet deployed: run the clean-up again later)."""
+    from botocore.exceptions import ClientError
 
     try:
-        etag = disable_tenant(client, tenant_id)
-        deadline = time.monotonic() + timeout_seconds
-        while True:
-            current = client.get_distribution_tenant(Identifier=tenant_id)
-            etag = current["ETag"]
-            if current["DistributionTenant"].get("Status", "Deployed") == "Deployed":
-                break
-            if time.monotonic() > deadline:
-                raise TenantError(
-                    f"tenant {tenant_id} was disabled but not deployed within {timeout_seconds:.0f} s"
-                )
-            time.sleep(poll_seconds)
-        client.delete_distribution_tenant(Id=tenant_id, IfMatch=etag)
-    except Exception as error:
+        response = client.get_distribution_tenant(Identifier=tenant_id)
+        if not is_deployed(response["DistributionTenant"]):
+            return "deploying"
+        client.delete_distribution_tenant(Id=tenant_id, IfMatch=response["ETag"])
+    except ClientError as error:
         if is_not_found(error):
-            return
+            return "gone"
         raise
+    return "deleted"

@@ -40,6 +40,8 @@ _CONNECTION_GROUP_ID_PATTERN = r"cg_[A-Za-z0-9]{1,64}"
 _CONNECTION_GROUP_ID = re.compile(f"^{_CONNECTION_GROUP_ID_PATTERN}$")
 _PARAMETER_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 _DISTRIBUTION_ID = re.compile(f"^{_DISTRIBUTION_ID_PATTERN}$")
+_TENANT_ID_PATTERN = r"dt_[A-Za-z0-9]{1,64}"
+_TENANT_ID = re.compile(f"^{_TENANT_ID_PATTERN}$")
 SITE_ID_PATTERN = r"[a-z0-9-]{1,63}"
 """A fleet site's id (the ``site`` key of the jobs and of the fleet file)."""
 _SITE_ID = re.compile(f"^{SITE_ID_PATTERN}$")
@@ -148,6 +150,74 @@ def register_trigger_checks() -> None:
 
     FormatChecker.checkers[CERTIFICATE_LINES_FORMAT] = (_check_certificate_lines, ())
     FormatChecker.checkers[FINITE_NUMBER_FORMAT] = (_check_finite, ())
+    for pattern, words in _param_patterns().items():
+        FormatChecker.checkers[pattern_format(pattern)] = (_PatternCheck(pattern, words), ())
+
+
+# A param with a `pattern` (an id, an ARN) gets a format of its own too, named after its pattern
+# (dag_params adds it), whose check refuses what the pattern refuses with what the value must be in words.
+PATTERN_FORMAT_PREFIX = "cloudfront-ssl-pattern-"
+
+
+def pattern_format(pattern: str) -> str:
+    """The jsonschema format that checks ``pattern`` and refuses in words (a name jsonschema can key on)."""
+    import hashlib
+
+    return PATTERN_FORMAT_PREFIX + hashlib.sha256(pattern.encode()).hexdigest()[:16]
+
+
+def _pattern_words() -> list[tuple[str, str]]:
+    """What a value of each kind must be, in words, by the part of a pattern that says it."""
+    return [
+        (
+            _DISTRIBUTION_ID_PATTERN,
+            "a CloudFront distribution id: 8 to 20 capital letters and digits, such as E2QWRUHEXAMPLE",
+        ),
+        (_TOPIC_ARN_PATTERN, "an SNS topic ARN, such as arn:aws:sns:us-east-1:123456789012:ssl-owners"),
+        (_CONNECTION_GROUP_ID_PATTERN, "a CloudFront connection group id: cg_ and letters and digits"),
+        (
+            _ARN_PATTERN,
+            "an ACM certificate ARN in us-east-1, such as arn:aws:acm:us-east-1:123456789012:certificate/1234abcd-...",
+        ),
+    ]
+
+
+def pattern_refusal(pattern: str, value: str, title: str = "this field") -> str:
+    """Why ``value`` is refused by ``pattern``, in words (the field is named by Airflow's answer)."""
+    words = next((text for part, text in _pattern_words() if part in pattern), f"in the form {title} takes")
+    if re.search(pattern, "") is not None:
+        words += "; leave it empty for none"
+    return f"{quote_input(value)} is not {words}"
+
+
+class _PatternCheck:
+    """A format check: refuse what ``pattern`` refuses, with :func:`pattern_refusal`'s words."""
+
+    def __init__(self, pattern: str, title: str) -> None:
+        self.pattern = pattern
+        self.title = title
+
+    def __call__(self, value: Any) -> bool:
+        if isinstance(value, str) and re.search(self.pattern, value) is None:
+            raise TriggerRefusal(pattern_refusal(self.pattern, value, self.title))
+        return True
+
+
+def _param_patterns() -> dict[str, str]:
+    """``{pattern: the title of a field that has it}`` over every config model's fields."""
+    found: dict[str, str] = {}
+    for model in [value for value in globals().values() if isinstance(value, type)]:
+        if not issubclass(model, BaseModel) or model.__module__ != __name__ or model is BaseModel:
+            continue
+        try:
+            properties = model.model_json_schema().get("properties", {})
+        except Exception:  # a model that has no JSON schema is no DAG's params
+            continue
+        for name, schema in properties.items():
+            pattern = _simplify(dict(schema)).get("pattern")
+            if isinstance(pattern, str):
+                found.setdefault(pattern, str(schema.get("title") or name))
+    return found
 
 
 MAX_LINE_LENGTH = 3000
@@ -767,19 +837,29 @@ class CleanupConfig(ConnectionOptions):
             SECTION_SITE, "Distribution id", pattern=f"^\\s*({_DISTRIBUTION_ID_PATTERN})?\\s*$"
         ),
     )
+    tenant_id: str | None = Field(
+        None,
+        max_length=70,
+        description="Instead of job_run_id: remove this distribution tenant (CloudFront SaaS Manager). It is "
+        "disabled and deleted, then its ACM certificate (if a job of this package made it and nothing else "
+        "uses it), the Route 53 CNAME records of its names that point at its routing endpoint, and the "
+        "validation records no remaining certificate uses.",
+        json_schema_extra=_form(SECTION_SITE, "Tenant id", pattern=f"^\\s*({_TENANT_ID_PATTERN})?\\s*$"),
+    )
     force: bool = Field(
         False,
-        description="With distribution_id: remove a distribution that no job of this package made.",
-        json_schema_extra=_form(SECTION_SITE, "Remove a distribution the package did not make"),
+        description="With distribution_id or tenant_id: remove a site that no job of this package made.",
+        json_schema_extra=_form(SECTION_SITE, "Remove a site the package did not make"),
     )
     dns_aws_conn_id: str | None = Field(
         None,
         max_length=250,
-        description="With distribution_id: the Airflow AWS connection for Route 53. Empty: the AWS connection id.",
+        description="With distribution_id or tenant_id: the Airflow AWS connection for Route 53. Empty: the "
+        "AWS connection id.",
         json_schema_extra=_form(SECTION_SITE, "Route 53 connection id"),
     )
 
-    @field_validator("distribution_id", "dns_aws_conn_id", "job_run_id", mode="before")
+    @field_validator("distribution_id", "tenant_id", "dns_aws_conn_id", "job_run_id", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -793,10 +873,20 @@ class CleanupConfig(ConnectionOptions):
             raise ValueError(f"{quote_input(value)} is not a CloudFront distribution id (like E2ABCDEF123)")
         return value
 
+    @field_validator("tenant_id")
+    @classmethod
+    def _tenant(cls, value: str | None) -> str | None:
+        return _tenant_id(value)
+
     @model_validator(mode="after")
     def _one_target(self) -> CleanupConfig:
-        if (self.job_run_id is None) == (self.distribution_id is None):
-            raise ValueError("give job_run_id (one job's resources) or distribution_id (one site), not both")
+        given = [name for name in ("job_run_id", "distribution_id", "tenant_id") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of job_run_id (one job's resources), distribution_id (one distribution) "
+                "and tenant_id (one distribution tenant)"
+                + (f"; got {' and '.join(given)}" if given else "")
+            )
         return self
 
     @property
@@ -818,6 +908,7 @@ class CleanupConfig(ConnectionOptions):
             "job_run_id",
             "job_dag_id",
             "distribution_id",
+            "tenant_id",
             "force",
             "dry_run",
             "dns_aws_conn_id",
@@ -849,16 +940,38 @@ def _certificate_arn(value: str | None) -> str | None:
     return value
 
 
+def _tenant_id(value: str | None) -> str | None:
+    """A blank tenant id is none; anything else must look like a CloudFront distribution tenant id."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if not _TENANT_ID.match(value):
+        raise ValueError(f"{quote_input(value)} is not a CloudFront distribution tenant id (like dt_2abc...)")
+    return value
+
+
+ONE_SITE = "give distribution_id (a distribution) or tenant_id (a distribution tenant): exactly one of the two"
+
+
 class UpdateSiteConfig(AwsOptions):
     """Conf of ``ssl_update_site``: the names one distribution serves after the job, and its certificate."""
 
-    distribution_id: str = Field(
-        min_length=1,
+    distribution_id: str | None = Field(
+        None,
         max_length=64,
-        description="The distribution to change (made by this package or not).",
+        description="The distribution to change (made by this package or not). Leave it empty to change a "
+        "distribution tenant instead (tenant_id).",
         json_schema_extra=_form(
-            SECTION_SITE, "Distribution id", pattern=f"^\\s*{_DISTRIBUTION_ID_PATTERN}\\s*$"
+            SECTION_SITE, "Distribution id", pattern=f"^\\s*({_DISTRIBUTION_ID_PATTERN})?\\s*$"
         ),
+    )
+    tenant_id: str | None = Field(
+        None,
+        max_length=70,
+        description="Instead of distribution_id: the distribution tenant (CloudFront SaaS Manager) to change. "
+        "It keeps its kind of certificate: an ACM certificate is requested (or given) for the new names; a "
+        "certificate CloudFront manages is issued for them before the old names go.",
+        json_schema_extra=_form(SECTION_SITE, "Tenant id", pattern=f"^\\s*({_TENANT_ID_PATTERN})?\\s*$"),
     )
     names: list[str] | str = Field(
         description="Every name the distribution serves after the job, one per line (or separated by "
@@ -899,8 +1012,9 @@ class UpdateSiteConfig(AwsOptions):
     route53_validation: bool = _as_in_create_job("route53_validation")
     route53_aliases: bool = Field(
         False,
-        description="Point the names the distribution gains at it with Route 53 alias records (A, and "
-        "AAAA with IPv6), and delete the alias records of the names it loses that point at it.",
+        description="Point the names the site gains at it with Route 53 (a distribution: alias records, A "
+        "and AAAA with IPv6; a tenant: CNAME records to its routing endpoint), and delete the records of the "
+        "names it loses that point at it.",
         json_schema_extra=_form(SECTION_DNS, "Point the names at the distribution"),
     )
     route53_overwrite: bool = _as_in_create_job("route53_overwrite")
@@ -928,16 +1042,36 @@ class UpdateSiteConfig(AwsOptions):
 
     @field_validator("distribution_id")
     @classmethod
-    def _distribution_id(cls, value: str) -> str:
+    def _distribution_id(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
         value = value.strip()
         if not _DISTRIBUTION_ID.match(value):
             raise ValueError(f"{quote_input(value)} is not a CloudFront distribution id (like E2ABCDEF123)")
         return value
 
+    @field_validator("tenant_id")
+    @classmethod
+    def _tenant(cls, value: str | None) -> str | None:
+        return _tenant_id(value)
+
     @field_validator("certificate_arn")
     @classmethod
     def _arn(cls, value: str | None) -> str | None:
         return _certificate_arn(value)
+
+    @model_validator(mode="after")
+    def _one_site(self) -> UpdateSiteConfig:
+        if (self.distribution_id is None) == (self.tenant_id is None):
+            raise ValueError(
+                ONE_SITE + ("; both were given" if self.distribution_id else "; neither was given")
+            )
+        return self
+
+    @property
+    def site_id(self) -> str:
+        """The distribution or tenant the job changes."""
+        return self.distribution_id or self.tenant_id or ""
 
     @field_validator("names")
     @classmethod
@@ -971,6 +1105,7 @@ class UpdateSiteConfig(AwsOptions):
         """The order of the trigger form's fields."""
         return [
             "distribution_id",
+            "tenant_id",
             "names",
             "aggregate",
             "certificate_arn",
@@ -1064,6 +1199,8 @@ def dag_params(model: type[BaseModel], order: list[str]) -> dict[str, Any]:
         types = field_schema.get("type") or []
         if {"number", "integer"} & ({types} if isinstance(types, str) else set(types)):
             field_schema["format"] = FINITE_NUMBER_FORMAT  # JSON Schema's comparisons let NaN pass
+        if isinstance(field_schema.get("pattern"), str) and "format" not in field_schema:
+            field_schema["format"] = pattern_format(field_schema["pattern"])  # refused in words
         extras = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         form = {
             "description": info.description,

@@ -275,13 +275,15 @@ def dns_records(
     certificates: list[dict[str, Any]] | None = None,
     distributions: list[dict[str, Any]] | None = None,
     route53_zones: dict[str, str] | None = None,
+    tenants: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, str]]:
     """The DNS records a job asks for, one row each: ``kind``, ``name``, ``type``, ``value``, ``for``,
     ``route53_zone``.
 
     ``kind`` is ``validation`` (a certificate's DNS validation record, once per record name: an apex
-    and its wildcard share one) or ``cname`` (an alias pointing at its distribution's domain name).
-    ``for`` says what the record serves: the certificate's names, or the distribution's id.
+    and its wildcard share one) or ``cname`` (an alias pointing at its distribution's domain name, or
+    a tenant's domain pointing at its routing endpoint). ``for`` says what the record serves: the
+    certificate's names, the distribution's id, or ``tenant`` and the tenant's id.
     ``route53_zone`` is the hosted zone that holds the name's record already (the job wrote it, or
     found it in place: nothing to add), else empty. ``certificates`` and ``distributions`` are as in
     a job's summary; ``route53_zones`` maps a :func:`record_key` to its zone id.
@@ -317,7 +319,53 @@ def dns_records(
                     "route53_zone": zones.get(record_key(alias), ""),
                 }
             )
+    for tenant in tenants or []:
+        for domain in tenant.get("domains") or []:
+            rows.append(
+                {
+                    "kind": "cname",
+                    "name": domain,
+                    "type": "CNAME",
+                    "value": str(tenant.get("routing_endpoint") or ""),
+                    "for": f"tenant {tenant.get('id') or ''}",
+                    "route53_zone": zones.get(record_key(domain), ""),
+                }
+            )
     return rows
+
+
+ALIAS_SUFFIX = " (alias)"
+"""How an export types a record Route 53 holds as an alias: ``A (alias)``, ``AAAA (alias)``."""
+
+
+def as_held(rows: list[dict[str, str]], written: list[dict[str, Any]] | None) -> list[dict[str, str]]:
+    """:func:`dns_records` rows as Route 53 holds them, for the exports: a name the job pointed at its
+    distribution with alias records (``written``: the summary's ``dns_records``) becomes one row per
+    alias record, typed ``A (alias)`` / ``AAAA (alias)``, its value the alias target; not the CNAME a
+    DNS administrator would add by hand. Every other row is unchanged."""
+    aliases: dict[str, list[dict[str, Any]]] = {}
+    for record in written or []:
+        if isinstance(record, dict) and record.get("alias_target") and record.get("name"):
+            aliases.setdefault(record_key(str(record["name"])), []).append(record)
+    held: list[dict[str, str]] = []
+    for row in rows:
+        found = (
+            aliases.get(record_key(row["name"]))
+            if row["kind"] == "cname" and row.get("route53_zone")
+            else None
+        )
+        if not found:
+            held.append(row)
+            continue
+        for record in sorted(found, key=lambda record: str(record.get("type") or "A")):
+            held.append(
+                {
+                    **row,
+                    "type": f"{record.get('type') or 'A'}{ALIAS_SUFFIX}",
+                    "value": str(record["alias_target"].get("dns_name") or row["value"]),
+                }
+            )
+    return held
 
 
 def records_table(
@@ -359,7 +407,9 @@ def zone_file_lines(rows: list[dict[str, str]], ttl: int = 300) -> str:
     """:func:`dns_records` rows as zone-file lines (``name. TTL IN CNAME value.``), fully qualified.
 
     Each line ends with a comment saying what the record is for. (A zone's apex cannot hold a CNAME:
-    point it at the distribution with an alias record instead; the owners' message says so too.)
+    point it at the distribution with an alias record instead; the owners' message says so too.) A row
+    Route 53 holds as an alias record (:func:`as_held`) is a comment line: an alias is Route 53's own,
+    and a BIND zone file cannot express it.
     """
 
     def absolute(name: str) -> str:
@@ -367,6 +417,14 @@ def zone_file_lines(rows: list[dict[str, str]], ttl: int = 300) -> str:
 
     lines = ["; DNS records of the job: validation records first, then the CNAME targets"]
     for row in rows:
+        if row["type"].endswith(ALIAS_SUFFIX):
+            alias = row["type"].removesuffix(ALIAS_SUFFIX)
+            lines.append(
+                f"; in Route 53 (hosted zone {row['route53_zone']}), nothing to add: {absolute(row['name'])} "
+                f"is an {alias} alias record to {absolute(row['value'])} (for {row['for']}); "
+                "a BIND zone file cannot express an alias record, so none is written here"
+            )
+            continue
         line = f"{absolute(row['name'])}\t{ttl}\tIN\t{row['type']}\t{absolute(row['value'])}"
         line = f"{line}\t; {row['kind']} for {row['for']}" if row["for"] else line
         if row.get("route53_zone"):

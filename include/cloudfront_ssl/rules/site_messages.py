@@ -48,6 +48,48 @@ def site_updated_message(
     return subject(f"Site changed: {distribution['aliases'][0]} ({job_id})"), "\n".join(lines) + "\n"
 
 
+def tenant_updated_message(job_id: str, tenant: dict[str, Any], pointed: dict[str, Any]) -> tuple[str, str]:
+    """Subject and body after ``ssl_update_site`` changed a distribution tenant.
+
+    ``pointed`` is the Route 53 step's result: the names it pointed need nothing more; the other added
+    names are for the owners to point (CNAME to the routing endpoint; an apex as their DNS allows).
+    """
+    written = {entry["name"] for entry in pointed.get("records") or []}
+    reasons = {entry["name"]: entry["reason"] for entry in pointed.get("not_automated") or []}
+    lines = [
+        f"Distribution tenant {tenant['name']} ({tenant['id']}) was changed by job {job_id}.",
+        "",
+        f"  Serves now:   {', '.join(tenant['domains'])}",
+        f"  Certificate:  {tenant['certificate_arn'] or 'managed by CloudFront'}"
+        + (" (managed by CloudFront)" if tenant.get("managed") and tenant.get("certificate_arn") else ""),
+    ]
+    if tenant.get("names_removed"):
+        lines.append(f"  No longer:    {', '.join(tenant['names_removed'])}")
+    to_point = [name for name in tenant.get("names_added") or [] if name not in written]
+    if written:
+        lines += [
+            "",
+            "This job pointed these names at the routing endpoint with Route 53 CNAME records: "
+            + ", ".join(sorted(written)),
+        ]
+    if to_point:
+        lines += ["", "Point each new name at the routing endpoint with a CNAME record:"]
+        lines += [
+            f"  {name}  CNAME  {tenant['routing_endpoint']}" + (f"   ({reasons[name]})" if name in reasons else "")
+            for name in to_point
+        ]
+    elif tenant.get("names_added"):
+        lines += ["", "Nothing is left for you to do: every new name points at the routing endpoint."]
+    if tenant.get("names_removed"):
+        lines += [
+            "",
+            "The tenant no longer answers for the removed names: point them elsewhere or remove their DNS "
+            "records (with route53_aliases the job removed the CNAME records that pointed at its routing "
+            "endpoint).",
+        ]
+    return subject(f"Tenant changed: {tenant['domains'][0]} ({job_id})"), "\n".join(lines) + "\n"
+
+
 def rotation_message(
     rotated: list[dict[str, Any]], refused: list[dict[str, Any]], run_id: str
 ) -> tuple[str, str]:

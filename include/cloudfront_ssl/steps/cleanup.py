@@ -39,9 +39,11 @@ __all__ = [
     "cleanup_failed_job",
     "ConfigError",
     "finish_cleanup",
+    "delete_deployed_tenants",
     "finish_removal",
     "remove_job_resources",
     "start_cleanup",
+    "start_failed_job_cleanup",
     "start_removal",
 ]
 
@@ -122,6 +124,8 @@ def remove_job_resources(
         return started["result"]
     if wait:
         cf = cloudfront.cloudfront_hook(aws_conn_id).conn
+        for tenant_id in started.get("deploying_tenants") or []:
+            _wait_for_tenant(cf, tenant_id, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds)
         for distribution_id in started["deploying"]:
             try:
                 wait_until_deployed(
@@ -134,6 +138,55 @@ def remove_job_resources(
                 if not is_not_found(error):
                     raise
     return finish_removal(aws_conn_id, started, wait=wait, dns_results=dns_results)
+
+
+def _wait_for_tenant(
+    client: Any,
+    tenant_id: str,
+    *,
+    poll_seconds: float,
+    timeout_seconds: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Wait in this process until CloudFront has deployed a tenant's disabling (or it is gone); the
+    last step names a tenant still deploying after ``timeout_seconds``."""
+    from cloudfront_ssl.aws import tenants
+
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() <= deadline:
+        try:
+            tenant = client.get_distribution_tenant(Identifier=tenant_id)["DistributionTenant"]
+        except Exception as error:
+            if is_not_found(error):
+                return
+            raise
+        if tenants.is_deployed(tenant):
+            return
+        sleep(poll_seconds)
+
+
+def delete_deployed_tenants(
+    client: Any, result: dict[str, Any], tenant_ids: list[str], problems: list[str]
+) -> None:
+    """Delete the disabled tenants CloudFront has deployed; name the others in ``problems``."""
+    from cloudfront_ssl.aws import tenants
+
+    entries = {entry["id"]: entry for entry in result.get("tenants") or []}
+    for tenant_id in tenant_ids:
+        entry = entries.setdefault(tenant_id, {"id": tenant_id, "action": ""})
+        try:
+            outcome = tenants.delete_disabled_tenant(client, tenant_id)
+        except Exception as error:
+            entry["action"] = f"failed: {aws_error_code(error) or type(error).__name__}"
+            problems.append(f"tenant {tenant_id}: {error}")
+            continue
+        if outcome == "deploying":
+            problem = f"tenant {tenant_id} is still deploying its disabling; run the clean-up again later"
+            entry["action"] = f"failed: {problem}"
+            problems.append(problem)
+            continue
+        entry["action"] = "deleted"
+        log.info("Deleted tenant %s", tenant_id)
 
 
 def _set_action(result: dict[str, Any], distribution_id: str, action: str) -> None:
@@ -176,7 +229,12 @@ def start_removal(
     result: dict[str, Any] = {"dry_run": dry_run, "distributions": [], "certificates": [], "dns_records": []}
     if job_tenants:
         result["tenants"] = [
-            {"id": tenant["Id"], "name": tenant["Name"], "domains": tenants.tenant_domains(tenant), "action": "would delete"}
+            {
+                "id": tenant["Id"],
+                "name": tenant["Name"],
+                "domains": tenants.tenant_domains(tenant),
+                "action": "would delete",
+            }
             for tenant in job_tenants
         ]
     started: dict[str, Any] = {
@@ -185,6 +243,7 @@ def start_removal(
         "run_id": run_id,
         "result": result,
         "deploying": [],
+        "deploying_tenants": [],
         "problems": [],
     }
     dns_results = list(dns_results or [])
@@ -215,12 +274,17 @@ def start_removal(
             result["dns_records"] += _remove_validation_records(acm_client, dns_results, dry_run=True)
         return started
 
+    # Tenants are disabled first too; they are deleted once deployed, by the last step.
     for entry in result.get("tenants") or []:
         try:
-            tenants.delete_tenant(cf, entry["id"], poll_seconds=DEFAULT_POLL_SECONDS, timeout_seconds=DEFAULT_TIMEOUT_SECONDS)
-            entry["action"] = "deleted"
-            log.info("Deleted tenant %s (%s)", entry["id"], entry["name"])
+            if tenants.disable_tenant(cf, entry["id"]):
+                log.info("Disabled tenant %s (%s)", entry["id"], entry["name"])
+            entry["action"] = "disabled"
+            started["deploying_tenants"].append(entry["id"])
         except Exception as error:
+            if is_not_found(error):
+                entry["action"] = "deleted"
+                continue
             entry["action"] = f"failed: {aws_error_code(error) or type(error).__name__}"
             started["problems"].append(f"tenant {entry['id']}: {error}")
     # Disable them all first: CloudFront then deploys the changes in parallel.
@@ -294,6 +358,9 @@ def finish_removal(
                 continue
             _set_action(result, distribution_id, f"failed: {aws_error_code(error) or type(error).__name__}")
             problems.append(f"distribution {distribution_id}: {error}")
+
+    if wait:
+        delete_deployed_tenants(cf, result, list(started.get("deploying_tenants") or []), problems)
 
     # A certificate stays while a distribution or a tenant (the job's undeleted ones included) serves it.
     from cloudfront_ssl.aws import tenants
@@ -385,11 +452,13 @@ def start_cleanup(
     except ConfigError as error:
         raise JobInputError(str(error)) from None
     require_connection(config.aws_conn_id)
-    if config.distribution_id is not None:  # one site, not one job's resources
-        from cloudfront_ssl.steps.site_removal import start_site_removal
+    if config.distribution_id is not None or config.tenant_id is not None:  # one site, not one job's
+        from cloudfront_ssl.steps.site_removal import start_site_removal, start_tenant_removal
 
         if config.dns_aws_conn_id:
             require_connection(config.dns_aws_conn_id, "dns_aws_conn_id")
+        if config.tenant_id is not None:
+            return start_tenant_removal(config)
         return start_site_removal(config)
     assert config.job_run_id is not None  # the model requires one of the two
     state = job_state(config.job_dag_id, config.job_run_id) if job_state else None
@@ -417,6 +486,10 @@ def start_cleanup(
 def finish_cleanup(started: dict[str, Any]) -> dict[str, Any]:
     """The ``ssl_cleanup_job``'s last step, after the deferred wait: :func:`finish_removal` (or, for
     one site, :func:`cloudfront_ssl.steps.site_removal.finish_site_removal`)."""
+    if "tenant" in started:
+        from cloudfront_ssl.steps.site_removal import finish_tenant_removal
+
+        return finish_tenant_removal(started)
     if "site" in started:
         from cloudfront_ssl.steps.site_removal import finish_site_removal
 
@@ -442,10 +515,7 @@ def cleanup_failed_job(
     nothing is created after it. Removal is idempotent; an error fails the step, whose retry (or
     ``ssl_cleanup_job``) finishes it.
     """
-    if not params.get("cleanup_on_failure") or failed_steps == 0:
-        return None
-    if not created_anything:
-        log.info("cleanup_on_failure: job %s created nothing, so there is nothing to remove", run_id)
+    if not _cleanup_wanted(params, run_id, failed_steps, created_anything):
         return None
     log.info("cleanup_on_failure: removing what job %s of %s created", run_id, dag_id)
     return remove_job_resources(
@@ -456,3 +526,36 @@ def cleanup_failed_job(
         poll_seconds=poll_seconds,
         dns_results=dns_results,
     )
+
+
+def _cleanup_wanted(params: dict[str, Any], run_id: str, failed_steps: int, created_anything: bool) -> bool:
+    if not params.get("cleanup_on_failure") or failed_steps == 0:
+        return False
+    if not created_anything:
+        log.info("cleanup_on_failure: job %s created nothing, so there is nothing to remove", run_id)
+        return False
+    return True
+
+
+def start_failed_job_cleanup(
+    params: dict[str, Any],
+    dag_id: str,
+    run_id: str,
+    *,
+    failed_steps: int,
+    created_anything: bool = True,
+    dns_results: list[dict[str, Any]] | None = None,
+) -> dict[str, Any] | None:
+    """The first half of the job DAGs' ``cleanup_on_failure`` step: :func:`start_removal` of a failed job.
+
+    None when there is nothing to do (as :func:`cleanup_failed_job`). Otherwise what
+    :func:`start_removal` returns, with ``dns_results``: the step then waits, deferred, until the
+    disabled distributions are deployed (:mod:`cloudfront_ssl.steps.deployment_wait`) and finishes with
+    :func:`finish_cleanup`.
+    """
+    if not _cleanup_wanted(params, run_id, failed_steps, created_anything):
+        return None
+    log.info("cleanup_on_failure: removing what job %s of %s created", run_id, dag_id)
+    aws_conn_id = params.get("aws_conn_id") or "aws_default"
+    started = start_removal(aws_conn_id, dag_id, run_id, dry_run=False, dns_results=dns_results)
+    return {**started, "aws_conn_id": aws_conn_id, "dns_results": dns_results}

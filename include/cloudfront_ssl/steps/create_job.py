@@ -7,6 +7,7 @@ logs anything secret: the create job has no secret input.
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from typing import Any
 
 from cloudfront_ssl.aws import acm, notify
@@ -32,13 +33,14 @@ def check(params: dict[str, Any], dag_id: str, run_id: str, ti: Any = None) -> d
     claims = TaskClaims(ti, dag_id, run_id) if ti is not None else None
     if claims is not None:
         claims.publish(_names_of(params))
-    result = plan_create_job(
-        params, dag_id=dag_id, run_id=run_id, claims=claims, require_connection=require_connection
-    )
-    if not result["valid"]:
-        if claims is not None:
-            claims.withdraw()
-        raise JobInputError("; ".join(entry["message"] for entry in result["errors"]))
+    # Refused, or AWS could not be read: this job goes no further, so it holds no claim (a wait for
+    # earlier jobs' claims keeps it).
+    with claims.withdrawn_on_failure() if claims is not None else nullcontext():
+        result = plan_create_job(
+            params, dag_id=dag_id, run_id=run_id, claims=claims, require_connection=require_connection
+        )
+        if not result["valid"]:
+            raise JobInputError("; ".join(entry["message"] for entry in result["errors"]))
     for note in result["notes"]:
         log.info("%s", note)
     log.info(

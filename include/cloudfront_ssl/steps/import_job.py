@@ -49,8 +49,9 @@ def read_private_key(config: ImportJobConfig) -> str:
         return config.private_key
     secret_id = config.private_key_secret_id
     assert secret_id is not None  # the model requires one of the two
-    from airflow.providers.amazon.aws.hooks.secrets_manager import SecretsManagerHook
     from botocore.exceptions import ClientError
+
+    from cloudfront_ssl.aws.pacing import SecretsManagerHook
 
     # A secret ARN names its region; a plain name lives in the connection's region.
     region = secret_id.split(":")[3] if secret_id.startswith("arn:") else None
@@ -182,12 +183,10 @@ def check(params: dict[str, Any], dag_id: str, run_id: str, ti: Any = None) -> d
     if claims is not None:
         # First thing: other checks wait for this job's names instead of missing them.
         claims.publish(None)
-    try:
+    if claims is None:
         return _checked(params, dag_id, run_id, claims)
-    except BaseException:
-        if claims is not None:
-            claims.withdraw()
-        raise
+    with claims.withdrawn_on_failure():  # a refused job holds no claim; a wait for earlier jobs keeps it
+        return _checked(params, dag_id, run_id, claims)
 
 
 def _checked(params: dict[str, Any], dag_id: str, run_id: str, claims: TaskClaims | None) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """The daily inventory (``ssl_certificate_inventory``): report and alerts.
 
 :func:`certificate_report` reads AWS (one DescribeCertificate and one ListTagsForCertificate per
-certificate: a daily job can afford the detail the cached page does without); :func:`find_alerts` and
-:func:`alert_message` are pure functions of that report.
+certificate: a daily job can afford the detail the cached page does without; when the account has a
+multi-tenant distribution, one tenant listing and one GetManagedCertificateDetails per tenant without
+an ACM certificate); :func:`find_alerts` and :func:`alert_message` are pure functions of that report.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cloudfront_ssl.aws import acm, cloudfront, notify
+from cloudfront_ssl.aws import acm, cloudfront, notify, tenants
 from cloudfront_ssl.aws.connections import require_connection
 from cloudfront_ssl.errors import JobInputError
 from cloudfront_ssl.rules import messages
@@ -26,6 +27,7 @@ ALERT_KINDS = {
     "stuck_validation": "Certificate pending validation for too long",
     "request_failed": "Failed or timed-out certificate request",
     "unused": "Issued certificate that nothing uses",
+    "managed_failed": "Certificate CloudFront manages for a tenant that it will not issue",
 }
 """Each kind of alert, with the heading its section gets in the alert message."""
 
@@ -40,18 +42,29 @@ def _datetime(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value))
 
 
+TENANT_KEYS = ("id", "name", "distribution_id", "domains")
+"""A tenant as the report names it (:func:`cloudfront_ssl.aws.tenants.tenant_entry`)."""
+
+
 def report_entry(
-    certificate: dict[str, Any], tags: dict[str, str], distribution_ids: list[str]
+    certificate: dict[str, Any],
+    tags: dict[str, str],
+    distribution_ids: list[str],
+    tenant_users: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One certificate of the report, from its DescribeCertificate result, tags and users.
 
-    ``in_use_by`` holds the CloudFront distributions (ids) serving it; ``other_users`` holds what ACM
-    itself reports beyond those (load balancers, for example), so that such a certificate is not
-    called unused.
+    ``in_use_by`` holds the CloudFront distributions (ids) serving it, then the distribution tenants
+    (ids) serving it; ``tenants`` names those tenants (``id``, ``name``, ``distribution_id``,
+    ``domains``); ``managed_by`` is ACM's ``ManagedBy`` (``CLOUDFRONT`` for a certificate CloudFront
+    manages for a tenant); ``other_users`` holds what ACM itself reports beyond those (load balancers,
+    for example), so that such a certificate is not called unused.
     """
+    tenant_users = tenant_users or []
     names = acm.certificate_names(certificate)
     renewal = certificate.get("RenewalSummary") or {}
     distribution_arns = {f"distribution/{d}" for d in distribution_ids}
+    distribution_arns |= {f"distribution-tenant/{tenant['id']}" for tenant in tenant_users}
     other_users = [
         user
         for user in certificate.get("InUseBy") or []
@@ -68,22 +81,83 @@ def report_entry(
         "renewal_status": renewal.get("RenewalStatus"),
         "renewal_reason": renewal.get("RenewalStatusReason"),
         "failure_reason": certificate.get("FailureReason"),
-        "in_use_by": sorted(distribution_ids),
+        "in_use_by": sorted(distribution_ids) + [tenant["id"] for tenant in tenant_users],
+        "tenants": [{key: tenant[key] for key in TENANT_KEYS} for tenant in tenant_users],
+        "managed_by": certificate.get("ManagedBy"),
         "other_users": sorted(other_users),
         "job": job_of(tags),
     }
 
 
-def certificate_report(acm_client: Any, cloudfront_client: Any) -> list[dict[str, Any]]:
-    """Every certificate in us-east-1 (all key types, paginated) with what uses it and which job made it."""
-    users = cloudfront.certificate_users(cloudfront_client)
+def managed_entry(
+    tenant: dict[str, Any], details: dict[str, Any], acm_entry: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A certificate CloudFront manages for a tenant, as the report lists it: ``tenant`` (``id``,
+    ``name``, ``distribution_id``, ``domains``), ``status`` (CloudFront's: ``pending-validation``,
+    ``issued``, ``failed``...), ``certificate_arn``, ``not_after`` and ``in_acm`` (whether the
+    certificate is also in ACM's list, which then reports and alerts on it), ``tenant_created_at``."""
+    return {
+        "tenant": {key: tenant[key] for key in TENANT_KEYS},
+        "status": details.get("status"),
+        "certificate_arn": details.get("certificate_arn"),
+        "not_after": (acm_entry or {}).get("not_after"),
+        "in_acm": acm_entry is not None,
+        "tenant_created_at": messages.iso(tenant.get("created_at")),
+    }
+
+
+def certificate_report(acm_client: Any, cloudfront_client: Any) -> dict[str, list[dict[str, Any]]]:
+    """Every certificate in us-east-1 (all key types, paginated) with what uses it (distributions and
+    distribution tenants) and which job made it; and the certificates CloudFront manages for tenants.
+
+    Returns ``{"certificates": [...], "managed_certificates": [...]}`` (:func:`report_entry`,
+    :func:`managed_entry`). The tenants are read in one listing, only when the account has a
+    multi-tenant distribution.
+    """
+    summaries = list(cloudfront.list_distributions(cloudfront_client))
+    users = cloudfront.certificate_users(cloudfront_client, summaries)
+    account_tenants = [
+        {**tenants.tenant_entry(tenant), "created_at": tenant.get("CreatedTime")}
+        for tenant in tenants.account_tenants(cloudfront_client, summaries)
+    ]
+    managed_details = {
+        tenant["id"]: details
+        for tenant in account_tenants
+        if not tenant["certificate_arn"]
+        and (details := tenants.find_managed_certificate(cloudfront_client, tenant["id"])) is not None
+    }
+    tenant_users = tenants.tenants_by_certificate(
+        [
+            {
+                **tenant,
+                "certificate_arn": tenant["certificate_arn"]
+                or managed_details.get(tenant["id"], {}).get("certificate_arn"),
+            }
+            for tenant in account_tenants
+        ]
+    )
     report = []
     for summary in acm.list_certificates(acm_client):
         arn = summary["CertificateArn"]
         certificate = acm_client.describe_certificate(CertificateArn=arn)["Certificate"]
-        report.append(report_entry(certificate, acm.certificate_tags(acm_client, arn), users.get(arn, [])))
+        report.append(
+            report_entry(
+                certificate, acm.certificate_tags(acm_client, arn), users.get(arn, []), tenant_users.get(arn)
+            )
+        )
     report.sort(key=lambda entry: (entry["names"][0].lstrip("*."), entry["names"][0], entry["arn"]))
-    return report
+    by_arn = {entry["arn"]: entry for entry in report}
+    managed = [
+        managed_entry(
+            tenant,
+            managed_details[tenant["id"]],
+            by_arn.get(managed_details[tenant["id"]].get("certificate_arn") or ""),
+        )
+        for tenant in account_tenants
+        if tenant["id"] in managed_details
+    ]
+    managed.sort(key=lambda entry: (entry["tenant"]["name"], entry["tenant"]["id"]))
+    return {"certificates": report, "managed_certificates": managed}
 
 
 def find_alerts(
@@ -92,6 +166,7 @@ def find_alerts(
     now: datetime,
     expiry_warning_days: int,
     stuck_validation_hours: float,
+    managed: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """What needs attention in a report: one alert (``kind``, ``arn``, ``names``, ``detail``) per finding.
 
@@ -100,7 +175,13 @@ def find_alerts(
       ``expiry_warning_days`` or has expired (ACM renews from 60 days before expiry, so it could not);
     - ``stuck_validation``: pending validation for longer than ``stuck_validation_hours``;
     - ``request_failed``: a FAILED or VALIDATION_TIMED_OUT request;
-    - ``unused``: an issued certificate that no distribution (and nothing else ACM knows of) uses.
+    - ``unused``: an issued certificate that no distribution or tenant (and nothing else ACM knows of)
+      uses;
+    - for a certificate CloudFront manages for a tenant (``managed``) that ACM's list does not hold
+      (when it does, the rules above apply to it): ``managed_failed`` when it is ``failed``,
+      ``validation-timed-out``, ``revoked``, ``expired`` or ``inactive``; ``stuck_validation`` when
+      it is still ``pending-validation`` ``stuck_validation_hours`` after its tenant was created;
+      ``renewal_failed`` when its expiry is known and within ``expiry_warning_days``.
     """
     warn_until = now + timedelta(days=expiry_warning_days)
     stuck_before = now - timedelta(hours=stuck_validation_hours)
@@ -146,7 +227,36 @@ def find_alerts(
                 status + (f" ({reason})" if reason else "") + "; delete and request again",
             )
         if status == "ISSUED" and not entry.get("in_use_by") and not entry.get("other_users"):
-            add(entry, "unused", "no distribution uses it")
+            add(entry, "unused", "no distribution or tenant uses it")
+    for certificate in managed or []:
+        if certificate.get("in_acm"):
+            continue
+        tenant = certificate["tenant"]
+        found = {
+            "arn": certificate.get("certificate_arn") or f"tenant {tenant['id']}",
+            "names": tenant["domains"],
+        }
+        whose = f"CloudFront's managed certificate of tenant {tenant['name']} ({tenant['id']})"
+        status = certificate.get("status")
+        if status in tenants.MANAGED_FAILED:
+            add(
+                found, "managed_failed", f"{whose} is {status}; check the names point at the routing endpoint"
+            )
+        created = _datetime(certificate.get("tenant_created_at"))
+        if status == "pending-validation" and created is not None and created < stuck_before:
+            hours = (now - created).total_seconds() / 3600
+            add(
+                found,
+                "stuck_validation",
+                f"{whose} is pending validation for {hours:.0f} hours; point its names at the routing endpoint",
+            )
+        not_after = _datetime(certificate.get("not_after"))
+        if status == tenants.MANAGED_ISSUED and not_after is not None and not_after <= warn_until:
+            add(
+                found,
+                "renewal_failed",
+                f"{whose} expires {not_after:%Y-%m-%d} and CloudFront has not renewed it",
+            )
     return alerts
 
 
@@ -173,7 +283,8 @@ def alert_message(alerts: list[dict[str, Any]], report_size: int) -> tuple[str, 
 def run_inventory(params: dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
     """The inventory task: build the report, find the alerts, publish one message if there are any.
 
-    Returns ``{"certificates": report, "alerts": alerts, "message_id": id or None}`` (the run's XCom).
+    Returns ``{"certificates": report, "managed_certificates": managed, "alerts": alerts,
+    "message_id": id or None}`` (the run's XCom; :func:`certificate_report`).
     """
     try:
         config = parse_config(InventoryConfig, params)
@@ -181,16 +292,23 @@ def run_inventory(params: dict[str, Any], *, now: datetime | None = None) -> dic
         raise JobInputError(str(error)) from None
     require_connection(config.aws_conn_id)
     now = now or datetime.now(UTC)
-    report = certificate_report(
+    found = certificate_report(
         acm.acm_hook(config.aws_conn_id).conn, cloudfront.cloudfront_hook(config.aws_conn_id).conn
     )
+    report, managed = found["certificates"], found["managed_certificates"]
     alerts = find_alerts(
         report,
         now=now,
         expiry_warning_days=config.expiry_warning_days,
         stuck_validation_hours=config.stuck_validation_hours,
+        managed=managed,
     )
-    log.info("Inventory: %d certificate(s), %d alert(s)", len(report), len(alerts))
+    log.info(
+        "Inventory: %d certificate(s), %d managed by CloudFront for tenants, %d alert(s)",
+        len(report),
+        len(managed),
+        len(alerts),
+    )
     message_id = None
     if alerts:
         subject, body = alert_message(alerts, len(report))
@@ -198,4 +316,9 @@ def run_inventory(params: dict[str, Any], *, now: datetime | None = None) -> dic
         message_id = notify.publish(config.aws_conn_id, topic, subject, body)
     else:
         log.info("Nothing needs attention: no alert sent")
-    return {"certificates": report, "alerts": alerts, "message_id": message_id}
+    return {
+        "certificates": report,
+        "managed_certificates": managed,
+        "alerts": alerts,
+        "message_id": message_id,
+    }

@@ -109,6 +109,8 @@ def closing_steps(after: list[Any]) -> Any:
     """
     from airflow.sdk import TriggerRule, task
 
+    from cloudfront_ssl.steps.deployment_wait import cleanup_step
+
     @task(task_id=NOTIFY_FAILURE, trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
     def notify_failure(params: dict[str, Any], dag: Any, run_id: str, ti: Any) -> list[str]:
         """When a step failed, tell the owners once which steps failed and why."""
@@ -121,12 +123,13 @@ def closing_steps(after: list[Any]) -> Any:
             raise AirflowSkipException("no step failed")
         return failed
 
-    @task(task_id=CLEANUP_ON_FAILURE, trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
+    @cleanup_step(task_id=CLEANUP_ON_FAILURE, trigger_rule=TriggerRule.ALL_DONE)
     def cleanup_on_failure(params: dict[str, Any], dag: Any, run_id: str, ti: Any) -> dict[str, Any]:
-        """With cleanup_on_failure, remove what the failed job created."""
+        """With cleanup_on_failure, start removing what the failed job created (the step then waits,
+        deferred, for CloudFront to deploy the disabled distributions, and deletes them)."""
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from cloudfront_ssl.steps.cleanup import cleanup_failed_job
+        from cloudfront_ssl.steps.cleanup import start_failed_job_cleanup
 
         failed = created = 0
         if params.get("cleanup_on_failure"):
@@ -142,7 +145,7 @@ def closing_steps(after: list[Any]) -> Any:
             from cloudfront_ssl.steps.dns_job import pull_dns_results
 
             dns_results = pull_dns_results(ti, dag.dag_id, run_id)
-        result = cleanup_failed_job(
+        result = start_failed_job_cleanup(
             params,
             dag.dag_id,
             run_id,
@@ -158,6 +161,6 @@ def closing_steps(after: list[Any]) -> Any:
 
     notified = notify_failure()  # type: ignore[call-arg,misc]  # Airflow passes the context arguments
     after >> notified
-    step = cleanup_on_failure()  # type: ignore[call-arg,misc]
+    step = cleanup_on_failure()
     notified >> step
     return step

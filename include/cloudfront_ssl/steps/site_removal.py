@@ -259,3 +259,200 @@ def _remove_certificate(
         elif not is_not_found(error):
             raise
     return entry
+
+
+# --- one distribution tenant ---------------------------------------------------------------------
+
+
+def cname_records_pointing_at(
+    config: Any, names: list[str], endpoint: str, *, dry_run: bool
+) -> list[dict[str, Any]]:
+    """Delete (or, in a dry run, list) the Route 53 CNAME records of ``names`` whose value is the
+    routing endpoint ``endpoint`` (what the tenant jobs write). A record that points elsewhere is kept;
+    a name in no hosted zone of the Route 53 connection is left to its owner. Returns each record
+    looked at (those Route 53 does not hold left out), with ``action``."""
+    from cloudfront_ssl.aws import route53, route53_changes
+    from cloudfront_ssl.rules.dns_records import job_record, validation_record_set
+    from cloudfront_ssl.steps import dns_job
+
+    if not names or not endpoint:
+        return []
+    client = route53.route53_client(dns_job.dns_conn_id(config))
+    zones = dns_job.zone_map(client, config)
+    candidates = []
+    for name in names:
+        zone = zones.lookup(name)
+        if zone is None:
+            log.info("%s: %s; its records are left to its owner", name, zones.reason(name))
+            continue
+        record = {"name": name, "type": "CNAME", "value": endpoint}
+        candidates.append(job_record(zone, validation_record_set(record)))
+    done = route53_changes.delete_job_records(
+        client, candidates, distribution_domains=[], validation_in_use=(), dry_run=dry_run
+    )
+    for entry in done:
+        if entry["action"].startswith("kept"):
+            entry["action"] = "kept: it does not point at this tenant's routing endpoint"
+        log.info("CNAME record %s: %s", entry["name"], entry["action"])
+    return [entry for entry in done if entry["action"] != "gone"]
+
+
+def start_tenant_removal(config: CleanupConfig) -> dict[str, Any]:
+    """Removing one distribution tenant, first phase: refuse a tenant the package did not make
+    (without ``force``), delete the CNAME records of its names that point at its routing endpoint, and
+    disable it (or, with ``dry_run``, list what would go).
+
+    Returns plain JSON for the next phases: ``{"aws_conn_id", "dns_aws_conn_id", "dry_run",
+    "deploying": [], "deploying_tenants": [the tenant id while CloudFront deploys the disabling],
+    "tenant": {"id", "name", "domains", "routing_endpoint", "certificate_arn", "managed"} or null when
+    it is gone already, "result"}``; ``result`` as for a distribution, with ``tenants``.
+    """
+    from cloudfront_ssl.aws import tenants
+
+    assert config.tenant_id is not None  # the model requires it here
+    tenant_id, dry_run = config.tenant_id, config.dry_run
+    started: dict[str, Any] = {
+        "aws_conn_id": config.aws_conn_id,
+        "dns_aws_conn_id": config.dns_aws_conn_id,
+        "dry_run": dry_run,
+        "deploying": [],
+        "deploying_tenants": [],
+        "tenant": None,
+        "result": {"dry_run": dry_run, "tenants": [], "distributions": [], "certificates": [], "dns_records": []},
+    }
+    cf = cloudfront.cloudfront_hook(config.aws_conn_id).conn
+    try:
+        tenant = tenants.read_tenant(cf, tenant_id)
+    except tenants.TenantError:
+        log.info("Tenant %s does not exist (any more): nothing to remove", tenant_id)
+        return started
+    tags = tenants.tenant_tags(cf, tenant["Arn"])
+    if not made_by_this_package(tags):
+        if not config.force:
+            raise JobInputError(
+                f"tenant_id: tenant {tenant_id} ({tenant['Name']}) was not made by a job of this package "
+                f"(no {TAG_DAG_ID} tag of {', '.join(JOB_DAG_IDS)}); set force to remove it anyway"
+            )
+        log.warning("force: removing tenant %s, which no job of this package made", tenant_id)
+    site = {
+        "id": tenant_id,
+        "name": tenant["Name"],
+        "domains": tenants.tenant_domains(tenant),
+        "routing_endpoint": tenants.routing_endpoint(cf, tenant),
+        "certificate_arn": tenants.tenant_certificate(tenant),
+        "managed": tenants.tenant_certificate(tenant) is None,
+    }
+    started["tenant"] = site
+    log.info(
+        "Tenant %s (%s): %s; certificate %s%s",
+        tenant_id,
+        site["name"],
+        ", ".join(site["domains"]),
+        site["certificate_arn"] or "managed by CloudFront",
+        " (dry run: nothing is removed)" if dry_run else "",
+    )
+    result = started["result"]
+    # CNAME records first, while the names still point at the tenant.
+    result["dns_records"] = cname_records_pointing_at(
+        config, site["domains"], site["routing_endpoint"], dry_run=dry_run
+    )
+    result["tenants"].append(
+        {
+            "id": tenant_id,
+            "name": site["name"],
+            "domains": site["domains"],
+            "action": "would delete" if dry_run else "disabled",
+        }
+    )
+    if not dry_run:
+        if tenants.disable_tenant(cf, tenant_id):
+            log.info("Disabled tenant %s", tenant_id)
+        started["deploying_tenants"] = [tenant_id]
+    return started
+
+
+def finish_tenant_removal(started: dict[str, Any]) -> dict[str, Any]:
+    """Removing one tenant, last phase (once CloudFront has deployed the disabling): delete it, then its
+    ACM certificate (if the package made it and no distribution or other tenant uses it), then that
+    certificate's validation records no remaining certificate uses. A managed certificate is
+    CloudFront's and goes with the tenant. Raises :class:`cloudfront_ssl.steps.cleanup.CleanupError`
+    after doing all it could when the tenant could not be deleted (its certificate is then kept)."""
+    from cloudfront_ssl.aws import tenants
+    from cloudfront_ssl.steps.cleanup import CleanupError, delete_deployed_tenants
+
+    result: dict[str, Any] = started["result"]
+    site = started.get("tenant")
+    if not site:
+        return result
+    dry_run = bool(started["dry_run"])
+    config = CleanupConfig.model_validate(
+        {
+            "tenant_id": site["id"],
+            "aws_conn_id": started["aws_conn_id"],
+            "dns_aws_conn_id": started.get("dns_aws_conn_id"),
+            "dry_run": dry_run,
+            "force": True,  # checked in the first phase
+        }
+    )
+    cf = cloudfront.cloudfront_hook(config.aws_conn_id).conn
+    acm_client = acm.acm_hook(config.aws_conn_id).conn
+    problems: list[str] = []
+    if not dry_run:
+        delete_deployed_tenants(cf, result, [site["id"]], problems)
+    certificate = None
+    if site.get("certificate_arn"):
+        try:
+            certificate = acm_client.describe_certificate(CertificateArn=site["certificate_arn"])["Certificate"]
+        except Exception as error:
+            if not is_not_found(error):
+                raise
+    if certificate is not None and problems:
+        result["certificates"].append(
+            {
+                "arn": certificate["CertificateArn"],
+                "names": acm.certificate_names(certificate),
+                "action": "kept: its tenant is not deleted yet; run the clean-up again",
+            }
+        )
+    elif certificate is not None:
+        users = cloudfront.certificate_users(cf)
+        for arn, tenant_ids in tenants.certificate_tenants(cf).items():
+            users.setdefault(arn, []).extend(
+                f"tenant {tenant_id}" for tenant_id in tenant_ids if tenant_id != site["id"]
+            )
+        result["certificates"].append(
+            _remove_tenant_certificate(acm_client, certificate, users, dry_run=dry_run)
+        )
+    result["dns_records"] += _validation_records(config, certificate, dry_run=dry_run or bool(problems))
+    if problems:
+        raise CleanupError("; ".join(problems))
+    return result
+
+
+def _remove_tenant_certificate(
+    acm_client: Any, certificate: dict[str, Any], users: dict[str, list[str]], *, dry_run: bool
+) -> dict[str, Any]:
+    """Delete a removed tenant's ACM certificate if a job of this package made it and nothing in
+    ``users`` (distributions, and tenants but the removed one) serves it."""
+    arn = certificate["CertificateArn"]
+    entry: dict[str, Any] = {"arn": arn, "names": acm.certificate_names(certificate), "action": "deleted"}
+    if not made_by_this_package(acm.certificate_tags(acm_client, arn)):
+        entry["action"] = "kept: no job of this package made it"
+        return entry
+    if users.get(arn):
+        entry["action"] = "kept: in use by " + ", ".join(
+            user if user.startswith("tenant ") else f"distribution {user}" for user in users[arn]
+        )
+        return entry
+    if dry_run:
+        entry["action"] = "would delete (if nothing else uses it)"
+        return entry
+    try:
+        acm_client.delete_certificate(CertificateArn=arn)
+        log.info("Deleted certificate %s (%s)", arn, ", ".join(entry["names"]))
+    except Exception as error:
+        if is_in_use(error):
+            entry["action"] = "kept: in use"
+        elif not is_not_found(error):
+            raise
+    return entry

@@ -201,11 +201,17 @@ def point_tenant_names(params: dict[str, Any], created: list[dict[str, Any]], ru
     elsewhere is replaced only with ``route53_overwrite`` (the check refused it otherwise). Idempotent.
     Returns ``{"dns_aws_conn_id", "changes", "records", "not_automated"}``, as the alias step does.
     """
+    return point_names(parse_config(CreateJobConfig, params), created, run_id)
+
+
+def point_names(config: Any, created: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
+    """:func:`point_tenant_names` for any job's config (``route53_aliases``, ``route53_overwrite``, the
+    Route 53 connection and zones): a CNAME from each of the tenants' ``domains`` to their
+    ``routing_endpoint``."""
     from cloudfront_ssl.aws import route53, route53_changes
     from cloudfront_ssl.rules.dns_records import job_record, validation_record_set
     from cloudfront_ssl.steps import dns_job
 
-    config = parse_config(CreateJobConfig, params)
     result: dict[str, Any] = {
         "dns_aws_conn_id": dns_job.dns_conn_id(config),
         "changes": [],

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from pydantic import ValidationError
@@ -133,6 +134,7 @@ def plan_update_site(
         result["certificates"] = [{"item": 0, "line": None, "names": certificate_names}]
     site: dict[str, Any] = {
         "distribution_id": config.distribution_id,
+        "tenant_id": config.tenant_id,
         "domain_name": None,
         "names_before": [],
         "names_after": names,
@@ -145,13 +147,14 @@ def plan_update_site(
     result["site"] = site
 
     if claims is not None:
-        wanted = [*names, site_claim(config.distribution_id)]
+        wanted = [*names, site_claim(config.site_id)]
         for name, holder in sorted(claims.held(wanted).items()):
             if name.startswith(SITE_CLAIM_PREFIX):
+                kind = "tenant" if config.tenant_id else "distribution"
                 field, message = (
-                    "distribution_id",
+                    f"{kind}_id",
                     (
-                        f"distribution {config.distribution_id} is being changed by {holder}, which is still "
+                        f"{kind} {config.site_id} is being changed by {holder}, which is still "
                         "running; wait until it ends"
                     ),
                 )
@@ -165,6 +168,25 @@ def plan_update_site(
             )
             errors.append(error(field, message))
 
+    if config.tenant_id is not None:
+        from cloudfront_ssl.steps import tenant_update
+
+        if read_aws:
+            tenant_update.check_aws(config, names, site, dag_id, run_id, result, require_connection)
+        else:
+            errors += tenant_update.domain_limit_errors(config, names, [], managed=False)
+        result["tenants"] = [
+            {
+                "item": 0,
+                "line": None,
+                "id": config.tenant_id,
+                "domains": names,
+                "certificate_item": None if site.get("managed") else 0,
+            }
+        ]
+        site["certificate_names"] = [] if site.get("managed") else certificate_names
+        result["valid"] = not errors
+        return result
     if read_aws:
         _check_aws(config, names, site, dag_id, run_id, result, require_connection)
     result["distributions"] = [
@@ -202,6 +224,7 @@ def _check_aws(
     if problem:
         errors.append(error("notification_topic_arn", problem))
 
+    assert config.distribution_id is not None
     client = cloudfront.cloudfront_hook(config.aws_conn_id).conn
     try:
         distribution = cloudfront.read_distribution(client, config.distribution_id)
@@ -318,9 +341,10 @@ def _claimed_names(params: dict[str, Any]) -> list[str]:
         claimed = normalize_item(raw if isinstance(raw, list | str) else [], "names")
     except InvalidNameError:
         pass  # refused by the check anyway
-    distribution_id = params.get("distribution_id")
-    if isinstance(distribution_id, str) and distribution_id.strip():
-        claimed.append(site_claim(distribution_id.strip()))
+    for key in ("distribution_id", "tenant_id"):
+        site_id = params.get(key)
+        if isinstance(site_id, str) and site_id.strip():
+            claimed.append(site_claim(site_id.strip()))
     return claimed
 
 
@@ -333,29 +357,32 @@ def check(params: dict[str, Any], dag_id: str, run_id: str, ti: Any = None) -> d
     claims = TaskClaims(ti, dag_id, run_id) if ti is not None else None
     if claims is not None:
         claims.publish(_claimed_names(params))
-    try:
+    # Refused, or AWS could not be read: this job goes no further, so it holds no claim (a wait for
+    # earlier jobs' claims keeps it).
+    with claims.withdrawn_on_failure() if claims is not None else nullcontext():
         result = plan_update_site(
             params, dag_id=dag_id, run_id=run_id, claims=claims, require_connection=require_connection
         )
         if not result["valid"]:
             raise JobInputError("; ".join(entry["message"] for entry in result["errors"]))
-    except BaseException:
-        # Refused, or AWS could not be read: this job goes no further, so it holds no claim.
-        if claims is not None:
-            claims.withdraw()
-        raise
     for note in result["notes"]:
         log.info("%s", note)
     site = result["site"]
     log.info(
-        "Distribution %s (%s): keeps %s; gains %s; loses %s; certificate %s -> %s",
-        site["distribution_id"],
+        "%s %s (%s): keeps %s; gains %s; loses %s; certificate %s -> %s",
+        "Tenant" if site.get("tenant_id") else "Distribution",
+        site.get("tenant_id") or site["distribution_id"],
         site["domain_name"],
         ", ".join(name for name in site["names_after"] if name in site["names_before"]) or "nothing",
         ", ".join(site["names_added"]) or "nothing",
         ", ".join(site["names_removed"]) or "nothing",
         site["certificate_before"] or "CloudFront's default",
-        site["certificate_arn"] or "one requested for " + ", ".join(site["certificate_names"]),
+        site["certificate_arn"]
+        or (
+            "one CloudFront manages, issued for the new names"
+            if site.get("managed")
+            else "one requested for " + ", ".join(site["certificate_names"])
+        ),
     )
     return {**site, "certificates": result["certificates"]}
 
@@ -382,6 +409,8 @@ def find_validation_records(
     """With ``route53_validation``: the validation records missing from Route 53 (the create job's step)."""
     from cloudfront_ssl.steps import create_job
 
+    if not certificates:  # a given certificate, or one CloudFront manages: nothing to validate
+        return {"write": [], "in_place": [], "not_automated": [], "zones": {}}
     return create_job.find_validation_records(
         create_params(_config(params), plan["certificate_names"]), certificates
     )
@@ -414,6 +443,10 @@ def update_distribution(
     with ``names_added``, ``names_removed``, ``replaced_certificate_arn``, ``ipv6`` and ``changed``.
     """
     config = _config(params)
+    if config.distribution_id is None:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException("the job changes a tenant (update_tenant)")
     certificate_arn = config.certificate_arn or certificates[0]["arn"]
     names: list[str] = plan["names_after"]
     described = acm.acm_hook(config.aws_conn_id).conn.describe_certificate(CertificateArn=certificate_arn)
@@ -459,10 +492,11 @@ def mark_site(
     cloudfront_client: Any,
     distribution_arn: str,
     names: list[str],
-    certificate_arn: str,
+    certificate_arn: str | None,
     replaced: str | None,
 ) -> None:
-    """With ``site``: tag the distribution as the site serving ``names`` with ``certificate_arn``
+    """With ``site``: tag the distribution (or tenant) as the site serving ``names`` with ``certificate_arn``
+    (None: a certificate CloudFront manages)
     (:func:`cloudfront_ssl.rules.tags.site_tags`), and take the site's tag off the certificate it no
     longer serves, so that the site's tag sits on the certificate the site serves only. Idempotent."""
     cloudfront_client.tag_resource(
@@ -516,12 +550,13 @@ def remove_alias_records(params: dict[str, Any], distribution: dict[str, Any]) -
 def delete_replaced_certificate(params: dict[str, Any], distribution: dict[str, Any]) -> dict[str, Any]:
     """Delete the certificate the distribution served before, once no distribution uses it, if a job
     of this package made it and ``delete_replaced_certificate`` is on. Returns ``{"arn", "deleted",
-    "reason"}``; a certificate still in use (by any distribution, or anything ACM knows of) is kept."""
+    "reason"}``; a certificate still in use (by any distribution or tenant, or anything ACM knows of)
+    is kept. ``distribution`` is the changed site's entry (a distribution's or a tenant's)."""
     config = _config(params)
     arn: str = distribution.get("replaced_certificate_arn") or ""
     outcome: dict[str, Any] = {"arn": arn or None, "deleted": False, "reason": None}
     if not arn:
-        outcome["reason"] = "the distribution had no other ACM certificate"
+        outcome["reason"] = "the site had no other ACM certificate"
     elif not config.delete_replaced_certificate:
         outcome["reason"] = "kept: delete_replaced_certificate is false"
     if outcome["reason"]:
@@ -538,9 +573,13 @@ def delete_replaced_certificate(params: dict[str, Any], distribution: dict[str, 
     if not made_by_this_package(tags):
         outcome["reason"] = "kept: no job of this package made it"
     else:
-        users = cloudfront.certificate_users(cloudfront.cloudfront_hook(config.aws_conn_id).conn).get(arn)
+        from cloudfront_ssl.aws import tenants
+
+        cf = cloudfront.cloudfront_hook(config.aws_conn_id).conn
+        users = [f"distribution {user}" for user in cloudfront.certificate_users(cf).get(arn, [])]
+        users += [f"tenant {user}" for user in tenants.certificate_tenants(cf).get(arn, [])]
         if users:
-            outcome["reason"] = "kept: in use by distribution " + ", ".join(users)
+            outcome["reason"] = "kept: in use by " + ", ".join(users)
         else:
             in_use_by = acm_client.describe_certificate(CertificateArn=arn)["Certificate"].get("InUseBy")
             if in_use_by:
@@ -565,7 +604,10 @@ def notify_owners(
 ) -> None:
     """Tell the owners what the site serves now and where to point the names it gained."""
     config = _config(params)
-    subject, body = site_messages.site_updated_message(run_id, distribution, pointed or {})
+    if "routing_endpoint" in distribution:  # a tenant's entry
+        subject, body = site_messages.tenant_updated_message(run_id, distribution, pointed or {})
+    else:
+        subject, body = site_messages.site_updated_message(run_id, distribution, pointed or {})
     notify.publish(config.aws_conn_id, notify.resolve_topic(config.notification_topic_arn), subject, body)
 
 
@@ -576,7 +618,42 @@ def summarize(
     replaced: dict[str, Any],
     dns_records: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """The update's summary: the site's fields (docs/live-site.md shows them) beside the jobs' usual ones."""
+    """The update's summary: the site's fields (docs/live-site.md shows them) beside the jobs' usual ones.
+
+    ``distribution`` is the changed site's entry: a distribution's, or a tenant's (then the summary has
+    ``tenant_id`` and ``tenants`` instead of ``distribution_id`` and ``distributions``).
+    """
+    if "routing_endpoint" in distribution:
+        tenant = distribution
+        return {
+            "tenant_id": tenant["id"],
+            "names_before": plan["names_before"],
+            "names_after": tenant["domains"],
+            "names_added": tenant["names_added"],
+            "names_removed": tenant["names_removed"],
+            "certificate_before": plan["certificate_before"],
+            "certificate_arn": tenant["certificate_arn"],
+            "managed": bool(tenant.get("managed")),
+            "replaced_certificate_arn": tenant.get("replaced_certificate_arn"),
+            "replaced_certificate_deleted": bool(replaced.get("deleted")),
+            "certificates": [
+                {
+                    "arn": certificate["arn"],
+                    "names": certificate["names"],
+                    "status": "ISSUED",
+                    "validation_records": certificate["validation_records"],
+                }
+                for certificate in certificates
+            ],
+            "distributions": [],
+            "tenants": [
+                {
+                    key: tenant.get(key)
+                    for key in ("id", "arn", "name", "domains", "routing_endpoint", "certificate_arn", "managed")
+                }
+            ],
+            "dns_records": dns_records,
+        }
     return {
         "distribution_id": distribution["id"],
         "names_before": plan["names_before"],

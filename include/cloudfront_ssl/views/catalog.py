@@ -1,8 +1,10 @@
 """The certificates of an account and what uses them, as the page and the API show them.
 
 One entry per ACM certificate in us-east-1 (all key types, paginated), built from ListCertificates'
-summaries, CloudFront's distribution list (which certificate each distribution serves) and the job
-tags of the certificates that jobs made (which job made it), read in bulk from the Tagging API.
+summaries, CloudFront's distribution list (which certificate each distribution serves), CloudFront's
+tenant listing (which certificate each distribution tenant serves; read only when the account has a
+multi-tenant distribution) and the job tags of the certificates that jobs made (which job made it),
+read in bulk from the Tagging API.
 :class:`CertificateCatalog` caches the listing briefly so that a page view does not cost one AWS
 call per certificate.
 """
@@ -14,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from cloudfront_ssl.aws import acm, cloudfront
+from cloudfront_ssl.aws import acm, cloudfront, connections, tenants
 from cloudfront_ssl.rules.messages import iso
 from cloudfront_ssl.rules.names import covers
 from cloudfront_ssl.rules.tags import job_of
@@ -26,12 +28,16 @@ def certificate_entry(
     tags: dict[str, str],
     in_use_by: list[str],
     account: dict[str, str | None] | None = None,
+    tenant_users: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One certificate as the page and the API show it, from its ListCertificates summary.
 
-    ``account`` is the account it lives in: ``{"conn_id", "id"}`` (the Airflow connection it was read
-    through and the 12-digit account number).
+    ``in_use_by`` holds the ids of the distributions serving it, then those of the distribution tenants
+    serving it; ``tenants`` names those tenants (:func:`cloudfront_ssl.aws.tenants.tenant_entry`: id,
+    name, their multi-tenant distribution, domains). ``account`` is the account it lives in:
+    ``{"conn_id", "id"}`` (the Airflow connection it was read through and the 12-digit account number).
     """
+    tenant_users = tenant_users or []
     return {
         "arn": summary["CertificateArn"],
         "names": names,
@@ -39,7 +45,11 @@ def certificate_entry(
         "type": acm.certificate_type(summary),
         "not_after": iso(summary.get("NotAfter")),
         "renewal_eligibility": summary.get("RenewalEligibility"),
-        "in_use_by": sorted(in_use_by),
+        "in_use_by": sorted(in_use_by) + [tenant["id"] for tenant in tenant_users],
+        "tenants": [
+            {key: tenant[key] for key in ("id", "name", "distribution_id", "domains")}
+            for tenant in tenant_users
+        ],
         "job": job_of(tags),
         "account": account,
     }
@@ -54,19 +64,22 @@ def filter_certificates(
 ) -> list[dict[str, Any]]:
     """The entries that match every given filter.
 
-    ``cname``: a name of the certificate is that name, or a wildcard covering it (one label);
-    ``status``: ACM status, case-insensitive; ``q``: any part of any name, case-insensitive.
+    ``cname``: a name of the certificate is that name, or a wildcard covering it (one label), or a
+    distribution tenant serving the certificate has that domain (or a wildcard domain covering it);
+    ``status``: ACM status, case-insensitive; ``q``: any part of any name (or of a domain of a tenant
+    serving it), case-insensitive.
     """
     cname = (cname or "").strip().lower().rstrip(".")
     status = (status or "").strip().upper()
     q = (q or "").strip().lower()
     result = []
     for entry in entries:
-        if cname and not any(covers(name, cname) for name in entry["names"]):
+        names = [*entry["names"], *[d for tenant in entry.get("tenants") or [] for d in tenant["domains"]]]
+        if cname and not any(covers(name, cname) for name in names):
             continue
         if status and (entry.get("status") or "").upper() != status:
             continue
-        if q and not any(q in name.lower() for name in entry["names"]):
+        if q and not any(q in name.lower() for name in names):
             continue
         result.append(entry)
     return result
@@ -84,7 +97,9 @@ class CertificateCatalog:
     are kept for ``tag_ttl_seconds``. A first view costs the ListCertificates and ListDistributions
     pages, one GetResources page per hundred certificates made by jobs (never one call per
     certificate), and a DescribeCertificate for a certificate whose summary lacks some of its names.
-    A later refresh costs the two listings, plus the GetResources pages when a certificate is new.
+    When the account has a multi-tenant distribution, the ListDistributionTenants pages too (never one
+    call per certificate or per tenant). A later refresh costs the listings, plus the GetResources
+    pages when a certificate is new.
 
     :param aws_conn_id: the Airflow AWS connection.
     :param ttl_seconds: how long a listing is served from the cache.
@@ -117,7 +132,7 @@ class CertificateCatalog:
         once per ``tag_ttl_seconds``). Raises when the connection's credentials do not work."""
         now = self.clock()
         if self._account is None or now - self._account[0] > self.tag_ttl_seconds:
-            self._account = (now, acm.acm_hook(self.aws_conn_id).account_id)
+            self._account = (now, connections.account_number(self.aws_conn_id))
         return {"conn_id": self.aws_conn_id, "id": self._account[1]}
 
     def clear(self) -> None:
@@ -161,7 +176,12 @@ class CertificateCatalog:
     def _load(self, now: float) -> list[dict[str, Any]]:
         account = self.account()
         acm_client = acm.acm_hook(self.aws_conn_id).conn
-        users = cloudfront.certificate_users(cloudfront.cloudfront_hook(self.aws_conn_id).conn)
+        cf_client = cloudfront.cloudfront_hook(self.aws_conn_id).conn
+        distributions = list(cloudfront.list_distributions(cf_client))
+        users = cloudfront.certificate_users(cf_client, distributions)
+        tenant_users = tenants.tenants_by_certificate(
+            [tenants.tenant_entry(tenant) for tenant in tenants.account_tenants(cf_client, distributions)]
+        )
         summaries = list(acm.list_certificates(acm_client))
         self._read_tags(summaries, now)
         entries = []
@@ -174,7 +194,9 @@ class CertificateCatalog:
                     acm_client.describe_certificate(CertificateArn=arn)["Certificate"]
                 )
                 self._details[arn] = (read_at, tags, names)
-            entries.append(certificate_entry(summary, names, tags, users.get(arn, []), account))
+            entries.append(
+                certificate_entry(summary, names, tags, users.get(arn, []), account, tenant_users.get(arn))
+            )
         # Deleted certificates must not stay in memory forever.
         for arn in set(self._details) - {summary["CertificateArn"] for summary in summaries}:
             del self._details[arn]

@@ -27,6 +27,7 @@ from cloudfront_ssl.vocabulary import (
     ITEM_STEPS,
     JOB_DAG_IDS,
     SUMMARY,
+    TENANT_STEPS,
     UPDATE_DAG_ID,
 )
 
@@ -38,8 +39,10 @@ log = logging.getLogger(__name__)
 CERTIFICATE_KEYS = ("arn", "names", "status", "validation_records")
 DISTRIBUTION_KEYS = ("id", "arn", "domain_name", "aliases", "certificate_arn")
 DNS_RECORD_KEYS = ("zone_id", "name", "type", "value", "alias_target")
+TENANT_KEYS = ("id", "arn", "name", "domains", "routing_endpoint", "certificate_arn", "managed")
 SITE_KEYS = (
     "distribution_id",
+    "tenant_id",
     "names_before",
     "names_after",
     "names_added",
@@ -151,7 +154,7 @@ def list_jobs(
 
 
 def _add_counts_and_errors(session: Session, jobs: list[dict[str, Any]], *, read_logs: bool) -> None:
-    """Set each job's ``certificates``, ``distributions`` and ``error`` with one query per table."""
+    """Set each job's ``certificates``, ``distributions``, ``tenants`` and ``error`` with one query per table."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
     from sqlalchemy import select, tuple_
@@ -164,7 +167,7 @@ def _add_counts_and_errors(session: Session, jobs: list[dict[str, Any]], *, read
         select(XComModel).where(
             tuple_(XComModel.dag_id, XComModel.run_id).in_(keys),
             XComModel.task_id.in_(
-                [SUMMARY, *CERTIFICATE_STEPS, *DISTRIBUTION_STEPS, *EARLIER_DISTRIBUTION_STEPS]
+                [SUMMARY, *CERTIFICATE_STEPS, *DISTRIBUTION_STEPS, *EARLIER_DISTRIBUTION_STEPS, *TENANT_STEPS]
             ),
             XComModel.key == "return_value",
         )
@@ -190,6 +193,7 @@ def _add_counts_and_errors(session: Session, jobs: list[dict[str, Any]], *, read
         if summary and isinstance(summary[0], dict):
             certificates = len(summary[0].get("certificates") or [])
             distributions = len(summary[0].get("distributions") or [])
+            tenants = len(summary[0].get("tenants") or [])
         else:
             certificates = sum(_count(v) for t in CERTIFICATE_STEPS for v in values.get(t, []))
             distributions = sum(
@@ -197,8 +201,10 @@ def _add_counts_and_errors(session: Session, jobs: list[dict[str, Any]], *, read
                 for t in (*DISTRIBUTION_STEPS, *EARLIER_DISTRIBUTION_STEPS)
                 for v in values.get(t, [])
             )
+            tenants = sum(_count(v) for t in TENANT_STEPS for v in values.get(t, []))
         job["certificates"] = certificates
         job["distributions"] = distributions
+        job["tenants"] = tenants
         job["error"] = (
             _run_error(
                 job["state"], failed.get((job["dag_id"], job["run_id"]), []), read_logs=read_logs, kept=kept
@@ -367,14 +373,17 @@ def clean_summary(summary: Any) -> dict[str, Any]:
     certificates = [_pick(c, CERTIFICATE_KEYS) for c in summary.get("certificates") or []]
     distributions = [_pick(d, DISTRIBUTION_KEYS) for d in summary.get("distributions") or []]
     dns = [_pick(r, DNS_RECORD_KEYS) for r in summary.get("dns_records") or []]
+    tenants = [_pick(t, TENANT_KEYS) for t in summary.get("tenants") or []]
     cleaned: dict[str, Any] = {
         "certificates": [c for c in certificates if c],
         "distributions": [d for d in distributions if d],
         "dns_records": [{k: v for k, v in r.items() if v is not None} for r in dns if r],
     }
+    if any(tenants):
+        cleaned["tenants"] = [t for t in tenants if t]
     if isinstance(summary.get("site"), dict):
         cleaned["site"] = _pick(summary["site"], SITE_KEYS)
-    elif summary.get("distribution_id"):
+    elif summary.get("distribution_id") or summary.get("tenant_id"):
         cleaned["site"] = _pick(summary, SITE_KEYS)
     return cleaned
 
@@ -404,8 +413,18 @@ def job_summary(
             # A dict, or (alias records) one result per distribution; a failed item wrote nothing.
             for result in value if isinstance(value, list) else [value]:
                 written += result.get("records") or [] if isinstance(result, dict) else []
+    tenants: list[Any] = []
+    for task_id in TENANT_STEPS:
+        for value in _xcom_values(session, dag_id, run_id, task_id, problems):
+            tenants += value if isinstance(value, list) else [value]
     return clean_summary(
-        {"certificates": certificates, "distributions": distributions, "dns_records": written, "site": site}
+        {
+            "certificates": certificates,
+            "distributions": distributions,
+            "tenants": tenants,
+            "dns_records": written,
+            "site": site,
+        }
     )
 
 

@@ -109,7 +109,18 @@ def render(template: str, *, root: str = "./", **context: Any) -> str:
     return environment().get_template(template).render(root=root, airflow=f"{root}../", **context)
 
 
-FORM_FIELDS = ("certificates", "aggregate", "create_distributions", "source_distribution_id", "tags")
+FORM_FIELDS = (
+    "certificates",
+    "aggregate",
+    "create_distributions",
+    "source_distribution_id",
+    "tags",
+    "hosting",
+    "multi_tenant_distribution_id",
+    "connection_group_id",
+    "certificate_source",
+    "tenant_parameters",
+)
 """Create-job conf keys that the New job page lays out itself; every other key is an option."""
 FORM_LABELS = {
     "certificates": "Certificates",
@@ -117,6 +128,11 @@ FORM_LABELS = {
     "create_distributions": "Create distributions",
     "source_distribution_id": "Source distribution",
     "tags": "Tags",
+    "hosting": "Hosting",
+    "multi_tenant_distribution_id": "Multi-tenant distribution",
+    "connection_group_id": "Connection group id",
+    "certificate_source": "Certificate source",
+    "tenant_parameters": "Tenant parameters",
 }
 """How the New job page names the fields it lays out itself, in the plan's problems."""
 OPTION_KINDS = {"boolean": "boolean", "integer": "integer", "number": "number", "string": "string"}
@@ -166,10 +182,13 @@ def certificates_page(
     statuses: list[str] | None = None,
     error: str | None = None,
     may_start: bool = False,
+    show_account: bool = False,
     root: str = "./",
 ) -> str:
     """The certificates table with the CNAME search form; each row links to the job that made it and
-    names the distributions that serve it by their CNAME targets."""
+    names the distributions that serve it by their CNAME targets, and the distribution tenants that
+    serve it (name, id, multi-tenant distribution). ``show_account``: an Account column (the connection
+    and the account number), for a page listing several accounts."""
     return render(
         "certificates.html",
         root=root,
@@ -181,6 +200,7 @@ def certificates_page(
         statuses=statuses or [],
         error=error,
         may_start=may_start,
+        show_account=show_account,
     )
 
 
@@ -208,8 +228,11 @@ def jobs_page(
     )
 
 
-def new_job_page(*, may_start: bool, root: str = "./") -> str:
-    """The New job page: certificates one per line, the source distribution, tags, options, the plan."""
+def new_job_page(*, may_start: bool, connections: list[str] | None = None, root: str = "./") -> str:
+    """The New job page: certificates one per line, the hosting (distributions copied from a source
+    distribution, or tenants of a multi-tenant distribution), tags, options, the plan. ``connections``:
+    the accounts the page reads (offered for ``aws_conn_id``; the distributions listed are the chosen
+    account's)."""
     options = job_options()
     sections: dict[str, list[dict[str, Any]]] = {}
     for option in options:
@@ -222,6 +245,7 @@ def new_job_page(*, may_start: bool, root: str = "./") -> str:
         sections=sections,
         may_start=may_start,
         field_labels=labels,
+        connections=connections or [],
     )
 
 
@@ -270,10 +294,15 @@ def job_page(job: dict[str, Any], *, root: str = "../../") -> str:
     those Route 53 holds already apart (with copy buttons and exports), the certificates, the
     distributions and their CNAME targets, the error. The page's script asks the API for the job
     until it has ended (``final``)."""
-    from cloudfront_ssl.rules.messages import dns_records, zone_file_lines
+    from cloudfront_ssl.rules.messages import as_held, dns_records, zone_file_lines
 
     summary = job.get("summary") or {}
-    records = dns_records(summary.get("certificates"), summary.get("distributions"), job.get("route53_zones"))
+    records = dns_records(
+        summary.get("certificates"),
+        summary.get("distributions"),
+        job.get("route53_zones"),
+        summary.get("tenants"),
+    )
     rows = held_as(records, summary.get("dns_records"))
     return render(
         "job.html",
@@ -283,7 +312,7 @@ def job_page(job: dict[str, Any], *, root: str = "../../") -> str:
         final=job.get("state") in FINAL_RUN_STATES,
         to_add=[row for row in rows if not row["route53_zone"]],
         in_route53=[row for row in rows if row["route53_zone"]],
-        zone_lines=zone_file_lines(records) if records else "",
+        zone_lines=zone_file_lines(as_held(records, summary.get("dns_records"))) if records else "",
     )
 
 

@@ -4,10 +4,6 @@
 (function () {
   var form = document.getElementById("new-job");
   var certificates = document.getElementById("certificates");
-  var source = document.getElementById("source");
-  var sourceFilter = document.getElementById("source-filter");
-  var sourceStatus = document.getElementById("source-status");
-  var sourceMore = document.getElementById("source-more");
   var createDistributions = document.getElementById("create_distributions");
   var tags = document.getElementById("tags");
   var start = document.getElementById("start");
@@ -27,50 +23,87 @@
     return node;
   }
 
-  // --- the source distribution ------------------------------------------------------------------
-  var loaded = 0, total = 0, filterTimer = null;
+  // --- the distributions: the source to copy, the multi-tenant one the tenants use ------------------
+  // Both lists are the chosen account's (the aws_conn_id option): changing it lists that account's.
+  var connection = document.getElementById("opt-aws_conn_id");
   function describe(d) {
     var parts = [d.id, d.domain_name || ""];
     if (d.aliases && d.aliases.length) parts.push(d.aliases.join(", "));
     if (d.comment) parts.push(d.comment);
     return parts.join(" — ");
   }
-  function loadDistributions(reset) {
-    var chosen = source.value;
-    if (reset) { loaded = 0; source.textContent = ""; }
-    var query = "api/distributions?limit=" + PAGE + "&offset=" + loaded +
-      "&q=" + encodeURIComponent(sourceFilter.value.trim());
-    sourceStatus.textContent = "Loading the account's distributions…";
-    fetch(query, {credentials: "same-origin", headers: {Accept: "application/json"}})
-      .then(function (response) {
-        return response.json().then(function (body) { return {ok: response.ok, body: body}; });
-      })
-      .then(function (answer) {
-        if (!answer.ok) throw new Error(answer.body.detail || "the distributions could not be listed");
-        answer.body.distributions.forEach(function (d) {
-          var option = element("option", describe(d));
-          option.value = d.id;
-          option.setAttribute("data-id", d.id);
-          source.appendChild(option);
+  function picker(select, filter, status, more, multiTenant, noun) {
+    var loaded = 0, total = 0, filterTimer = null, generation = 0;
+    function load(reset) {
+      var chosen = select.value, mine = reset ? ++generation : generation;
+      if (reset) { loaded = 0; select.textContent = ""; }
+      var conn = connection ? connection.value.trim() : "";
+      var query = "api/distributions?limit=" + PAGE + "&offset=" + loaded + "&multi_tenant=" + multiTenant +
+        "&q=" + encodeURIComponent(filter.value.trim()) + (conn ? "&aws_conn_id=" + encodeURIComponent(conn) : "");
+      status.textContent = "Loading the account's " + noun + "s…";
+      fetch(query, {credentials: "same-origin", headers: {Accept: "application/json"}})
+        .then(function (response) {
+          return response.json().then(function (body) { return {ok: response.ok, body: body}; });
+        })
+        .then(function (answer) {
+          if (mine !== generation) return;
+          if (!answer.ok) throw new Error(answer.body.detail || "the " + noun + "s could not be listed");
+          answer.body.distributions.forEach(function (d) {
+            var option = element("option", describe(d));
+            option.value = d.id;
+            option.setAttribute("data-id", d.id);
+            select.appendChild(option);
+          });
+          loaded += answer.body.distributions.length;
+          total = answer.body.total_entries;
+          if (chosen) select.value = chosen;
+          status.textContent = total ? ("Showing " + loaded + " of " + total + " " + noun + "(s). Pick one.")
+                                     : "No " + noun + " matches.";
+          more.hidden = loaded >= total;
+          schedulePlan();
+        })
+        .catch(function (error) {
+          if (mine !== generation) return;
+          status.textContent = "Could not list the " + noun + "s: " + error.message;
+          more.hidden = true;
+          schedulePlan();
         });
-        loaded += answer.body.distributions.length;
-        total = answer.body.total_entries;
-        if (chosen) source.value = chosen;
-        sourceStatus.textContent = total ? ("Showing " + loaded + " of " + total + " distribution(s). Pick the one to copy.")
-                                         : "No distribution matches.";
-        sourceMore.hidden = loaded >= total;
-      })
-      .catch(function (error) { sourceStatus.textContent = "Could not list the distributions: " + error.message; });
+    }
+    filter.addEventListener("input", function () {
+      clearTimeout(filterTimer);
+      filterTimer = setTimeout(function () { load(true); }, 300);
+    });
+    more.addEventListener("click", function () { load(false); });
+    return {load: load, filter: filter};
   }
-  sourceFilter.addEventListener("input", function () {
-    clearTimeout(filterTimer);
-    filterTimer = setTimeout(function () { loadDistributions(true); }, 300);
-  });
-  sourceMore.addEventListener("click", function () { loadDistributions(false); });
+  var source = document.getElementById("source");
+  var sources = picker(source, document.getElementById("source-filter"), document.getElementById("source-status"),
+    document.getElementById("source-more"), false, "distribution");
+  var template = document.getElementById("template");
+  var templates = picker(template, document.getElementById("template-filter"), document.getElementById("template-status"),
+    document.getElementById("template-more"), true, "multi-tenant distribution");
+  var connectionTimer = null;
+  if (connection) {
+    connection.addEventListener("input", function () {
+      clearTimeout(connectionTimer);
+      connectionTimer = setTimeout(function () { sources.load(true); templates.load(true); }, 400);
+    });
+  }
   function showSource() {
     document.getElementById("source-field").style.display = createDistributions.checked ? "" : "none";
   }
   createDistributions.addEventListener("change", showSource);
+
+  // --- hosting: distributions or tenants ------------------------------------------------------------
+  function hosting() { return document.getElementById("hosting-tenant").checked ? "tenant" : "distribution"; }
+  function showHosting() {
+    var tenant = hosting() === "tenant";
+    document.getElementById("tenant-fields").hidden = !tenant;
+    document.getElementById("distributions-fields").hidden = tenant;
+  }
+  form.querySelectorAll("input[name=hosting]").forEach(function (input) {
+    input.addEventListener("change", showHosting);
+  });
 
   // --- tags as key/value rows -----------------------------------------------------------------------
   function addTag(key, value) {
@@ -88,29 +121,57 @@
   document.getElementById("add-tag").addEventListener("click", function () {
     addTag().querySelector("input").focus();
   });
+  var parameters = document.getElementById("parameters");
+  function addParameter() {
+    var row = element("div", null, "tag-row parameter-row");
+    var keyInput = element("input"); keyInput.placeholder = "parameter"; keyInput.className = "parameter-key";
+    keyInput.setAttribute("aria-label", "Parameter name");
+    var valueInput = element("input"); valueInput.placeholder = "value"; valueInput.className = "parameter-value";
+    valueInput.setAttribute("aria-label", "Parameter value");
+    var remove = element("button", "Remove"); remove.type = "button";
+    remove.addEventListener("click", function () { row.remove(); schedulePlan(); });
+    row.appendChild(keyInput); row.appendChild(valueInput); row.appendChild(remove);
+    parameters.appendChild(row);
+    return row;
+  }
+  document.getElementById("add-parameter").addEventListener("click", function () {
+    addParameter().querySelector("input").focus();
+  });
+  // Key/value rows as an object; a row without a key, or a key given twice, is a problem of ``field``.
+  function keyValues(container, rowClass, keyClass, valueClass, field, noun, problems) {
+    var values = {};
+    container.querySelectorAll("." + rowClass).forEach(function (row, index) {
+      var key = row.querySelector("." + keyClass).value.trim();
+      var value = row.querySelector("." + valueClass).value;
+      if (!key && !value) return;
+      if (!key) { problems.push({field: field, message: noun + " row " + (index + 1) + ": give a " + (noun === "tag" ? "key" : "name")}); return; }
+      if (Object.prototype.hasOwnProperty.call(values, key)) {
+        problems.push({field: field, message: noun + " " + key + " is given twice"}); return;
+      }
+      values[key] = value;
+    });
+    return values;
+  }
 
   // --- the conf -------------------------------------------------------------------------------------
   function buildConf() {
     var problems = [];
     // Every line is sent, blank ones included, so that the plan's line numbers are the textarea's.
     var lines = certificates.value.replace(/\s+$/, "").split("\n");
-    var conf = {
-      certificates: lines,
-      aggregate: document.getElementById("aggregate").checked,
-      create_distributions: createDistributions.checked,
-      source_distribution_id: createDistributions.checked ? (source.value || null) : null,
-      tags: {}
-    };
-    tags.querySelectorAll(".tag-row").forEach(function (row, index) {
-      var key = row.querySelector(".tag-key").value.trim();
-      var value = row.querySelector(".tag-value").value;
-      if (!key && !value) return;
-      if (!key) { problems.push({field: "tags", message: "tag row " + (index + 1) + ": give a key"}); return; }
-      if (Object.prototype.hasOwnProperty.call(conf.tags, key)) {
-        problems.push({field: "tags", message: "tag " + key + " is given twice"}); return;
-      }
-      conf.tags[key] = value;
-    });
+    var conf = {certificates: lines, aggregate: document.getElementById("aggregate").checked};
+    if (hosting() === "tenant") {
+      // create_distributions and source_distribution_id do not apply to tenants: left out.
+      conf.hosting = "tenant";
+      conf.multi_tenant_distribution_id = template.value || null;
+      conf.connection_group_id = document.getElementById("connection_group_id").value.trim() || null;
+      conf.certificate_source = document.getElementById("certificate-managed").checked ? "managed" : "acm";
+      conf.tenant_parameters = keyValues(parameters, "parameter-row", "parameter-key", "parameter-value",
+                                         "tenant_parameters", "parameter", problems);
+    } else {
+      conf.create_distributions = createDistributions.checked;
+      conf.source_distribution_id = createDistributions.checked ? (source.value || null) : null;
+    }
+    conf.tags = keyValues(tags, "tag-row", "tag-key", "tag-value", "tags", "tag", problems);
     form.querySelectorAll("[data-option]").forEach(function (input) {
       var name = input.getAttribute("data-option"), kind = input.getAttribute("data-kind");
       if (kind === "boolean") { conf[name] = input.checked; return; }
@@ -175,6 +236,11 @@
         return "Line " + c.line + ": " + c.name + " is covered by " + c.covered_by +
           " (the certificate of line " + (c.certificate_item + 1) + ")";
       }, "plan-covered");
+      list("Tenants to create", plan.tenants || [], function (t) {
+        return "Line " + t.line + ": " + t.names.join(", ") + " — with " +
+          (t.certificate_item === null || t.certificate_item === undefined ? "a certificate CloudFront manages" :
+           t.certificate_item === t.item ? "its own certificate" : "the certificate of line " + (t.certificate_item + 1));
+      }, "plan-tenants");
       list("Distributions to create", plan.distributions || [], function (d) {
         var own = d.certificate_item === d.item;
         return "Line " + d.line + ": " + d.aliases.join(", ") + " — with " +
@@ -257,8 +323,9 @@
     clearTimeout(timer);
     timer = setTimeout(requestPlan, 400);
   }
-  form.addEventListener("input", function (event) { if (event.target !== sourceFilter) schedulePlan(); });
-  form.addEventListener("change", function (event) { if (event.target !== sourceFilter) schedulePlan(); });
+  function isFilter(target) { return target === sources.filter || target === templates.filter; }
+  form.addEventListener("input", function (event) { if (!isFilter(event.target)) schedulePlan(); });
+  form.addEventListener("change", function (event) { if (!isFilter(event.target)) schedulePlan(); });
 
   // --- start ------------------------------------------------------------------------------------------
   start.addEventListener("click", function () {
@@ -290,6 +357,8 @@
   });
 
   showSource();
-  loadDistributions(true);
+  showHosting();
+  sources.load(true);
+  templates.load(true);
   if (certificates.value.trim()) schedulePlan();
 })();
