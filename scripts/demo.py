@@ -13,8 +13,9 @@ Manager emulator the tests use, started beside moto; when it cannot start, the d
 the other jobs). It prints each task's state as it changes, then the
 certificates with their validation records, the distributions with their CNAME targets, the Route 53
 records the create job wrote (and that it left no step to a person), the site before and after the
-update, and the SNS messages sent. It exits 0 when every job succeeds and 1 naming the failing step
-otherwise, and always stops every process it started (also on Ctrl-C).
+update, and the SNS messages sent. It ends with a fleet run (``ssl_fleet``) over a small fleet file of
+two sites: it prints the run's plan and what each site ended as. It exits 0 when every job succeeds
+and 1 naming the failing step otherwise, and always stops every process it started (also on Ctrl-C).
 
 ``make up`` runs it with ``--keep-running``: the same stack and jobs, then the stack stays up for the
 UI until Ctrl-C. Its Airflow home is ``.airflow/`` in the repository (git-ignored), so the admin
@@ -52,6 +53,10 @@ from devstack.stack import AirflowStack, standalone  # noqa: E402
 CREATE_DAG = "ssl_create_certificates"
 IMPORT_DAG = "ssl_import_certificate"
 UPDATE_DAG = "ssl_update_site"
+CLEANUP_DAG = "ssl_cleanup_job"
+FLEET_DAG = "ssl_fleet"
+FLEET_FILE = "fleet.yaml"
+"""The demo's fleet file, in the Airflow home (``[ssl_certificates] fleet_file``)."""
 STANDALONE_LOG = "airflow-standalone"
 TENANT_CONN_ID = "aws_tenants"
 """The demo's connection for the tenant job: CloudFront at ministack, every other service at moto."""
@@ -271,6 +276,67 @@ def import_job_conf(emulator: Emulator) -> dict[str, Any]:
 # --- the report ------------------------------------------------------------------------------------
 
 
+def fleet_file_text(settings: Settings, emulator: Emulator) -> str:
+    """The demo's fleet file: two sites in the demo zone, Route 53 writing their records."""
+    return "\n".join(
+        [
+            "# The sites this account should serve (docs/fleet.md). ssl_fleet keeps the account so.",
+            "defaults:",
+            f"  source_distribution_id: {emulator.source_distribution_id}",
+            f"  notification_topic_arn: {emulator.topic_arn}",
+            f"  poll_interval_seconds: {settings.poll_interval_seconds}",
+            "  validation_timeout_hours: 1",
+            "  route53_validation: true",
+            "  route53_aliases: true",
+            "sites:",
+            "  - site: store",
+            f"    names: [store.{DEMO_ZONE}, www.store.{DEMO_ZONE}]",
+            "  - site: blog",
+            f'    names: "blog.{DEMO_ZONE}"',
+            "",
+        ]
+    )
+
+
+def run_fleet(settings: Settings, emulator: Emulator, stack: AirflowStack) -> Job:
+    """Write the fleet file, run ``ssl_fleet`` once through the REST API, print its plan and result."""
+    api = stack.api
+    fleet = Job("fleet", FLEET_DAG)
+    path = settings.home / FLEET_FILE
+    with step(f"write the fleet file {path} (two sites) and trigger {FLEET_DAG}"):
+        path.write_text(fleet_file_text(settings, emulator))
+        for line in path.read_text().splitlines():
+            say(f"  | {line}")
+        stack.wait_for_dags([FLEET_DAG, CLEANUP_DAG])
+        for dag_id in (FLEET_DAG, CREATE_DAG, UPDATE_DAG, CLEANUP_DAG):
+            api.unpause(dag_id)
+        fleet.run_id = api.trigger(FLEET_DAG, {})
+        fleet.started = time.monotonic()
+        say(f"  run {fleet.run_id}")
+    with step("follow the fleet run (it starts one create job per site and waits for them deferred)"):
+        follow(api, [fleet], settings.timeout_seconds, stack.processes.check_alive, say)
+    plan = api.xcom(FLEET_DAG, fleet.run_id, "plan") or {}
+    report = api.xcom(FLEET_DAG, fleet.run_id, "report") or {}
+    say("The fleet run's plan:")
+    for line in str(plan.get("text") or "(no plan: see the read_fleet step's log)").splitlines():
+        say(f"  {line}")
+    say("What each site ended as:")
+    for line in str(report.get("text") or "(no report)").splitlines():
+        say(f"  {line}")
+    fleet.summary = report
+    if fleet.state != "success":
+        explain_failure(api, fleet, say)
+    return fleet
+
+
+def fleet_line(fleet: Job) -> str:
+    """One line for the fleet run, e.g. ``FLEET OK: 2 sites planned, 2 applied``."""
+    sites = (fleet.summary or {}).get("sites") or []
+    applied = sum(1 for site in sites if site.get("ended_as") == "applied")
+    verdict = "OK" if fleet.state == "success" else "FAILED"
+    return f"FLEET {verdict}: {len(sites)} sites planned, {applied} applied (run {fleet.run_id})"
+
+
 def print_report(jobs: list[Job], messages: list[dict[str, str]], topic_arn: str) -> None:
     """Print what a user needs: certificates with validation records, distributions with CNAMEs, messages."""
     print("\n" + "=" * 100)
@@ -425,6 +491,8 @@ def run(
         if tenant_job.state != "success":
             explain_failure(api, tenant_job, say)
         jobs.append(tenant_job)
+
+    fleet = run_fleet(settings, emulator, stack)
     messages = emulator.messages()
 
     print_report([job for job in jobs if job.label in ("create", "import")], messages, emulator.topic_arn)
@@ -436,10 +504,13 @@ def run(
     failed = [job for job in jobs if job.state != "success"]
     for job in failed:
         say(f"FAILED: {job.label} job ({job.dag_id} {job.run_id}) at step {', '.join(job.failed_steps)}")
+    if fleet.state != "success":
+        say(f"FAILED: fleet run ({FLEET_DAG} {fleet.run_id}) at step {', '.join(fleet.failed_steps)}")
+    print(fleet_line(fleet), flush=True)
     print(result_line(jobs, messages), flush=True)
     if settings.keep_running:
         keep_running(settings, emulator, stack)
-    return 1 if failed else 0
+    return 1 if failed or fleet.state != "success" else 0
 
 
 def keep_running(settings: Settings, emulator: Emulator, stack: AirflowStack) -> None:
@@ -448,6 +519,7 @@ def keep_running(settings: Settings, emulator: Emulator, stack: AirflowStack) ->
     print(
         f"\nThe stack is running. Start here:\n"
         f"  SSL Certificates page:   {stack.url}/plugin/ssl-certificates  (New job: {stack.url}/ssl-certificates/new)\n"
+        f"  Fleet page:              {stack.url}/ssl-certificates/fleet  (fleet file: {settings.home / FLEET_FILE})\n"
         f"  sign in as:              admin (password in {passwords}),\n"
         f"                           viewer / {DEMO_USERS[VIEWER][1]} (reads, may not start jobs),"
         f" user / {DEMO_USERS[USER][1]} (starts jobs)\n"
@@ -548,7 +620,12 @@ def main(argv: list[str] | None = None) -> int:
         with step("start ministack (CloudFront SaaS Manager, for the tenant job) beside moto"):
             tenants = start_tenant_stack(settings.home)
         # The jobs' default topic, so that jobs started from the UI notify too.
-        topic = {"AIRFLOW_VAR_SSL_NOTIFICATION_TOPIC_ARN": emulator.topic_arn}
+        topic = {
+            "AIRFLOW_VAR_SSL_NOTIFICATION_TOPIC_ARN": emulator.topic_arn,
+            # The fleet file the demo writes; ssl_fleet runs when triggered (no schedule in the demo).
+            "AIRFLOW__SSL_CERTIFICATES__FLEET_FILE": str(settings.home / FLEET_FILE),
+            "AIRFLOW__SSL_CERTIFICATES__FLEET_SCHEDULE": "none",
+        }
         if tenants is not None:
             topic.update(tenants.connection_env(emulator))
         if settings.engine:

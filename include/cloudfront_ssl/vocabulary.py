@@ -13,6 +13,7 @@ CLEANUP_DAG_ID = "ssl_cleanup_job"
 INVENTORY_DAG_ID = "ssl_certificate_inventory"
 UPDATE_DAG_ID = "ssl_update_site"
 ROTATE_DAG_ID = "ssl_rotate_imported"
+FLEET_DAG_ID = "ssl_fleet"
 JOB_DAG_IDS = (CREATE_DAG_ID, IMPORT_DAG_ID, UPDATE_DAG_ID)
 """The DAGs whose runs are jobs that create resources (and so hold claims and appear on the page)."""
 
@@ -49,6 +50,15 @@ REMOVE_ALIAS_RECORDS = "remove_alias_records"
 DELETE_REPLACED_CERTIFICATE = "delete_replaced_certificate"
 ROTATE_CERTIFICATES = "rotate_certificates"
 REPORT_REFUSALS = "report_refusals"
+
+# The steps of ssl_fleet (docs/fleet.md).
+READ_FLEET = "read_fleet"
+PLAN_FLEET = "plan"
+APPROVAL_NEEDED = "approval_needed"
+APPROVE = "approve"
+FLEET_JOBS = "jobs"
+APPLY = "apply"
+FLEET_REPORT = "report"
 
 LAST_STEP = CLEANUP_ON_FAILURE
 """Every job DAG ends with this step (trigger rule all_done): while it has not finished, the job runs."""

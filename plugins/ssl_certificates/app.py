@@ -793,3 +793,15 @@ def job_page(
     from cloudfront_ssl.views.page import job_page as render
 
     return HTMLResponse(render(_job(session, access, dag_id, run_id), root=page_root(request)))
+
+
+# --- the Fleet page and its API (routes of their own: ssl_certificates.fleet) -------------------------
+
+
+def _add_fleet_routes() -> None:
+    from ssl_certificates.fleet import add_routes
+
+    add_routes(app, AccessDep, SessionDep, page_root)
+
+
+_add_fleet_routes()

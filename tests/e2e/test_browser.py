@@ -450,3 +450,45 @@ def test_a_newcomer_follows_a_job_to_its_end_reads_its_records_and_every_page_fi
         assert _in_view(driver, driver.find_element(By.ID, "start")) and _in_view(driver, verdict)
         assert "Line 2:" in verdict.text and "certificates[" not in verdict.text
         driver.save_screenshot(str(OUTPUT / "new-job-390.png"))
+
+
+def test_the_fleet_page_fits_1440_px_and_a_phone(airflow_db, aws, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from tests.e2e.test_fleet_plan import create_site, fleet_text
+    from tests.plugin_support import environment
+
+    long_names = [f"{label}.a-rather-long-subdomain-of-the-shop.example.com" for label in ("www", "m", "api")]
+    create_site(aws, "browser-alpha", ["alpha.example.com", *long_names])
+    create_site(aws, "browser-beta-a-long-site-id-that-takes-nearly-all-sixty-three", ["beta.example.com"])
+    fleet_file = tmp_path / "fleet.yaml"
+    with environment({"AIRFLOW__SSL_CERTIFICATES__FLEET_FILE": str(fleet_file)}):
+        # One run plans (alpha kept, beta left out: reported), the next finds an error in the file.
+        fleet_file.write_text(fleet_text(aws, {"browser-alpha": ["alpha.example.com", *long_names]}))
+        assert run_dag(load_dag("ssl_fleet"), {}).state == "success"
+        fleet_file.write_text(fleet_file.read_text() + "  - site: Not_A_Site\n")
+        assert run_dag(load_dag("ssl_fleet"), {}).state == "failed"
+        OUTPUT.mkdir(exist_ok=True)
+        driver = browser
+        with signed_in_airflow(airflow_db), api_server(airflow_db) as url:
+            _sign_in(driver, url)
+            for width, height in ((1440, 900), (390, 844)):
+                driver.set_window_size(width, height)
+                driver.get(f"{url}/ssl-certificates/fleet")
+                badges = _wait(
+                    driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#sites tr[data-site] .badge") or None
+                )
+                assert driver.find_element(By.ID, "problems").is_displayed()
+                states = {
+                    row.get_attribute("data-site"): row.get_attribute("data-state")
+                    for row in driver.find_elements(By.CSS_SELECTOR, "#sites tr[data-site]")
+                }
+                assert states["browser-alpha"] == "in_step" and "to_change" in states.values(), states
+                overflow = _overflow(driver)
+                if width == 1440:
+                    assert all(value <= 1 for value in overflow.values()), overflow
+                else:  # on a phone the rows stack: the page never scrolls sideways, every state shows
+                    assert overflow["page"] <= 1, overflow
+                    inner = driver.execute_script("return window.innerWidth")
+                    assert all(badge.rect["x"] + badge.rect["width"] <= inner for badge in badges)
+                driver.save_screenshot(str(OUTPUT / f"fleet-{width}.png"))

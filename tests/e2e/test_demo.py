@@ -58,6 +58,17 @@ def test_demo_exits_0_with_both_jobs_done(demo_run):
     ), output[-6000:]
 
 
+def test_demo_ends_with_a_fleet_run_over_a_small_file(demo_run):
+    result, _ = demo_run
+    out = result.stdout
+    assert re.search(r"^FLEET OK: 2 sites planned, 2 applied \(run \S+\)$", out, re.MULTILINE), out[-6000:]
+    plan = out[out.index("The fleet run's plan:") : out.index("What each site ended as:")]
+    assert "store" in plan and "blog" in plan, plan
+    ended = out[out.index("What each site ended as:") :]
+    assert re.search(r"store: create -> applied \(ssl_create_certificates run fleet__store__", ended), ended
+    assert re.search(r"blog: create -> applied \(ssl_create_certificates run fleet__blog__", ended), ended
+
+
 def test_demo_prints_what_the_owner_needs(demo_run):
     result, _ = demo_run
     out = result.stdout

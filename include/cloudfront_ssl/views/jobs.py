@@ -311,6 +311,12 @@ def _stored_value(row: Any) -> Any:
     return value
 
 
+def read_xcom(row: Any) -> Any:
+    """A stored XCom value as the task pushed it (JSON, or through a custom XCom backend); ``ValueError``
+    when it cannot be read here."""
+    return _stored_value(row)
+
+
 def _xcom_value(row: Any) -> Any:
     """A step's result (a dict or a list) as the task returned it; ``ValueError`` when unreadable."""
     value = _stored_value(row)
