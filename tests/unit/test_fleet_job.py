@@ -237,3 +237,33 @@ def test_a_site_that_takes_a_freed_name_goes_after_the_site_that_frees_it():
     assert fleet_job.after_verdict(after, lambda _d, _r: None, lambda _i: "scheduled") == ("wait", ["giver"])
     assert fleet_job.after_verdict(after, lambda _d, _r: "failed", lambda _i: "failed") == ("stop", ["giver"])
     assert fleet_job.after_verdict(after, lambda _d, _r: None, lambda _i: "failed") == ("stop", ["giver"])
+
+
+def test_a_site_of_another_account_is_refused_with_its_line(tmp_path):
+    """The fleet reads one account: a site whose jobs would run in another is a file error, so the
+    plan never compares the file with the wrong account."""
+    import dataclasses
+
+    from cloudfront_ssl.rules.fleet import FleetFileError
+
+    path = tmp_path / "fleet.yaml"
+    path.write_text(
+        "defaults:\n"
+        "  source_distribution_id: E2QWRUHEXAMPLE\n"
+        "sites:\n"
+        "  - site: same\n"
+        "    names: [same.example.com]\n"
+        "  - site: other\n"
+        "    names: [other.example.com]\n"
+        "    aws_conn_id: aws_second_account\n"
+    )
+    settings = dataclasses.replace(fleet_job.fleet_settings(), file=str(path), aws_conn_id="aws_default")
+    kept: list = []
+    with pytest.raises(FleetFileError) as refused:
+        fleet_job.read_fleet(settings, kept.extend)
+    assert [(problem["line"], problem["message"].split(":")[0]) for problem in kept] == [(6, "site other")]
+    assert "aws_second_account is not the account the fleet reads" in str(refused.value)
+
+    path.write_text(path.read_text().replace("aws_second_account", "aws_default"))
+    read = fleet_job.read_fleet(settings, kept.extend)
+    assert [site["site"] for site in read["sites"]] == ["same", "other"]

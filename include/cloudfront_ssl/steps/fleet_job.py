@@ -135,7 +135,7 @@ def read_fleet(
     """
     from cloudfront_ssl.aws.fleet_sites import read_fleet_file
     from cloudfront_ssl.errors import JobInputError
-    from cloudfront_ssl.rules.fleet import FleetFileError, read_fleet_text
+    from cloudfront_ssl.rules.fleet import FleetFileError, FleetFileProblem, read_fleet_text
 
     if not settings.file:
         message = f"[{CONFIG_SECTION}] fleet_file is not set: give the path or s3:// URL of the fleet file"
@@ -144,6 +144,18 @@ def read_fleet(
     try:
         text = read_fleet_file(settings.file, settings.aws_conn_id)
         sites = read_fleet_text(text)
+        other_accounts = [
+            FleetFileProblem(
+                site.line,
+                f"site {site.site}: aws_conn_id {site.conf.get('aws_conn_id') or 'aws_default'} is not the "
+                f"account the fleet reads ([{CONFIG_SECTION}] aws_conn_id = {settings.aws_conn_id}); "
+                "one fleet file serves one account",
+            )
+            for site in sites
+            if (site.conf.get("aws_conn_id") or "aws_default") != settings.aws_conn_id
+        ]
+        if other_accounts:
+            raise FleetFileError(other_accounts)
     except FleetFileError as error:
         problems = [dataclasses.asdict(problem) for problem in error.problems]
         for problem in problems:
