@@ -286,19 +286,29 @@ class ClaimStore(Protocol):
 
 def run_state(dag_id: str, run_id: str) -> str | None:
     """A run's state from Airflow's API (from a task or a trigger); None when the API does not know it."""
+    from airflow.sdk.api.client import ServerResponseError
     from airflow.sdk.exceptions import AirflowRuntimeError
     from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
     try:
         return state_name(RuntimeTaskInstance.get_dagrun_state(dag_id=dag_id, run_id=run_id))
-    except AirflowRuntimeError as error:  # the API's "not found"; anything else is a read error
+    except (AirflowRuntimeError, ServerResponseError) as error:  # "not found"; anything else is a read error
         if _is_not_found(error):
             return None
         raise
 
 
 def _is_not_found(error: Exception) -> bool:
-    return "NOT_FOUND" in str(getattr(error, "error", "")).upper() or "not found" in str(error).lower()
+    """Whether Airflow's API said "not found": the Task SDK's ``AirflowRuntimeError``, or the API
+    client's ``ServerResponseError`` (a 404, its detail's reason ``not_found``)."""
+    response = getattr(error, "response", None)
+    detail = getattr(error, "detail", None)
+    return (
+        "NOT_FOUND" in str(getattr(error, "error", "")).upper()
+        or "not found" in str(error).lower()
+        or getattr(response, "status_code", None) == 404
+        or (isinstance(detail, dict) and str(detail.get("reason", "")).lower() == "not_found")
+    )
 
 
 class TaskSdkClaimStore:
@@ -350,13 +360,14 @@ class TaskSdkClaimStore:
 
     def run(self, dag_id: str, run_id: str) -> RunFacts | None:
         """The run's details from Airflow's API (the Task SDK's ``GetDagRun``, which has no helper)."""
+        from airflow.sdk.api.client import ServerResponseError
         from airflow.sdk.exceptions import AirflowRuntimeError
         from airflow.sdk.execution_time.comms import GetDagRun
         from airflow.sdk.execution_time.task_runner import SUPERVISOR_COMMS
 
         try:
             run: Any = SUPERVISOR_COMMS.send(GetDagRun(dag_id=dag_id, run_id=run_id))
-        except AirflowRuntimeError as error:
+        except (AirflowRuntimeError, ServerResponseError) as error:  # a run deleted since it was listed
             if _is_not_found(error):
                 return None
             raise
