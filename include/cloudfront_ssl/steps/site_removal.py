@@ -206,12 +206,31 @@ def finish_site_removal(started: dict[str, Any]) -> dict[str, Any]:
             if not is_not_found(error):
                 raise
             entry["action"] = "deleted"
+    _finish_certificate(config, acm_client, cf, result, site, problems, kind="distribution")
+    return result
+
+
+def _finish_certificate(
+    config: CleanupConfig,
+    acm_client: Any,
+    cf: Any,
+    result: dict[str, Any],
+    site: dict[str, Any],
+    problems: list[str],
+    *,
+    kind: str,
+) -> None:
+    """The last phase's second half, for a site (``kind`` "distribution") or a tenant: its ACM
+    certificate (``site["certificate_arn"]``) kept while the resource is not deleted yet, else deleted
+    when nothing else serves it; then the certificate's validation records that no remaining
+    certificate uses. Raises :class:`cloudfront_ssl.steps.cleanup.CleanupError` naming ``problems``."""
+    from cloudfront_ssl.steps.cleanup import CleanupError
+
+    dry_run = config.dry_run
     certificate = None
     if site.get("certificate_arn"):
         try:
-            certificate = acm_client.describe_certificate(CertificateArn=site["certificate_arn"])[
-                "Certificate"
-            ]
+            certificate = acm_client.describe_certificate(CertificateArn=site["certificate_arn"])["Certificate"]
         except Exception as error:
             if not is_not_found(error):
                 raise
@@ -220,32 +239,47 @@ def finish_site_removal(started: dict[str, Any]) -> dict[str, Any]:
             {
                 "arn": certificate["CertificateArn"],
                 "names": acm.certificate_names(certificate),
-                "action": "kept: its distribution is not deleted yet; run the clean-up again",
+                "action": f"kept: its {kind} is not deleted yet; run the clean-up again",
             }
         )
     elif certificate is not None:
-        result["certificates"].append(
-            _remove_certificate(acm_client, cf, certificate, removed=site["id"], dry_run=dry_run)
-        )
+        users = certificate_users(cf, removed=site["id"]).get(certificate["CertificateArn"], [])
+        result["certificates"].append(_remove_certificate(acm_client, certificate, users, dry_run=dry_run))
     result["dns_records"] += _validation_records(config, certificate, dry_run=dry_run or bool(problems))
     if problems:
         raise CleanupError("; ".join(problems))
-    return result
+
+
+def certificate_users(cf: Any, *, removed: str) -> dict[str, list[str]]:
+    """``{certificate ARN: ["distribution ID" | "tenant ID", ...]}``: what serves each certificate,
+    but the resource being removed (still listed on a dry run, or while deploying). Tenants are listed
+    only when the account has a multi-tenant distribution."""
+    from cloudfront_ssl.aws import tenants
+
+    summaries = list(cloudfront.list_distributions(cf))
+    users = {
+        arn: [f"distribution {user}" for user in ids if user != removed]
+        for arn, ids in cloudfront.certificate_users(cf, summaries).items()
+    }
+    for tenant in tenants.account_tenants(cf, summaries):
+        arn = tenants.tenant_certificate(tenant)
+        if arn and tenant["Id"] != removed:
+            users.setdefault(arn, []).append(f"tenant {tenant['Id']}")
+    return users
 
 
 def _remove_certificate(
-    acm_client: Any, cf: Any, certificate: dict[str, Any], *, removed: str, dry_run: bool
+    acm_client: Any, certificate: dict[str, Any], users: list[str], *, dry_run: bool
 ) -> dict[str, Any]:
-    """Delete the site's certificate if a job of this package made it and no distribution but the
-    removed one (``removed``, gone unless this is a dry run) uses it."""
+    """Delete a removed site's or tenant's certificate if a job of this package made it and nothing in
+    ``users`` (:func:`certificate_users`) serves it."""
     arn = certificate["CertificateArn"]
     entry: dict[str, Any] = {"arn": arn, "names": acm.certificate_names(certificate), "action": "deleted"}
     if not made_by_this_package(acm.certificate_tags(acm_client, arn)):
         entry["action"] = "kept: no job of this package made it"
         return entry
-    users = [user for user in cloudfront.certificate_users(cf).get(arn, []) if user != removed]
     if users:
-        entry["action"] = "kept: in use by distribution " + ", ".join(users)
+        entry["action"] = "kept: in use by " + ", ".join(users)
         return entry
     if dry_run:
         entry["action"] = "would delete (if nothing else uses it)"
@@ -377,8 +411,7 @@ def finish_tenant_removal(started: dict[str, Any]) -> dict[str, Any]:
     certificate's validation records no remaining certificate uses. A managed certificate is
     CloudFront's and goes with the tenant. Raises :class:`cloudfront_ssl.steps.cleanup.CleanupError`
     after doing all it could when the tenant could not be deleted (its certificate is then kept)."""
-    from cloudfront_ssl.aws import tenants
-    from cloudfront_ssl.steps.cleanup import CleanupError, delete_deployed_tenants
+    from cloudfront_ssl.steps.cleanup import delete_deployed_tenants
 
     result: dict[str, Any] = started["result"]
     site = started.get("tenant")
@@ -399,60 +432,5 @@ def finish_tenant_removal(started: dict[str, Any]) -> dict[str, Any]:
     problems: list[str] = []
     if not dry_run:
         delete_deployed_tenants(cf, result, [site["id"]], problems)
-    certificate = None
-    if site.get("certificate_arn"):
-        try:
-            certificate = acm_client.describe_certificate(CertificateArn=site["certificate_arn"])["Certificate"]
-        except Exception as error:
-            if not is_not_found(error):
-                raise
-    if certificate is not None and problems:
-        result["certificates"].append(
-            {
-                "arn": certificate["CertificateArn"],
-                "names": acm.certificate_names(certificate),
-                "action": "kept: its tenant is not deleted yet; run the clean-up again",
-            }
-        )
-    elif certificate is not None:
-        users = cloudfront.certificate_users(cf)
-        for arn, tenant_ids in tenants.certificate_tenants(cf).items():
-            users.setdefault(arn, []).extend(
-                f"tenant {tenant_id}" for tenant_id in tenant_ids if tenant_id != site["id"]
-            )
-        result["certificates"].append(
-            _remove_tenant_certificate(acm_client, certificate, users, dry_run=dry_run)
-        )
-    result["dns_records"] += _validation_records(config, certificate, dry_run=dry_run or bool(problems))
-    if problems:
-        raise CleanupError("; ".join(problems))
+    _finish_certificate(config, acm_client, cf, result, site, problems, kind="tenant")
     return result
-
-
-def _remove_tenant_certificate(
-    acm_client: Any, certificate: dict[str, Any], users: dict[str, list[str]], *, dry_run: bool
-) -> dict[str, Any]:
-    """Delete a removed tenant's ACM certificate if a job of this package made it and nothing in
-    ``users`` (distributions, and tenants but the removed one) serves it."""
-    arn = certificate["CertificateArn"]
-    entry: dict[str, Any] = {"arn": arn, "names": acm.certificate_names(certificate), "action": "deleted"}
-    if not made_by_this_package(acm.certificate_tags(acm_client, arn)):
-        entry["action"] = "kept: no job of this package made it"
-        return entry
-    if users.get(arn):
-        entry["action"] = "kept: in use by " + ", ".join(
-            user if user.startswith("tenant ") else f"distribution {user}" for user in users[arn]
-        )
-        return entry
-    if dry_run:
-        entry["action"] = "would delete (if nothing else uses it)"
-        return entry
-    try:
-        acm_client.delete_certificate(CertificateArn=arn)
-        log.info("Deleted certificate %s (%s)", arn, ", ".join(entry["names"]))
-    except Exception as error:
-        if is_in_use(error):
-            entry["action"] = "kept: in use"
-        elif not is_not_found(error):
-            raise
-    return entry
