@@ -241,3 +241,42 @@ def test_a_tenant_plan_names_a_domain_another_tenant_holds(client, auth, tenant_
     assert [(e["field"], e["line"]) for e in plan["errors"]] == [("certificates", 2)]
     assert "held.example.com is already a domain of tenant" in plan["errors"][0]["message"]
     assert [tenant["Name"] for tenant in tenant_aws.tenants()] == ["held.example.com"]  # nothing made
+
+
+def test_a_distribution_plan_refuses_a_name_a_tenant_serves(client, auth, tenant_aws):
+    """CloudFront serves a name from one distribution or tenant: a create or update plan for
+    distributions meets the account's tenants too (listed because it has a multi-tenant distribution)."""
+    from tests.tenants import TENANT_CONN_ID
+
+    template = tenant_aws.template()
+    holder = tenant_aws.tenant_of_someone(template, "held.example.com", ["held.example.com"])
+    source = tenant_aws.regular_distribution()
+    site = tenant_aws.regular_distribution(["site.example.com"])
+    on_ministack = {"aws_conn_id": TENANT_CONN_ID, "notification_topic_arn": tenant_aws.aws.topic_arn}
+
+    create = _plan(
+        client,
+        auth,
+        {
+            "certificates": ["new.example.com", "held.example.com"],
+            "source_distribution_id": source,
+            **on_ministack,
+        },
+    ).json()
+    assert create["valid"] is False
+    assert [(e["field"], e["line"]) for e in create["errors"]] == [("certificates", 2)], create["errors"]
+    assert (
+        f"held.example.com is already a domain of tenant {holder} (held.example.com)"
+        in create["errors"][0]["message"]
+    )
+
+    update = client.post(
+        f"{API}/plan",
+        json={"distribution_id": site, "names": ["site.example.com", "held.example.com"], **on_ministack},
+        headers=auth,
+    )
+    assert update.status_code == 422, update.text
+    (error,) = update.json()["errors"]
+    assert error["field"] == "names" and f"a domain of tenant {holder}" in error["message"], error
+    assert [tenant["Name"] for tenant in tenant_aws.tenants()] == ["held.example.com"]
+    assert tenant_aws.aws.certificates() == []  # nothing made

@@ -107,7 +107,7 @@ def test_refused_before_anything_is_created(dag, tenant_aws, monkeypatch):
     assert "tenant_parameters: colour is not a parameter of the multi-tenant distribution" in refusal
     assert "origin_domain is required by the multi-tenant distribution" in refusal
     assert "certificates[1] (line 2): held.example.com is already a domain of tenant" in refusal
-    assert "certificates[2] (line 3): alias.example.com is already a domain of distribution" in refusal
+    assert "certificates[2] (line 3): alias.example.com is already an alias of distribution" in refusal
     assert [t["Name"] for t in tenant_aws.tenants()] == ["held.example.com"]
     assert tenant_aws.aws.certificates() == []
 

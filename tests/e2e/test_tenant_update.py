@@ -372,7 +372,7 @@ def test_refused_before_anything_changes(dag, tenant_aws, monkeypatch):
     assert (tenant_state(tenant_aws, tenant_id), certificate_arns(tenant_aws)) == before
     told = [m["message"] for m in tenant_aws.aws.messages()]
     assert any("held.example.com is already a domain of tenant" in m for m in told)
-    assert any("alias.example.com is already a domain of distribution" in m for m in told)
+    assert any("alias.example.com is already an alias of distribution" in m for m in told)
     assert any(
         "give distribution_id (a distribution) or tenant_id (a distribution tenant)" in m for m in told
     )

@@ -116,19 +116,43 @@ def job_distributions(client: Any, dag_id: str, run_id: str) -> list[dict[str, A
     return found
 
 
-def alias_conflicts(client: Any, aliases: set[str], dag_id: str, run_id: str | None) -> list[tuple[str, str]]:
-    """``(alias, distribution id)`` for every alias that already sits on a distribution this job did
-    not create, sorted by alias.
+def name_holders(client: Any, names: set[str], dag_id: str, run_id: str | None) -> list[tuple[str, str]]:
+    """``(name, holder)`` for every name a distribution (``"distribution ID"``) or a distribution tenant
+    (``"tenant ID (its name)"``) already serves, unless this job made it; sorted by name.
 
-    CloudFront allows an alias on one distribution only. A distribution of this very job (a re-run)
-    is not a conflict. Pages through the account's distributions once.
+    CloudFront serves a name from one distribution or tenant only. A distribution or tenant of this
+    very job (a re-run) is not a holder. Pages through the account's distributions once; the tenants
+    are listed only when one of those is a multi-tenant distribution (a tenant always belongs to one).
     """
-    conflicts = []
-    for summary, held in distributions_holding(client, {alias.lower() for alias in aliases}):
+    from cloudfront_ssl.aws import tenants
+
+    wanted = {name.lower() for name in names}
+    held: list[tuple[str, str]] = []
+    has_tenants = False
+    for summary in list_distributions(client):
+        has_tenants = has_tenants or tenants.is_multi_tenant(summary)
+        taken = wanted.intersection(summary_aliases(summary))
+        if not taken:
+            continue
         if run_id and is_job_resource(distribution_tags(client, summary["ARN"]), dag_id, run_id):
             continue
-        conflicts += [(alias, summary["Id"]) for alias in held]
-    return sorted(conflicts)
+        held += [(name, f"distribution {summary['Id']}") for name in taken]
+    if has_tenants:
+        held += tenants.domain_holders(client, wanted, dag_id, run_id)
+    return sorted(held)
+
+
+def name_taken_message(name: str, holder: str) -> str:
+    """Why a name that ``holder`` (from :func:`name_holders`) serves is refused."""
+    if holder.startswith("distribution "):
+        return (
+            f"{name} is already an alias of {holder}; CloudFront allows an alias on one distribution "
+            "only: remove the name from that distribution or from this job"
+        )
+    return (
+        f"{name} is already a domain of {holder}; CloudFront serves a name from one tenant or "
+        "distribution only: remove it there or from this job"
+    )
 
 
 def caller_reference(dag_id: str, run_id: str, item: int) -> str:

@@ -247,12 +247,13 @@ def _check_source_and_aliases(config: ImportJobConfig, aliases: list[str], dag_i
         cloudfront.get_source_config(client, config.source_distribution_id)
     except cloudfront.DistributionError as error:
         raise JobInputError(str(error)) from None
-    conflicts = cloudfront.alias_conflicts(client, set(aliases), dag_id, run_id)
+    conflicts = cloudfront.name_holders(client, set(aliases), dag_id, run_id)
     if conflicts:
-        text = "; ".join(
-            f"aliases: {alias} is already an alias of distribution {dist}" for alias, dist in conflicts
+        raise JobInputError(
+            "; ".join(
+                f"aliases: {cloudfront.name_taken_message(alias, holder)}" for alias, holder in conflicts
+            )
         )
-        raise JobInputError(f"{text}. CloudFront allows an alias on one distribution only")
 
 
 def import_certificate(

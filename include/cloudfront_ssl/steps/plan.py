@@ -145,8 +145,10 @@ def plan_create_job(
             errors.append(
                 error("multi_tenant_distribution_id", f"{MULTI_TENANT_NEEDED} (the tenants' template)")
             )
-    if not tenant_mode and params.get("create_distributions", True) is not False and not (
-        isinstance(source, str) and source.strip()
+    if (
+        not tenant_mode
+        and params.get("create_distributions", True) is not False
+        and not (isinstance(source, str) and source.strip())
     ):
         if not any(entry["field"] == "source_distribution_id" for entry in errors):
             errors.append(
@@ -192,7 +194,9 @@ def plan_create_job(
                 for request in plan.certificates
             ]
         )
-        result["covered"] = [] if managed else [{**entry, "line": entry["item"] + 1} for entry in plan.covered]
+        result["covered"] = (
+            [] if managed else [{**entry, "line": entry["item"] + 1} for entry in plan.covered]
+        )
         result["tenants"] = [
             {
                 "item": group.item,
@@ -373,19 +377,10 @@ def _check_aws(
             errors.append(
                 error("source_distribution_id", str(refusal).removeprefix("source_distribution_id: "))
             )
-    for alias, distribution_id in cloudfront.alias_conflicts(client, set(item_of_alias), dag_id, run_id):
+    for alias, holder in cloudfront.name_holders(client, set(item_of_alias), dag_id, run_id):
         item = item_of_alias[alias]
-        message = (
-            f"{alias} is already an alias of distribution {distribution_id}; CloudFront allows an "
-            "alias on one distribution only: remove the name from that distribution or from this job"
-        )
+        message = cloudfront.name_taken_message(alias, holder)
         result["conflicts"].append(
-            {
-                "item": item,
-                "line": item + 1,
-                "name": alias,
-                "held_by": f"distribution {distribution_id}",
-                "message": message,
-            }
+            {"item": item, "line": item + 1, "name": alias, "held_by": holder, "message": message}
         )
         errors.append(error("certificates", message, item))

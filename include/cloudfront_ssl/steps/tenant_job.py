@@ -85,17 +85,9 @@ def check_tenants(
         )
 
     wanted = set(item_of_name)
-    taken = tenants.domain_holders(client, wanted, dag_id, run_id)
-    taken += [
-        (alias, f"distribution {distribution_id}")
-        for alias, distribution_id in cloudfront.alias_conflicts(client, wanted, dag_id, run_id)
-    ]
-    for name, holder in sorted(taken):
+    for name, holder in cloudfront.name_holders(client, wanted, dag_id, run_id):
         item = item_of_name[name]
-        message = (
-            f"{name} is already a domain of {holder}; CloudFront serves a name from one tenant or "
-            "distribution only: remove it there or from this job"
-        )
+        message = cloudfront.name_taken_message(name, holder)
         result["conflicts"].append(
             {"item": item, "line": item + 1, "name": name, "held_by": holder, "message": message}
         )

@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from cloudfront_ssl.aws import acm, cloudfront, notify, tenants
+from cloudfront_ssl.aws import acm, cloudfront, tenants
 from cloudfront_ssl.errors import FinalError
 from cloudfront_ssl.rules.config import UpdateSiteConfig, parse_config
 from cloudfront_ssl.steps.plan import Error, error
@@ -88,25 +88,11 @@ def check_aws(
 ) -> None:
     """The checks only AWS can answer for a tenant: it exists, the names it gains are no other tenant's
     domain nor a distribution's alias, its domain limit, a given certificate, Route 53. Fills ``site``."""
-    from cloudfront_ssl.steps import dns_job
-    from cloudfront_ssl.steps.update_site import _as_names_error, _check_given_certificate
+    from cloudfront_ssl.steps import update_site
 
     errors: list[Error] = result["errors"]
-    if require_connection is not None:
-        try:
-            require_connection(config.aws_conn_id)
-        except FinalError as refusal:
-            errors.append(error("aws_conn_id", str(refusal)))
-            return
-    try:
-        problem = notify.topic_problem(
-            config.aws_conn_id, notify.resolve_topic(config.notification_topic_arn)
-        )
-    except Exception as failure:  # the Variable store or SNS unreachable: say so, do not guess
-        problem = f"could not be checked: {type(failure).__name__}: {failure}"
-    if problem:
-        errors.append(error("notification_topic_arn", problem))
-
+    if not update_site.check_connection_and_topic(config, errors, require_connection):
+        return
     assert config.tenant_id is not None
     client = cloudfront.cloudfront_hook(config.aws_conn_id).conn
     try:
@@ -137,60 +123,11 @@ def check_aws(
             "(once they point at the routing endpoint) before the old names are dropped"
         )
     errors += domain_limit_errors(config, names, before, managed)
-    if (
-        not site["names_added"]
-        and not site["names_removed"]
-        and config.certificate_arn
-        in (
-            None,
-            site["certificate_before"],
-        )
-    ):
-        result["notes"].append(
-            "nothing to change: the tenant serves these names already"
-            if managed or config.certificate_arn
-            else "names: the tenant serves exactly these names already; the job gives it a new certificate"
-        )
-
-    added = set(site["names_added"])
-    taken = [
-        (name, holder)
-        for name, holder in tenants.domain_holders(client, added, dag_id, run_id)
-        if not holder.startswith(f"tenant {config.tenant_id} ")
-    ]
-    taken += [
-        (alias, f"distribution {holder}")
-        for alias, holder in cloudfront.alias_conflicts(client, added, dag_id, run_id)
-    ]
-    for name, holder in sorted(taken):
-        message = (
-            f"{name} is already a domain of {holder}; CloudFront serves a name from one tenant or "
-            "distribution only: remove it there or from this job"
-        )
-        result["conflicts"].append(
-            {"item": None, "line": None, "name": name, "held_by": holder, "message": message}
-        )
-        errors.append(error("names", message))
-
+    update_site.check_nothing_to_change(config, site, result, "tenant")
+    update_site.check_added_names(client, config, site, dag_id, run_id, result)
     if config.certificate_arn is not None:
-        _check_given_certificate(config, names, errors)
-
-    if dns_job.uses_route53(config):
-        if not config.dns_aws_conn_id and any(entry["field"] == "aws_conn_id" for entry in errors):
-            return
-        checked: dict[str, Any] = {"errors": [], "notes": result["notes"], "conflicts": [], "dns": []}
-        dns_job.check_dns(
-            config,
-            checked,
-            names=names,
-            item_of_alias=dict.fromkeys(site["names_added"], 0),
-            own_targets=[endpoint] if endpoint else [],
-            error=error,
-            require_connection=require_connection,
-        )
-        result["dns"] = checked["dns"]
-        errors += [_as_names_error(entry) for entry in checked["errors"]]
-        result["conflicts"] += [_as_names_error(entry) for entry in checked["conflicts"]]
+        update_site.check_given_certificate(config, names, errors)
+    update_site.check_route53(config, names, site, [endpoint] if endpoint else [], result, require_connection)
 
 
 # --- the steps -----------------------------------------------------------------------------------

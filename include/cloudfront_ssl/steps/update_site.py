@@ -196,6 +196,99 @@ def plan_update_site(
     return result
 
 
+def check_connection_and_topic(
+    config: UpdateSiteConfig, errors: list[Error], require_connection: Callable[..., None] | None
+) -> bool:
+    """The job's connection may be used and its topic exists; False when the connection is refused
+    (then nothing in AWS can be read)."""
+    if require_connection is not None:
+        try:
+            require_connection(config.aws_conn_id)
+        except FinalError as refusal:
+            errors.append(error("aws_conn_id", str(refusal)))
+            return False
+    try:
+        problem = notify.topic_problem(
+            config.aws_conn_id, notify.resolve_topic(config.notification_topic_arn)
+        )
+    except Exception as failure:  # the Variable store or SNS unreachable: say so, do not guess
+        problem = f"could not be checked: {type(failure).__name__}: {failure}"
+    if problem:
+        errors.append(error("notification_topic_arn", problem))
+    return True
+
+
+def check_nothing_to_change(
+    config: UpdateSiteConfig, site: dict[str, Any], result: dict[str, Any], what: str
+) -> None:
+    """A note when the site serves these names already (``what``: "distribution" or "tenant")."""
+    if (
+        site["names_added"]
+        or site["names_removed"]
+        or config.certificate_arn not in (None, site["certificate_before"])
+    ):
+        return
+    if config.certificate_arn is not None:
+        note = f"nothing to change: the {what} serves these names with this certificate already"
+    elif site.get("managed"):
+        note = f"nothing to change: the {what} serves these names already"
+    else:
+        note = f"names: the {what} serves exactly these names already; the job gives it a new certificate"
+    result["notes"].append(note)
+
+
+def check_added_names(
+    client: Any,
+    config: UpdateSiteConfig,
+    site: dict[str, Any],
+    dag_id: str,
+    run_id: str | None,
+    result: dict[str, Any],
+) -> None:
+    """No name the site gains is served by another distribution or tenant (the site itself may hold
+    one: an earlier try of this job)."""
+    for name, holder in cloudfront.name_holders(client, set(site["names_added"]), dag_id, run_id):
+        if holder == f"distribution {config.distribution_id}" or holder.startswith(
+            f"tenant {config.tenant_id} ("
+        ):
+            continue
+        message = cloudfront.name_taken_message(name, holder)
+        result["conflicts"].append(
+            {"item": None, "line": None, "name": name, "held_by": holder, "message": message}
+        )
+        result["errors"].append(error("names", message))
+
+
+def check_route53(
+    config: UpdateSiteConfig,
+    names: list[str],
+    site: dict[str, Any],
+    own_targets: list[str],
+    result: dict[str, Any],
+    require_connection: Callable[..., None] | None,
+) -> None:
+    """With Route 53: the create job's DNS checks for the names the site gains, said about ``names``."""
+    from cloudfront_ssl.steps import dns_job
+
+    if not dns_job.uses_route53(config):
+        return
+    if not config.dns_aws_conn_id and any(entry["field"] == "aws_conn_id" for entry in result["errors"]):
+        return
+    checked: dict[str, Any] = {"errors": [], "notes": result["notes"], "conflicts": [], "dns": []}
+    dns_job.check_dns(
+        config,
+        checked,
+        names=names,
+        item_of_alias=dict.fromkeys(site["names_added"], 0),
+        own_targets=own_targets,
+        error=error,
+        require_connection=require_connection,
+    )
+    result["dns"] = checked["dns"]
+    result["errors"] += [_as_names_error(entry) for entry in checked["errors"]]
+    result["conflicts"] += [_as_names_error(entry) for entry in checked["conflicts"]]
+
+
 def _check_aws(
     config: UpdateSiteConfig,
     names: list[str],
@@ -206,24 +299,9 @@ def _check_aws(
     require_connection: Callable[..., None] | None,
 ) -> None:
     """The checks only AWS can answer: the distribution, the names it would gain, the certificate, DNS."""
-    from cloudfront_ssl.steps import dns_job
-
     errors: list[Error] = result["errors"]
-    if require_connection is not None:
-        try:
-            require_connection(config.aws_conn_id)
-        except FinalError as refusal:
-            errors.append(error("aws_conn_id", str(refusal)))
-            return
-    try:
-        problem = notify.topic_problem(
-            config.aws_conn_id, notify.resolve_topic(config.notification_topic_arn)
-        )
-    except Exception as failure:  # the Variable store or SNS unreachable: say so, do not guess
-        problem = f"could not be checked: {type(failure).__name__}: {failure}"
-    if problem:
-        errors.append(error("notification_topic_arn", problem))
-
+    if not check_connection_and_topic(config, errors, require_connection):
+        return
     assert config.distribution_id is not None
     client = cloudfront.cloudfront_hook(config.aws_conn_id).conn
     try:
@@ -237,61 +315,14 @@ def _check_aws(
     site["names_added"] = [name for name in names if name not in before]
     site["names_removed"] = [name for name in before if name not in names]
     site["certificate_before"] = cloudfront.distribution_certificate(distribution["DistributionConfig"])
-    if (
-        not site["names_added"]
-        and not site["names_removed"]
-        and config.certificate_arn
-        in (
-            None,
-            site["certificate_before"],
-        )
-    ):
-        result["notes"].append(
-            "names: the distribution serves exactly these names already; the job gives it a new certificate"
-            if config.certificate_arn is None
-            else "nothing to change: the distribution serves these names with this certificate already"
-        )
-
-    for alias, holder in cloudfront.alias_conflicts(client, set(site["names_added"]), dag_id, run_id):
-        if holder == config.distribution_id:
-            continue
-        message = (
-            f"{alias} is already an alias of distribution {holder}; CloudFront allows an alias on one "
-            "distribution only: remove the name from that distribution or from this job"
-        )
-        result["conflicts"].append(
-            {
-                "item": None,
-                "line": None,
-                "name": alias,
-                "held_by": f"distribution {holder}",
-                "message": message,
-            }
-        )
-        errors.append(error("names", message))
-
+    check_nothing_to_change(config, site, result, "distribution")
+    check_added_names(client, config, site, dag_id, run_id, result)
     if config.certificate_arn is not None:
-        _check_given_certificate(config, names, errors)
-
-    if dns_job.uses_route53(config):
-        if not config.dns_aws_conn_id and any(entry["field"] == "aws_conn_id" for entry in errors):
-            return
-        checked: dict[str, Any] = {"errors": [], "notes": result["notes"], "conflicts": [], "dns": []}
-        dns_job.check_dns(
-            config,
-            checked,
-            names=names,
-            item_of_alias=dict.fromkeys(site["names_added"], 0),
-            own_targets=[distribution["DomainName"]],
-            error=error,
-            require_connection=require_connection,
-        )
-        result["dns"] = checked["dns"]
-        errors += [_as_names_error(entry) for entry in checked["errors"]]
-        result["conflicts"] += [_as_names_error(entry) for entry in checked["conflicts"]]
+        check_given_certificate(config, names, errors)
+    check_route53(config, names, site, [distribution["DomainName"]], result, require_connection)
 
 
-def _check_given_certificate(config: UpdateSiteConfig, names: list[str], errors: list[Error]) -> None:
+def check_given_certificate(config: UpdateSiteConfig, names: list[str], errors: list[Error]) -> None:
     """The ``certificate_arn`` given is issued and covers every name."""
     assert config.certificate_arn is not None
     client = acm.acm_hook(config.aws_conn_id).conn
@@ -649,7 +680,15 @@ def summarize(
             "tenants": [
                 {
                     key: tenant.get(key)
-                    for key in ("id", "arn", "name", "domains", "routing_endpoint", "certificate_arn", "managed")
+                    for key in (
+                        "id",
+                        "arn",
+                        "name",
+                        "domains",
+                        "routing_endpoint",
+                        "certificate_arn",
+                        "managed",
+                    )
                 }
             ],
             "dns_records": dns_records,
