@@ -5,12 +5,12 @@ in server mode on 127.0.0.1 as the AWS endpoint, seeded with a source distributi
 a public Route 53 hosted zone (``demo.example.com``); ``airflow standalone`` (SQLite) on this
 repository's DAGs and plugins with the ``aws_default`` connection pointing at moto. It drives the jobs
 the way a user's script would, through the Airflow REST API: a token from ``/auth/token``, the DAGs
-unpaused, a create job (with Route 53 on) and an import job triggered, then, once the create job's
-site is live, an update of its names (``ssl_update_site``: ``www.`` dropped, ``m.`` added, the
-certificate swapped in the same change), and last a tenant job: ``ssl_create_certificates`` with
-``hosting: tenant`` on a multi-tenant distribution, CloudFront served by ministack (the CloudFront SaaS
-Manager emulator the tests use, started beside moto; when it cannot start, the demo says why and runs
-the other jobs). It prints each task's state as it changes, then the
+unpaused, three jobs triggered together: a create job (with Route 53 on), an import job and a tenant
+job (``ssl_create_certificates`` with ``hosting: tenant`` on a multi-tenant distribution, CloudFront
+served by ministack, the CloudFront SaaS Manager emulator the tests use, started beside moto; when it
+cannot start, the demo says why and runs the other jobs); then, once the create job's site is live,
+an update of its names (``ssl_update_site``: ``www.`` dropped, ``m.`` added, the certificate swapped
+in the same change). It prints each task's state as it changes, then the
 certificates with their validation records, the distributions with their CNAME targets, the Route 53
 records the create job wrote (and that it left no step to a person), the site before and after the
 update, and the SNS messages sent. It ends with a fleet run (``ssl_fleet``) over a small fleet file of
@@ -58,6 +58,8 @@ FLEET_DAG = "ssl_fleet"
 FLEET_FILE = "fleet.yaml"
 """The demo's fleet file, in the Airflow home (``[ssl_certificates] fleet_file``)."""
 STANDALONE_LOG = "airflow-standalone"
+REPORT_ORDER = ("create", "import", "update", "tenant")
+"""The order of the jobs in the demo's report and its last line."""
 TENANT_CONN_ID = "aws_tenants"
 """The demo's connection for the tenant job: CloudFront at ministack, every other service at moto."""
 DEMO_ZONE = "demo.example.com"
@@ -438,15 +440,23 @@ def run(
         say(f"  {CREATE_DAG}, {IMPORT_DAG} and {UPDATE_DAG} are loaded")
 
     api = stack.api
+    # The create and import jobs, and beside them a tenant job: one distribution tenant on a
+    # multi-tenant distribution (CloudFront on ministack).
     jobs = [Job("create", CREATE_DAG), Job("import", IMPORT_DAG)]
-    confs = {CREATE_DAG: create_job_conf(settings, emulator), IMPORT_DAG: import_job_conf(emulator)}
+    confs = {"create": create_job_conf(settings, emulator), "import": import_job_conf(emulator)}
+    if tenants is None:
+        say("The tenant job is left out: ministack did not start (see above)")
+    else:
+        jobs.append(Job("tenant", CREATE_DAG))
+        confs["tenant"] = tenant_job_conf(settings, emulator, tenants)
     for job in jobs:
-        with step(f"unpause and trigger {job.dag_id} (POST /api/v2/dags/{job.dag_id}/dagRuns)"):
+        what = " with hosting: tenant (CloudFront on ministack)" if job.label == "tenant" else ""
+        with step(f"unpause and trigger {job.dag_id}{what} (POST /api/v2/dags/{job.dag_id}/dagRuns)"):
             api.unpause(job.dag_id)
-            job.run_id = api.trigger(job.dag_id, confs[job.dag_id])
+            job.run_id = api.trigger(job.dag_id, confs[job.label])
             job.started = time.monotonic()
             pem = ("private_key", "certificate_body", "certificate_chain")
-            shown = {k: v for k, v in confs[job.dag_id].items() if k not in pem}
+            shown = {k: v for k, v in confs[job.label].items() if k not in pem}
             bundle = " + PEM bundle" if job.dag_id == IMPORT_DAG else ""
             say(f"  run {job.run_id}, conf {json.dumps(shown)}{bundle}")
 
@@ -474,23 +484,7 @@ def run(
         if update.state != "success":
             explain_failure(api, update, say)
         jobs.append(update)
-
-    # After the distribution jobs: a tenant job, one distribution tenant on a multi-tenant distribution.
-    if tenants is None:
-        say("The tenant job is left out: ministack did not start (see above)")
-    else:
-        tenant_job = Job("tenant", CREATE_DAG)
-        conf = tenant_job_conf(settings, emulator, tenants)
-        with step(f"a tenant job: trigger {CREATE_DAG} with hosting: tenant (CloudFront on ministack)"):
-            tenant_job.run_id = api.trigger(CREATE_DAG, conf)
-            tenant_job.started = time.monotonic()
-            say(f"  run {tenant_job.run_id}, conf {json.dumps(conf)}")
-        with step("follow the tenant job, task by task"):
-            follow(api, [tenant_job], settings.timeout_seconds, stack.processes.check_alive, say)
-        tenant_job.summary = api.summary(CREATE_DAG, tenant_job.run_id)
-        if tenant_job.state != "success":
-            explain_failure(api, tenant_job, say)
-        jobs.append(tenant_job)
+    jobs.sort(key=lambda job: REPORT_ORDER.index(job.label))
 
     fleet = run_fleet(settings, emulator, stack)
     messages = emulator.messages()
