@@ -293,6 +293,7 @@ def test_the_job_view_marks_the_records_route53_holds_and_leaves_the_rest_to_add
     # A name the job pointed with alias records is held as A/AAAA aliases, not as a CNAME.
     held_alias = next(row for row in rows if name(row) == "example.com")
     assert "<td data-label=\"Type\">A and AAAA alias</td>" in held_alias
+    assert "served by distribution E1" in held_alias and "CNAME target" not in held_alias
     to_add = next(row for row in rows if name(row) == "www.other.org")
     assert "<td data-label=\"Type\">CNAME</td>" in to_add
     assert "; in Route 53 (hosted zone ZONE1), nothing to add: _a.example.com." in html
@@ -316,12 +317,24 @@ def test_closing_steps_skipped_after_a_success_look_expected_not_alarming():
     assert step_state_class("notify_failure", "skipped", "success") == "expected"
     assert step_state_class("cleanup_on_failure", "skipped", "running") == "expected"
     assert step_state_class("cleanup_on_failure", "skipped", "failed") == "skipped"
-    assert step_state_class("create_distribution[a.example.com]", "skipped", "success") == "skipped"
+    # A step the job does not need (a tenant step of a distribution job, ...) is skipped by design.
+    assert step_state_class("create_tenants", "skipped", "success") == "expected"
+    assert step_state_class("create_distributions[a.example.com]", "skipped", "failed") == "expected"
+    assert step_state_class("check", "failed", "failed") == "failed"
     assert step_state_class("check", None, "queued") == "none"
     html = job_page(
-        {**JOB, "state": "success", "steps": [{"name": "notify_failure", "state": "skipped"}], "summary": {}}
+        {
+            **JOB,
+            "state": "success",
+            "steps": [
+                {"name": "notify_failure", "state": "skipped"},
+                {"name": "create_tenants", "state": "skipped"},
+            ],
+            "summary": {},
+        }
     )
-    assert 'class="badge state-expected"' in html
+    assert 'class="badge state-expected" title="Runs only when a step failed"' in html
+    assert 'class="badge state-expected" title="Not needed by this job"' in html
 
 
 def test_steps_follow_the_dag_order_defined_first_goes_first_among_ready_steps():

@@ -60,11 +60,22 @@ def readable_error(text: str | None) -> str:
 
 
 def step_state_class(step: str, state: str | None, job_state: str | None) -> str:
-    """The badge class of a step: ``expected`` (neutral grey) for a closing step (``notify_failure``,
-    ``cleanup_on_failure``) skipped after a success, which is what should happen; else its state."""
-    if state == SKIPPED and step in CLOSING_STEPS and job_state != FAILED:
+    """The badge class of a step: ``expected`` (neutral grey) for a step skipped because the job does
+    not need it, else its state.
+
+    A skip is the job taking its branch, not a fault: the closing steps (``notify_failure``,
+    ``cleanup_on_failure``) after a success, the tenant steps of a distribution job and the reverse,
+    the Route 53 steps with Route 53 off. Only a closing step skipped in a failed job keeps its colour:
+    the owners should have been told.
+    """
+    if state == SKIPPED and not (step in CLOSING_STEPS and job_state == FAILED):
         return "expected"
     return state or "none"
+
+
+def is_closing_step(step: str) -> bool:
+    """Whether ``step`` runs only when another step failed (``notify_failure``, ``cleanup_on_failure``)."""
+    return step in CLOSING_STEPS
 
 
 def relative_root(route_path: str) -> str:
@@ -100,7 +111,12 @@ def environment() -> Environment:
     )
     env.filters["segment"] = segment
     env.filters["readable_error"] = readable_error
-    env.globals.update(job_path=job_href, status_class=status_class, step_state_class=step_state_class)
+    env.globals.update(
+        job_path=job_href,
+        status_class=status_class,
+        step_state_class=step_state_class,
+        is_closing_step=is_closing_step,
+    )
     return env
 
 
