@@ -455,3 +455,28 @@ def test_the_watcher_sees_an_alias_its_certificate_does_not_cover(aws):
         )
         time.sleep(0.3)
     assert any(entry.startswith("uncovered.example.com served with") for entry in watcher.uncovered)
+
+
+def test_a_site_with_more_names_than_a_certificate_takes_is_updated_under_a_wildcard(dag, aws):
+    """A site may serve up to 100 names; a requested certificate holds at most 10: twenty names under
+    one wildcard take a certificate of that wildcard (with aggregate) or one given that covers them."""
+    many = [f"shop{n}.example.com" for n in range(20)]
+    distribution_id, _, _ = make_site(aws, many[:2])
+    before = (aliases_and_certificate(aws, distribution_id), certificate_arns(aws))
+
+    refused = run_dag(dag, conf(aws, distribution_id, many))
+    assert refused.state == "failed" and refused.task_states["check"] == ["failed"]
+    assert "would hold 20 names and ACM takes at most 10" in aws.messages()[-1]["message"]
+    assert (aliases_and_certificate(aws, distribution_id), certificate_arns(aws)) == before
+
+    result = run_dag(dag, conf(aws, distribution_id, ["*.example.com", *many], aggregate=True))
+    assert result.state == "success", result.task_states
+    (requested,) = result.xcom("summary")["certificates"]
+    assert requested["names"] == ["*.example.com"]
+    aliases, served_by = aliases_and_certificate(aws, distribution_id)
+    assert sorted(aliases) == sorted(["*.example.com", *many]) and served_by == requested["arn"]
+
+    wide = issued_certificate(aws, ["*.example.com"])
+    given = run_dag(dag, conf(aws, distribution_id, many, certificate_arn=wide))
+    assert given.state == "success", given.task_states
+    assert aliases_and_certificate(aws, distribution_id) == (sorted(many), wide)

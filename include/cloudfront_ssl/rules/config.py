@@ -976,7 +976,9 @@ class UpdateSiteConfig(AwsOptions):
     names: list[str] | str = Field(
         description="Every name the distribution serves after the job, one per line (or separated by "
         "commas): names it keeps, names it gains; a name it serves today and that is not listed is "
-        "removed. Up to 10 names; wildcards like *.example.com cover one label.",
+        "removed. Up to 100 names; a certificate the job requests holds at most 10, after the wildcards "
+        "among them cover what they can (with Aggregate): for more, give an issued certificate that covers "
+        "them. Wildcards like *.example.com cover one label.",
         # One JSON-schema type list beside pydantic's anyOf: the trigger form then shows a text box of
         # one name per line, and the REST API still takes one string of names.
         json_schema_extra=_form(

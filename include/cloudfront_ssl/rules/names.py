@@ -15,6 +15,9 @@ from cloudfront_ssl.rules.messages import quote_input
 
 MAX_NAMES_PER_CERTIFICATE = 10
 """ACM's default quota of domain names per requested certificate."""
+MAX_NAMES_PER_SITE = 100
+"""CloudFront's quota of aliases per distribution: the names one site may serve (with a certificate
+that covers them, such as a wildcard, or names a requested certificate's wildcards cover)."""
 MAX_SUBJECT_LENGTH = 64
 """ACM puts the first name in the certificate's subject (CN), which is limited to 64 characters."""
 MAX_NAME_LENGTH = 253
@@ -171,10 +174,13 @@ def order_for_subject(names: Sequence[str]) -> list[str]:
     )
 
 
-def normalize_item(item: str | Sequence[str], where: str) -> list[str]:
+def normalize_item(
+    item: str | Sequence[str], where: str, max_names: int = MAX_NAMES_PER_CERTIFICATE
+) -> list[str]:
     """Normalise one ``certificates`` item: valid names, duplicates dropped (order kept), 1..10 names.
 
-    ``where`` names the item in error messages, e.g. ``certificates[3]``.
+    ``where`` names the item in error messages, e.g. ``certificates[3]``. ``max_names``: a site's
+    names (:data:`MAX_NAMES_PER_SITE`) rather than one certificate's.
     """
     try:
         raw_names = split_names(item)
@@ -191,10 +197,13 @@ def normalize_item(item: str | Sequence[str], where: str) -> list[str]:
             names.append(name)
     if not names:
         raise InvalidNameError(f"{where}: holds no domain name")
-    if len(names) > MAX_NAMES_PER_CERTIFICATE:
-        raise InvalidNameError(
-            f"{where}: holds {len(names)} names; a certificate takes at most {MAX_NAMES_PER_CERTIFICATE}"
+    if len(names) > max_names:
+        limit = (
+            f"a certificate takes at most {max_names}"
+            if max_names == MAX_NAMES_PER_CERTIFICATE
+            else f"a distribution serves at most {max_names}"
         )
+        raise InvalidNameError(f"{where}: holds {len(names)} names; {limit}")
     try:
         return order_for_subject(names)
     except InvalidNameError as error:

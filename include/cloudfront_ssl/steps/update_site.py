@@ -34,7 +34,14 @@ from cloudfront_ssl.errors import (
 )
 from cloudfront_ssl.rules import site_messages
 from cloudfront_ssl.rules.config import UpdateSiteConfig, parse_config
-from cloudfront_ssl.rules.names import InvalidNameError, covers, normalize_item, plan_certificates
+from cloudfront_ssl.rules.names import (
+    MAX_NAMES_PER_CERTIFICATE,
+    MAX_NAMES_PER_SITE,
+    InvalidNameError,
+    covers,
+    normalize_item,
+    plan_certificates,
+)
 from cloudfront_ssl.rules.tags import SITE_TAG, site_tags
 from cloudfront_ssl.steps.claims import ClaimReader, TaskClaims
 from cloudfront_ssl.steps.plan import Error, config_errors, error
@@ -88,6 +95,50 @@ def _as_names_error(entry: Error) -> Error:
     return {**entry, "field": "names", "item": None, "line": None, "message": f"names: {message}"}
 
 
+def _certificate_names(config: UpdateSiteConfig, names: list[str], result: dict[str, Any]) -> list[str]:
+    """The names of the certificate the update would request for ``names``, its notes and covered
+    names in ``result``.
+
+    A site may serve up to :data:`MAX_NAMES_PER_SITE` names; a requested certificate holds at most
+    :data:`MAX_NAMES_PER_CERTIFICATE`. With ``aggregate``, a name a wildcard among the names covers is
+    not requested again, so many names under a few wildcards fit one certificate; with
+    ``certificate_arn``, nothing is requested and that certificate must cover them all.
+    """
+    if config.aggregate:
+        wildcards = [name for name in names if name.startswith("*.")]
+        requested = [name for name in names if not any(w != name and covers(w, name) for w in wildcards)]
+    else:
+        requested = list(names)
+    if config.certificate_arn is None and len(requested) > MAX_NAMES_PER_CERTIFICATE:
+        advice = "" if config.aggregate else " or aggregate with wildcards that cover them"
+        raise InvalidNameError(
+            f"names: the certificate for these names would hold {len(requested)} names and ACM takes at "
+            f"most {MAX_NAMES_PER_CERTIFICATE}: give certificate_arn (an issued certificate that covers "
+            f"them all, such as a wildcard){advice}"
+        )
+    if len(requested) > MAX_NAMES_PER_CERTIFICATE:
+        return requested  # nothing is requested: certificate_arn must cover them all (checked in ACM)
+    plan = plan_certificates(
+        [names if len(names) <= MAX_NAMES_PER_CERTIFICATE else requested],
+        aggregate=config.aggregate,
+        create_distributions=True,
+    )
+    result["notes"] = [re.sub(r"certificates\[0\]( \(line 1\))?", "names", note) for note in plan.notes]
+    result["covered"] = [{**entry, "line": None} for entry in plan.covered]
+    result["covered"] += [
+        {
+            "item": 0,
+            "line": None,
+            "name": name,
+            "covered_by": next(w for w in names if w != name and covers(w, name)),
+            "certificate_item": 0,
+        }
+        for name in names
+        if name not in requested and not any(entry["name"] == name for entry in result["covered"])
+    ]
+    return list(plan.certificates[0].names) if plan.certificates else list(requested)
+
+
 def plan_update_site(
     params: dict[str, Any],
     *,
@@ -122,14 +173,11 @@ def plan_update_site(
         errors += config_errors(problem)
         return result
     try:
-        names = normalize_item(config.name_list(), "names")
+        names = normalize_item(config.name_list(), "names", max_names=MAX_NAMES_PER_SITE)
+        certificate_names = _certificate_names(config, names, result)
     except InvalidNameError as refusal:
         errors.append(error("names", str(refusal)))
         return result
-    plan = plan_certificates([names], aggregate=config.aggregate, create_distributions=True)
-    result["notes"] = [re.sub(r"certificates\[0\]( \(line 1\))?", "names", note) for note in plan.notes]
-    result["covered"] = [{**entry, "line": None} for entry in plan.covered]
-    certificate_names = list(plan.certificates[0].names) if plan.certificates else list(names)
     if config.certificate_arn is None:
         result["certificates"] = [{"item": 0, "line": None, "names": certificate_names}]
     site: dict[str, Any] = {
@@ -369,7 +417,7 @@ def _claimed_names(params: dict[str, Any]) -> list[str]:
     raw = params.get("names")
     claimed: list[str] = []
     try:
-        claimed = normalize_item(raw if isinstance(raw, list | str) else [], "names")
+        claimed = normalize_item(raw if isinstance(raw, list | str) else [], "names", MAX_NAMES_PER_SITE)
     except InvalidNameError:
         pass  # refused by the check anyway
     for key in ("distribution_id", "tenant_id"):
