@@ -22,7 +22,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproje
 venv: $(BIN)/.installed
 
 ## Run the test suite: ruff and mypy, then unit tests, DAG checks, end-to-end runs against moto, real api-servers and the
-## browser in parallel (one pytest-xdist worker more than CPUs, the longest files first); then, alone on the machine, the jobs on the
+## browser in parallel (one pytest-xdist worker more than CPUs); then, alone on the machine, the jobs on the
 ## production engine (Celery, PostgreSQL, Redis: a worker and a triggerer killed) and a burst of jobs
 ## on standalone, which time real processes and so must not share the CPUs.
 test: venv
@@ -30,7 +30,7 @@ test: venv
 	$(BIN)/mypy
 	bash scripts/install-browser.sh
 	bash scripts/install-engine-services.sh
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 	$(BIN)/pytest -m engine
 
 ## Only the engine and burst tests (the second half of make test). About 8 minutes on two cores.

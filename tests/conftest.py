@@ -36,33 +36,6 @@ os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", "aW5zZWN1cmUtdGVzdC1rZXktZm9y
 os.environ["AIRFLOW__SSL_CERTIFICATES__STRICT_TEMPLATES"] = "True"
 
 
-LONGEST_FILES = (
-    "test_fleet.py",
-    "test_claims.py",
-    "test_demo.py",
-    "test_create_job.py",
-    "test_import_job.py",
-    "test_browser.py",
-    "test_fleet_plan.py",
-    "test_tenant_update.py",
-    "test_create_job_route53.py",
-    "test_update_site.py",
-)
-"""The test files that take longest (``pytest --durations=0``), longest first."""
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Collect the longest test files first, each file's tests in their own order.
-
-    ``make test`` hands whole files to its workers in collection order (``--dist loadfile
-    --no-loadscope-reorder``): started first, the longest files cannot be the last to end. With
-    xdist's own order (the files with most tests first) the fleet's file, few tests of a minute each,
-    started last and ran alone for minutes.
-    """
-    rank = {name: index for index, name in enumerate(LONGEST_FILES)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
-
-
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """A migrated Airflow metadata database in the temporary Airflow home."""

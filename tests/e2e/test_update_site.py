@@ -158,9 +158,10 @@ def test_update_requests_a_certificate_swaps_in_one_change_and_keeps_a_concurren
     editor.join(timeout=30)
 
     assert result.state == "success", result.task_states
-    # The edit landed while the job waited for issuance, before the swap.
+    # The edit landed after the job had requested its certificate and before the swap (the emulator
+    # issues within seconds: on a loaded machine the certificate may be issued already).
     assert edited["aliases_then"] == ["old.example.com", "shop.example.com"]
-    assert edited["status"] == "PENDING_VALIDATION"
+    assert edited["status"] in ("PENDING_VALIDATION", "ISSUED")
     config = distribution_config(aws, distribution_id)
     assert config["Comment"] == "changed by a person while the job waited"
     assert config["PriceClass"] == "PriceClass_All"
